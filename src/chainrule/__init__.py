@@ -1,0 +1,1 @@
+"""chainrule: derivatives for numerical optimization."""
