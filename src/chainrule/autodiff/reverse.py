@@ -1,0 +1,163 @@
+"""Reverse mode: record each primitive call as a node of a tape, then walk the tape backwards applying VJPs.
+
+A node keeps references to its inputs and output (no copies); the tape is freed with the pullback.
+"""
+import numpy as np
+
+from ..core.avals import aval_of
+from ..core.interpreter import Interpreter, Tracer, interpreter_scope, set_backward_primitive
+from ..core.zeros import instantiate
+from ..ops.arithmetic import add
+
+
+class Node:
+    """One recorded primitive call: its rule inputs and, during the backward pass, its cotangent."""
+
+    __slots__ = ("primitive", "params", "parents", "inputs", "out", "cotangent")
+
+    def __init__(self, primitive, params, parents, inputs, out):
+        self.primitive = primitive
+        self.params = params
+        self.parents = parents
+        self.inputs = inputs
+        self.out = out
+        self.cotangent = None
+
+
+class ReverseTracer(Tracer):
+    __slots__ = ("primal", "node", "index")
+
+    def __init__(self, trace, primal, node, index=None):
+        self._trace = trace
+        self.primal = primal
+        self.node = node
+        self.index = index
+
+    @property
+    def aval(self):
+        return aval_of(self.primal)
+
+    @property
+    def shape(self):
+        return np.shape(self.primal)
+
+    def concrete_value(self):
+        primal = self.primal
+        return primal.concrete_value() if isinstance(primal, Tracer) else primal
+
+    def __repr__(self):
+        return f"ReverseTracer(primal={self.primal!r})"
+
+
+class ReverseInterpreter(Interpreter):
+    __slots__ = ("tape",)
+
+    def __init__(self):
+        super().__init__()
+        self.tape = []
+
+    def process(self, primitive, args, params):
+        primals = []
+        parents = []
+        for arg in args:
+            if isinstance(arg, ReverseTracer) and arg._trace is self:
+                primals.append(arg.primal)
+                parents.append(arg)
+            else:
+                primals.append(arg)
+                parents.append(None)
+        out = primitive.bind(*primals, **params)
+        if not primitive.differentiable:
+            return out
+        # Parents are referenced as (node, output index): a tracer may later be re-pointed by x[i] = v.
+        node = Node(primitive, params, tuple(None if p is None else (p.node, p.index) for p in parents),
+                    tuple(primals), out)
+        self.tape.append(node)
+        if primitive.multiple_results:
+            node.cotangent = [None] * len(out)
+            return [ReverseTracer(self, o, node, i) for i, o in enumerate(out)]
+        return ReverseTracer(self, out, node)
+
+
+def _accumulate(node, index, cotangent):
+    if index is None:
+        node.cotangent = cotangent if node.cotangent is None else add(node.cotangent, cotangent)
+    else:
+        current = node.cotangent[index]
+        node.cotangent[index] = cotangent if current is None else add(current, cotangent)
+
+
+class InputNode:
+    """A leaf of the tape: an input being differentiated."""
+
+    __slots__ = ("cotangent",)
+
+    def __init__(self):
+        self.cotangent = None
+
+
+def record(function, primals):
+    """Run ``function`` on flat ``primals`` under a fresh reverse interpreter.
+
+    Returns (outs, pullback) where ``pullback(out_cotangents) -> input cotangents`` (flat lists, None
+    for zero) may be called any number of times.
+    """
+    interpreter = ReverseInterpreter()
+    with interpreter_scope(interpreter):
+        input_nodes = [InputNode() for _ in primals]
+        inputs = [ReverseTracer(interpreter, p, n) for p, n in zip(primals, input_nodes)]
+        outs = function(inputs)
+        out_primals = []
+        out_links = []
+        for out in outs:
+            if isinstance(out, ReverseTracer) and out._trace is interpreter:
+                out_primals.append(out.primal)
+                out_links.append((out.node, out.index))
+            else:
+                out_primals.append(out)
+                out_links.append(None)
+    tape = interpreter.tape
+
+    def pullback(out_cotangents):
+        for link, cotangent in zip(out_links, out_cotangents):
+            if link is not None and cotangent is not None:
+                _accumulate(link[0], link[1], cotangent)
+        backward(tape)
+        results = [n.cotangent for n in input_nodes]
+        for n in input_nodes:
+            n.cotangent = None
+        return results
+
+    return out_primals, pullback
+
+
+def backward(tape):
+    """Walk ``tape`` from last to first node, sending each node's cotangent to its parents."""
+    try:
+        for node in reversed(tape):
+            cotangent = node.cotangent
+            primitive = node.primitive
+            if primitive.multiple_results:
+                if all(c is None for c in cotangent):
+                    continue
+                node.cotangent = [None] * len(cotangent)
+            else:
+                if cotangent is None:
+                    continue
+                node.cotangent = None
+            set_backward_primitive(primitive)
+            parents = node.parents
+            input_vjps = primitive.input_vjps
+            if input_vjps is not None:
+                for parent, input_vjp in zip(parents, input_vjps):
+                    if parent is not None and input_vjp is not None:
+                        parent_node, index = parent
+                        _accumulate(parent_node, index,
+                                    input_vjp(cotangent, node.out, *node.inputs, **node.params))
+                continue
+            cotangents = primitive.vjp(cotangent, node.out, *node.inputs, **node.params)
+            for parent, parent_cotangent in zip(parents, cotangents):
+                if parent is not None and parent_cotangent is not None:
+                    _accumulate(parent[0], parent[1], parent_cotangent)
+    finally:
+        set_backward_primitive(None)

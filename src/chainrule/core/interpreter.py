@@ -1,0 +1,202 @@
+"""The interpreter stack and ``bind``: a primitive call goes to the innermost interpreter among its arguments.
+
+Each transform pushes an interpreter with a fresh level; tracers carry their interpreter, so nested
+transforms never confuse their perturbations. The stack is per thread.
+"""
+import threading
+
+import numpy as np
+
+from .config import config
+
+
+class ChainruleError(Exception):
+    """Base class of the errors chainrule raises for misuse."""
+
+
+class ConcretizationError(ChainruleError, TypeError):
+    """A traced value was asked for a concrete Python number where that would lose its derivative."""
+
+
+class EscapedTracerError(ChainruleError):
+    """A traced value was used after the transform that created it had finished."""
+
+
+class _StackState(threading.local):
+    def __init__(self):
+        self.stack = []
+
+
+_state = _StackState()
+
+
+class Interpreter:
+    """Base class: ``process(primitive, args, params)`` handles a primitive call at this level."""
+
+    __slots__ = ("level", "active", "__weakref__")
+
+    def __init__(self):
+        self.level = -1
+        self.active = False
+
+    def process(self, primitive, args, params):
+        raise NotImplementedError
+
+
+class interpreter_scope:
+    """Context manager that pushes ``interpreter`` with a fresh level and always pops it."""
+
+    __slots__ = ("interpreter",)
+
+    def __init__(self, interpreter):
+        self.interpreter = interpreter
+
+    def __enter__(self):
+        stack = _state.stack
+        self.interpreter.level = (stack[-1].level + 1) if stack else 1
+        self.interpreter.active = True
+        stack.append(self.interpreter)
+        return self.interpreter
+
+    def __exit__(self, *exc):
+        stack = _state.stack
+        self.interpreter.active = False
+        # An exception inside a nested transform may leave inner interpreters; drop them too.
+        while stack:
+            if stack.pop() is self.interpreter:
+                break
+        return False
+
+
+def interpreter_depth():
+    """How many interpreters are active in this thread (0 outside every transform)."""
+    return len(_state.stack)
+
+
+class Tracer:
+    """A value seen by an interpreter. Subclasses hold the interpreter's data (primal, tangent, node...).
+
+    The NumPy front installs the array methods and operators on this class.
+    """
+
+    __slots__ = ("_trace",)
+    __array_priority__ = 1000
+
+    @property
+    def aval(self):
+        raise NotImplementedError
+
+    @property
+    def shape(self):
+        return self.aval.shape
+
+    @property
+    def dtype(self):
+        return self.aval.dtype
+
+    @property
+    def ndim(self):
+        return len(self.aval.shape)
+
+    @property
+    def size(self):
+        return self.aval.size
+
+    def __len__(self):
+        shape = self.aval.shape
+        if not shape:
+            raise TypeError("len() of a 0-d traced array")
+        return shape[0]
+
+    def concrete_value(self):
+        """The value underneath, for Python control flow; staging interpreters refuse."""
+        raise NotImplementedError
+
+    def __bool__(self):
+        return bool(self.concrete_value())
+
+    def _refuse_conversion(self, kind):
+        raise ConcretizationError(
+            f"{kind}() of a traced value (shape {self.aval.shape}, dtype {self.aval.dtype}) would silently "
+            f"cut its derivative. Keep the value as an array, or, if the derivative through it is "
+            f"meant to be zero, convert chainrule.stop_gradient(x) instead.")
+
+    def __float__(self):
+        self._refuse_conversion("float")
+
+    def __int__(self):
+        self._refuse_conversion("int")
+
+    def __complex__(self):
+        self._refuse_conversion("complex")
+
+    def __index__(self):
+        self._refuse_conversion("operator.index")
+
+    def item(self, *args):
+        self._refuse_conversion("item")
+
+    def tolist(self):
+        self._refuse_conversion("tolist")
+
+    def __array__(self, dtype=None, copy=None):
+        raise ConcretizationError(
+            f"A traced value (shape {self.aval.shape}) was turned into a NumPy array, which would cut its "
+            f"derivative. Use chainrule.numpy (import chainrule.numpy as np) for this operation, or "
+            f"chainrule.stop_gradient(x) where the derivative is meant to be zero.")
+
+    def __hash__(self):
+        return id(self)
+
+
+def find_top(args):
+    """The innermost active interpreter among ``args``' tracers, or None for plain values."""
+    top = None
+    for arg in args:
+        if isinstance(arg, Tracer):
+            trace = arg._trace
+            if top is None or trace.level > top.level:
+                top = trace
+    return top
+
+
+def bind(primitive, args, params):
+    """Evaluate ``primitive`` on ``args``: by the innermost interpreter, or on arrays when none is involved."""
+    top = None
+    for arg in args:
+        if isinstance(arg, Tracer):
+            trace = arg._trace
+            if top is None or trace.level > top.level:
+                top = trace
+    if top is None:
+        out = primitive.impl(*args, **params)
+        if config.debug_nans:
+            check_nans(primitive, out)
+        return out
+    if not top.active:
+        raise EscapedTracerError(
+            f"primitive '{primitive.name}' received a traced value whose transform has already finished "
+            f"(it escaped through a closure, a global or a container). Return it from the transformed "
+            f"function instead, or pass it in as an argument.")
+    return top.process(primitive, args, params)
+
+
+_backward_context = threading.local()
+
+
+def check_nans(primitive, out):
+    """Raise FloatingPointError naming ``primitive`` if ``out`` holds a NaN (``config.debug_nans``)."""
+    outs = out if primitive.multiple_results else (out,)
+    for value in outs:
+        array = np.asarray(value)
+        if np.issubdtype(array.dtype, np.inexact) and np.isnan(array).any():
+            during = getattr(_backward_context, "primitive", None)
+            where = (f" in the backward pass of '{during.name}'" if during is not None else " in the forward pass")
+            raise FloatingPointError(
+                f"primitive '{primitive.name}' produced NaN{where} (debug_nans is on). "
+                f"Check its inputs' domain, e.g. log or sqrt of negative numbers, 0/0, inf-inf.")
+
+
+def set_backward_primitive(primitive):
+    """Tell ``check_nans`` which primitive's derivative rule is running (None when none)."""
+    _backward_context.primitive = primitive

@@ -1,0 +1,151 @@
+"""Array creation and the helpers every part of the NumPy front shares (axis normalization, tracing checks)."""
+import numpy as _np
+
+from ..core.interpreter import Tracer
+from ..ops import structure
+
+ndarray = _np.ndarray
+
+
+def is_traced(*values):
+    for value in values:
+        if isinstance(value, Tracer):
+            return True
+    return False
+
+
+def shape(a):
+    """Shape of an array, scalar or traced value (``numpy.shape``)."""
+    return a.shape if isinstance(a, Tracer) else _np.shape(a)
+
+
+def ndim(a):
+    """Number of dimensions (``numpy.ndim``)."""
+    return len(shape(a))
+
+
+def size(a, axis=None):
+    """Number of elements (``numpy.size``)."""
+    dims = shape(a)
+    return int(_np.prod(dims, dtype=_np.int64)) if axis is None else dims[axis]
+
+
+def result_type(*arrays_and_dtypes):
+    """``numpy.result_type`` that understands traced values."""
+    return _np.result_type(*(a.dtype if isinstance(a, Tracer) else a for a in arrays_and_dtypes))
+
+
+def normalize_axes(axis, ndim_, name="axis"):
+    """``axis`` (None, int or tuple) as a sorted tuple of non-negative axes, with NumPy's error on overflow."""
+    if axis is None:
+        return tuple(range(ndim_))
+    axes = (axis,) if isinstance(axis, (int, _np.integer)) else tuple(axis)
+    normalized = []
+    for a in axes:
+        a = int(a)
+        if not -ndim_ <= a < ndim_:
+            raise _np.exceptions.AxisError(f"{name} {a} is out of bounds for array of dimension {ndim_}")
+        normalized.append(a % ndim_)
+    if len(set(normalized)) != len(normalized):
+        raise ValueError(f"repeated {name} in {axis!r}")
+    return tuple(sorted(normalized))
+
+
+def _stack_nested(value):
+    """Turn a (nested) list/tuple holding traced values into one traced array."""
+    if isinstance(value, (list, tuple)):
+        parts = [_stack_nested(v) for v in value]
+        if not is_traced(*parts):
+            return _np.array(parts)
+        parts = [p if isinstance(p, Tracer) else _np.asarray(p) for p in parts]
+        common = _np.broadcast_shapes(*(shape(p) for p in parts))
+        if any(shape(p) != common for p in parts):
+            raise ValueError("setting an array element with a sequence: the nested sequences have shapes "
+                             f"{[shape(p) for p in parts]}")
+        columns = [structure.reshape(p, new_shape=(1,) + common) if isinstance(p, Tracer)
+                   else p.reshape((1,) + common) for p in parts]
+        return structure.concatenate(*columns, axis=0)
+    return value
+
+
+def array(object, dtype=None, copy=True, ndmin=0):
+    """``numpy.array``; a list holding traced values is stacked into a traced array.
+
+    >>> import chainrule.numpy as np
+    >>> np.array([1.0, 2.0])
+    array([1., 2.])
+    """
+    if isinstance(object, Tracer) or (isinstance(object, (list, tuple)) and _contains_tracer(object)):
+        out = _stack_nested(object)
+        if dtype is not None and _np.dtype(dtype) != out.dtype:
+            out = structure.convert_element_type(out, dtype=_np.dtype(dtype))
+        while ndim(out) < ndmin:
+            out = structure.reshape(out, new_shape=(1,) + shape(out))
+        return out
+    return _np.array(object, dtype=dtype, copy=copy, ndmin=ndmin)
+
+
+def _contains_tracer(sequence):
+    for item in sequence:
+        if isinstance(item, Tracer):
+            return True
+        if isinstance(item, (list, tuple)) and _contains_tracer(item):
+            return True
+    return False
+
+
+def asarray(a, dtype=None):
+    """``numpy.asarray``; traced values pass through (converted to ``dtype`` if given)."""
+    if isinstance(a, Tracer) or (isinstance(a, (list, tuple)) and _contains_tracer(a)):
+        return array(a, dtype=dtype)
+    return _np.asarray(a, dtype=dtype)
+
+
+def astype(x, dtype):
+    """``x.astype(dtype)``: a float-to-float conversion keeps the derivative, to integer drops it."""
+    dtype = _np.dtype(dtype)
+    if not isinstance(x, Tracer):
+        return _np.asarray(x).astype(dtype)
+    if x.dtype == dtype:
+        return x
+    if not _np.issubdtype(dtype, _np.inexact):
+        from ..ops.control import stop_gradient
+        return structure.convert_element_type(stop_gradient(x), dtype=dtype)
+    return structure.convert_element_type(x, dtype=dtype)
+
+
+def zeros_like(a, dtype=None, shape=None):
+    """``numpy.zeros_like`` (a constant: no derivative flows through it)."""
+    return _np.zeros(shape if shape is not None else globals()["shape"](a), dtype=dtype or result_type(a))
+
+
+def ones_like(a, dtype=None, shape=None):
+    """``numpy.ones_like`` (a constant)."""
+    return _np.ones(shape if shape is not None else globals()["shape"](a), dtype=dtype or result_type(a))
+
+
+def full_like(a, fill_value, dtype=None, shape=None):
+    """``numpy.full_like``; a traced ``fill_value`` is broadcast (and keeps its derivative)."""
+    target = shape if shape is not None else globals()["shape"](a)
+    if isinstance(fill_value, Tracer):
+        return structure.broadcast_to(fill_value, tuple(target))
+    return _np.full(target, fill_value, dtype=dtype or result_type(a))
+
+
+def full(shape, fill_value, dtype=None):
+    """``numpy.full``; a traced ``fill_value`` is broadcast (and keeps its derivative)."""
+    if isinstance(fill_value, Tracer):
+        target = (shape,) if isinstance(shape, int) else tuple(shape)
+        return structure.broadcast_to(fill_value, target)
+    return _np.full(shape, fill_value, dtype=dtype)
+
+
+zeros = _np.zeros
+ones = _np.ones
+empty = _np.empty
+eye = _np.eye
+identity = _np.identity
+arange = _np.arange
+linspace = _np.linspace
+logspace = _np.logspace
+copy = _np.copy

@@ -1,0 +1,198 @@
+"""``chainrule.numpy.linalg``: norm, solve, inv, det, slogdet, cholesky, eigh, eigvalsh, multi_dot, matrix_power."""
+import numpy as _np
+
+from ..core.interpreter import Tracer
+from ..ops import arithmetic as _ar, comparison as _cmp, elementwise as _el, linalg as _la
+from .arrays import is_traced, shape, ndim, asarray
+from .reductions import sum as _sum, max as _max, min as _min
+from .shaping import reshape
+
+LinAlgError = _np.linalg.LinAlgError
+
+
+def _require_square(a, name):
+    dims = shape(a)
+    if len(dims) < 2 or dims[-1] != dims[-2]:
+        raise LinAlgError(f"{name}: last 2 dimensions of the array must be square, got shape {dims}")
+
+
+def solve(a, b):
+    """``numpy.linalg.solve``; ``b`` is a vector when it is 1-d (NumPy 2 semantics).
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> A = np.array([[2.0, 0.0], [0.0, 4.0]])
+    >>> cr.grad(lambda b: np.sum(np.linalg.solve(A, b)))(np.array([1.0, 1.0]))
+    array([0.5 , 0.25])
+    """
+    if not is_traced(a, b):
+        return _np.linalg.solve(a, b)
+    a, b = asarray(a), asarray(b)
+    _require_square(a, "solve")
+    if ndim(b) == 1:
+        if shape(b)[0] != shape(a)[-1]:
+            raise ValueError(f"solve: a has shape {shape(a)} but b has shape {shape(b)}")
+        return reshape(_la.solve(a, reshape(b, (-1, 1))), (-1,))
+    return _la.solve(a, b)
+
+
+def inv(a):
+    """``numpy.linalg.inv``."""
+    if not isinstance(a, Tracer):
+        return _np.linalg.inv(a)
+    _require_square(a, "inv")
+    return _la.inv(a)
+
+
+def det(a):
+    """``numpy.linalg.det``. Its derivative uses A^{-1}: not defined at singular A."""
+    if not isinstance(a, Tracer):
+        return _np.linalg.det(a)
+    _require_square(a, "det")
+    return _la.det(a)
+
+
+def slogdet(a):
+    """``numpy.linalg.slogdet``: (sign, log|det a|); the sign has derivative 0."""
+    if not isinstance(a, Tracer):
+        return _np.linalg.slogdet(a)
+    _require_square(a, "slogdet")
+    sign, logabsdet = _la.slogdet(a)
+    return sign, logabsdet
+
+
+def cholesky(a):
+    """``numpy.linalg.cholesky`` (lower factor); the input is taken as symmetric."""
+    if not isinstance(a, Tracer):
+        return _np.linalg.cholesky(a)
+    _require_square(a, "cholesky")
+    return _la.cholesky(a)
+
+
+def eigh(a, UPLO="L"):
+    """``numpy.linalg.eigh``: (eigenvalues, eigenvectors) of a symmetric matrix. Eigenvector derivatives
+    are not defined at repeated eigenvalues."""
+    if not isinstance(a, Tracer):
+        return _np.linalg.eigh(a, UPLO)
+    _require_square(a, "eigh")
+    w, v = _la.eigh(a)
+    return w, v
+
+
+def eigvalsh(a, UPLO="L"):
+    """``numpy.linalg.eigvalsh``."""
+    if not isinstance(a, Tracer):
+        return _np.linalg.eigvalsh(a, UPLO)
+    return eigh(a, UPLO)[0]
+
+
+def matrix_power(a, n):
+    """``numpy.linalg.matrix_power`` for integer ``n`` (negative powers invert first)."""
+    if not isinstance(a, Tracer):
+        return _np.linalg.matrix_power(a, n)
+    from .products import matmul
+    _require_square(a, "matrix_power")
+    if n < 0:
+        a, n = inv(a), -n
+    result = None
+    power = a
+    while n:
+        if n & 1:
+            result = power if result is None else matmul(result, power)
+        n >>= 1
+        if n:
+            power = matmul(power, power)
+    return result if result is not None else _np.broadcast_to(_np.eye(shape(a)[-1]), shape(a)).copy()
+
+
+def multi_dot(arrays):
+    """``numpy.linalg.multi_dot`` (left to right)."""
+    if not is_traced(*arrays):
+        return _np.linalg.multi_dot(arrays)
+    from .products import dot
+    result = arrays[0]
+    for a in arrays[1:]:
+        result = dot(result, a)
+    return result
+
+
+def _safe_sqrt(s):
+    # sqrt with derivative 0 at 0 (the subgradient of a norm at the origin), and no NaN at any order.
+    at_zero = _cmp.eq(s, 0)
+    return _cmp.select(at_zero, 0.0, _el.sqrt(_cmp.select(at_zero, 1.0, s)))
+
+
+def norm(x, ord=None, axis=None, keepdims=False):
+    """``numpy.linalg.norm`` for vector orders (None, 2, 1, inf, -inf, 0, p) and matrix orders
+    (None/'fro', 1, -1, inf, -inf). Convention: the derivative of a 2-norm at 0 is 0.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> cr.grad(np.linalg.norm)(np.array([3.0, 4.0]))
+    array([0.6, 0.8])
+    """
+    if not isinstance(x, Tracer):
+        return _np.linalg.norm(x, ord=ord, axis=axis, keepdims=keepdims)
+    dims = shape(x)
+    if axis is None:
+        if ord is None or (ord == "fro" and len(dims) == 2):
+            return _norm_keep(_safe_sqrt(_sum(_ar.mul(x, x))), dims, None, keepdims)
+        if len(dims) == 1:
+            axis = (0,)
+        elif len(dims) == 2:
+            axis = (0, 1)
+        else:
+            raise ValueError("Improper number of dimensions to norm.")
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    axes = tuple(a % len(dims) for a in axes)
+    if len(axes) == 1:
+        return _vector_norm(x, ord, axes[0], keepdims)
+    if len(axes) == 2:
+        return _matrix_norm(x, ord, axes, keepdims)
+    raise ValueError("Improper number of dimensions to norm.")
+
+
+def _norm_keep(value, dims, axes, keepdims):
+    if not keepdims:
+        return value
+    axes = tuple(range(len(dims))) if axes is None else axes
+    return reshape(value, tuple(1 if i in axes else d for i, d in enumerate(dims)))
+
+
+def _vector_norm(x, ord, axis, keepdims):
+    magnitude = _el.absolute(x)
+    if ord is None or ord == 2:
+        return _safe_sqrt(_sum(_ar.mul(x, x), axis=axis, keepdims=keepdims))
+    if ord == _np.inf:
+        return _max(magnitude, axis=axis, keepdims=keepdims)
+    if ord == -_np.inf:
+        return _min(magnitude, axis=axis, keepdims=keepdims)
+    if ord == 0:
+        from .arrays import astype
+        return _sum(astype(_cmp.ne(x, 0), x.dtype), axis=axis, keepdims=keepdims)
+    if ord == 1:
+        return _sum(magnitude, axis=axis, keepdims=keepdims)
+    if isinstance(ord, str):
+        raise ValueError(f"Invalid norm order '{ord}' for vectors")
+    return _ar.power(_sum(_ar.power(magnitude, float(ord)), axis=axis, keepdims=keepdims), 1.0 / ord)
+
+
+def _matrix_norm(x, ord, axes, keepdims):
+    row_axis, col_axis = axes
+    magnitude = _el.absolute(x)
+    if ord is None or ord == "fro":
+        return _safe_sqrt(_sum(_ar.mul(x, x), axis=axes, keepdims=keepdims))
+    if ord in (1, -1):
+        sums = _sum(magnitude, axis=row_axis, keepdims=True)
+        reduce = _max if ord == 1 else _min
+        out = reduce(sums, axis=col_axis, keepdims=True)
+    elif ord in (_np.inf, -_np.inf):
+        sums = _sum(magnitude, axis=col_axis, keepdims=True)
+        reduce = _max if ord == _np.inf else _min
+        out = reduce(sums, axis=row_axis, keepdims=True)
+    else:
+        raise NotImplementedError(f"norm: matrix order {ord!r} needs singular values, which chainrule does not "
+                                  f"differentiate yet; use ord='fro', 1, -1, inf or -inf")
+    if keepdims:
+        return out
+    return reshape(out, tuple(d for i, d in enumerate(shape(out)) if i not in axes))
+
+

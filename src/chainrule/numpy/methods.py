@@ -1,0 +1,190 @@
+"""Array behaviour of traced values: operators, methods, attributes, indexing (``x[i]``, ``x[i] = v``,
+``x.at[i].set(v)``) and the NumPy protocols, so code written for NumPy arrays runs on tracers."""
+import numpy as _np
+
+from ..core.interpreter import Tracer, ChainruleError
+from ..ops import arithmetic as _ar, comparison as _cmp, indexing as _ix
+from . import arrays, elementwise, linalg, products, reductions, shaping
+
+
+def _split(index):
+    if isinstance(index, Tracer) and index.dtype == bool:
+        raise IndexError("boolean mask indexing with a traced mask needs concrete values; use "
+                         "chainrule.numpy.where(mask, x, 0) or compute the mask outside the transform")
+    return _ix.split_index(index)
+
+
+def getitem(x, index):
+    """``x[index]`` with NumPy's basic and advanced indexing; repeated indices accumulate gradients."""
+    template, index_arrays = _split(index)
+    return _ix.gather(x, *index_arrays, template=template)
+
+
+def _updated(x, index, values):
+    template, index_arrays = _split(index)
+    return _ix.scatter(x, values, *index_arrays, template=template)
+
+
+def setitem(x, index, values):
+    """``x[index] = values`` on a traced array: recorded as a functional update, differentiated correctly.
+
+    Every name bound to this traced array sees the new value (NumPy's semantics for the same object).
+    """
+    updated = _updated(x, index, values)
+    if type(updated) is not type(x) or updated._trace is not x._trace:
+        raise ChainruleError(
+            "x[index] = value: the value is traced by a transform nested inside the one that traces x, so x "
+            "cannot be updated in place. Write x = x.at[index].set(value) instead.")
+    for slot in type(x).__slots__:
+        setattr(x, slot, getattr(updated, slot))
+
+
+class _IndexedUpdate:
+    """``x.at[index]``: functional updates in JAX's style; each returns a new array."""
+
+    __slots__ = ("array", "index")
+
+    def __init__(self, array, index):
+        self.array = array
+        self.index = index
+
+    def get(self):
+        return getitem(self.array, self.index) if isinstance(self.array, Tracer) else _np.asarray(self.array)[self.index]
+
+    def set(self, values):
+        return _updated(self.array, self.index, values)
+
+    def add(self, values):
+        template, index_arrays = _split(self.index)
+        region = _np.empty(arrays.shape(self.array), dtype=bool)[self.index].shape
+        if arrays.shape(values) != region:
+            values = shaping.broadcast_to(values, region)
+        return _ar.add(self.array, _ix.scatter_add(values, *index_arrays, template=template,
+                                                   shape=arrays.shape(self.array)))
+
+    def subtract(self, values):
+        return self.add(_ar.neg(values))
+
+    def _unique_update(self, combine, values, name):
+        template, index_arrays = _split(self.index)
+        if index_arrays:
+            flat = _np.ravel_multi_index(_np.broadcast_arrays(*[_np.asarray(a) for a in index_arrays]),
+                                         [arrays.shape(self.array)[i] for i in range(len(index_arrays))], mode="wrap")
+            if _np.unique(flat).size != flat.size:
+                raise NotImplementedError(f"x.at[index].{name} with repeated indices is not supported; "
+                                          f"combine the repeated updates first")
+        current = getitem(self.array, self.index) if isinstance(self.array, Tracer) else _np.asarray(self.array)[self.index]
+        return self.set(combine(current, values))
+
+    def multiply(self, values):
+        return self._unique_update(_ar.mul, values, "multiply")
+
+    def divide(self, values):
+        return self._unique_update(_ar.div, values, "divide")
+
+    def power(self, values):
+        return self._unique_update(_ar.power, values, "power")
+
+    def min(self, values):
+        return self._unique_update(_ar.minimum, values, "min")
+
+    def max(self, values):
+        return self._unique_update(_ar.maximum, values, "max")
+
+
+class _AtProperty:
+    __slots__ = ("array",)
+
+    def __init__(self, array):
+        self.array = array
+
+    def __getitem__(self, index):
+        return _IndexedUpdate(self.array, index)
+
+
+def _reflected(function):
+    return lambda self, other: function(other, self)
+
+
+_OPERATORS = {
+    "__add__": elementwise.add, "__radd__": _reflected(elementwise.add),
+    "__sub__": elementwise.subtract, "__rsub__": _reflected(elementwise.subtract),
+    "__mul__": elementwise.multiply, "__rmul__": _reflected(elementwise.multiply),
+    "__truediv__": elementwise.divide, "__rtruediv__": _reflected(elementwise.divide),
+    "__floordiv__": elementwise.floor_divide, "__rfloordiv__": _reflected(elementwise.floor_divide),
+    "__mod__": elementwise.mod, "__rmod__": _reflected(elementwise.mod),
+    "__pow__": elementwise.power, "__rpow__": _reflected(elementwise.power),
+    "__matmul__": products.matmul, "__rmatmul__": _reflected(products.matmul),
+    "__lt__": elementwise.less, "__le__": elementwise.less_equal, "__gt__": elementwise.greater,
+    "__ge__": elementwise.greater_equal, "__eq__": elementwise.equal, "__ne__": elementwise.not_equal,
+    "__and__": elementwise.logical_and, "__or__": elementwise.logical_or, "__xor__": elementwise.logical_xor,
+    "__neg__": elementwise.negative, "__pos__": elementwise.positive, "__abs__": elementwise.absolute,
+    "__invert__": elementwise.logical_not,
+    "__getitem__": getitem, "__setitem__": setitem,
+}
+
+_METHODS = {
+    "reshape": lambda self, *shape, order="C": shaping.reshape(
+        self, shape[0] if len(shape) == 1 else shape, order=order),
+    "transpose": lambda self, *axes: shaping.transpose(self, axes[0] if len(axes) == 1 else (axes or None)),
+    "sum": reductions.sum, "mean": reductions.mean, "max": reductions.max, "min": reductions.min,
+    "prod": reductions.prod, "var": reductions.var, "std": reductions.std, "ptp": reductions.ptp,
+    "argmax": reductions.argmax, "argmin": reductions.argmin, "cumsum": reductions.cumsum,
+    "cumprod": reductions.cumprod, "dot": products.dot, "astype": lambda self, dtype, **_: arrays.astype(self, dtype),
+    "flatten": lambda self, order="C": shaping.ravel(self), "ravel": lambda self, order="C": shaping.ravel(self),
+    "squeeze": shaping.squeeze, "swapaxes": shaping.swapaxes, "clip": elementwise.clip,
+    "round": elementwise.round, "repeat": shaping.repeat, "take": shaping.take, "trace": shaping.trace,
+    "diagonal": shaping.diagonal, "sort": None, "copy": lambda self: self,
+    "conj": lambda self: self, "conjugate": lambda self: self,
+}
+
+
+def _sort_in_place(self, axis=-1, kind=None):
+    setitem(self, Ellipsis, shaping.sort(self, axis=axis, kind=kind))
+
+
+_METHODS["sort"] = _sort_in_place
+
+# Functions that NumPy's own API may hand a traced value to (np.sum(x), np.sin(x), ...).
+_UFUNC_NAMES = {"true_divide": "divide", "absolute": "absolute", "conjugate": "positive", "remainder": "mod",
+                "matmul": "matmul"}
+
+
+def _find_function(name, module_name):
+    if module_name.endswith("linalg"):
+        return getattr(linalg, name, None)
+    from .. import numpy as front
+    return getattr(front, name, None)
+
+
+def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
+    if method != "__call__" or kwargs.get("out") is not None:
+        return NotImplemented
+    kwargs.pop("out", None)
+    function = _find_function(_UFUNC_NAMES.get(ufunc.__name__, ufunc.__name__), "numpy")
+    if function is None:
+        raise TypeError(f"numpy.{ufunc.__name__} is not differentiable in chainrule yet; traced values reach it "
+                        f"here. Use an equivalent from chainrule.numpy.")
+    return function(*inputs, **kwargs)
+
+
+def _array_function(self, func, types, args, kwargs):
+    function = _find_function(func.__name__, getattr(func, "__module__", "") or "")
+    if function is None or function is func:
+        raise TypeError(f"numpy.{func.__name__} is not differentiable in chainrule yet; traced values reach it "
+                        f"here. Use an equivalent from chainrule.numpy.")
+    return function(*args, **kwargs)
+
+
+def install():
+    """Give ``Tracer`` NumPy's operators, methods and attributes."""
+    for name, function in {**_OPERATORS, **_METHODS}.items():
+        setattr(Tracer, name, function)
+    Tracer.__hash__ = lambda self: id(self)  # __eq__ is elementwise, identity stays hashable
+    Tracer.T = property(lambda self: shaping.transpose(self))
+    Tracer.mT = property(lambda self: shaping.swapaxes(self, -1, -2))
+    Tracer.at = property(lambda self: _AtProperty(self))
+    Tracer.real = property(lambda self: self)
+    Tracer.__array_ufunc__ = _array_ufunc
+    Tracer.__array_function__ = _array_function
+    Tracer.__iter__ = lambda self: (self[i] for i in range(len(self)))

@@ -1,0 +1,206 @@
+"""Products: dot, vdot, inner, outer, matmul, tensordot, einsum, kron, cross — all lowered to the one
+``contract`` primitive (a two-operand einsum), plus sums and diagonals where einsum asks for them."""
+import string
+
+import numpy as _np
+
+from ..core.interpreter import Tracer
+from ..ops import arithmetic as _ar, contraction as _ct, indexing as _ix, reduction as _red, structure as _st
+from .arrays import is_traced, shape, ndim, asarray
+from .shaping import broadcast_to, reshape, transpose
+
+_LETTERS = string.ascii_letters
+
+
+def _parse_einsum(subscripts, operands):
+    subscripts = subscripts.replace(" ", "")
+    if "->" in subscripts:
+        inputs, output = subscripts.split("->")
+        explicit = True
+    else:
+        inputs, output, explicit = subscripts, None, False
+    specs = inputs.split(",")
+    if len(specs) != len(operands):
+        raise ValueError(f"einsum: {len(specs)} operand subscripts in {subscripts!r} but {len(operands)} operands")
+    if any("." in s for s in specs) or (output and "." in output):
+        unused = [c for c in _LETTERS if c not in subscripts]
+        ellipsis_ndim = max(ndim(op) - len(s.replace("...", "")) for s, op in zip(specs, operands) if "..." in s)
+        filler = "".join(unused[:ellipsis_ndim])
+        specs = [s.replace("...", filler[len(filler) - (ndim(op) - len(s.replace("...", ""))):])
+                 for s, op in zip(specs, operands)]
+        if output is not None:
+            output = output.replace("...", filler)
+        elif explicit is False:
+            output = filler + "".join(sorted(c for c in set("".join(specs)) if "".join(specs).count(c) == 1
+                                             and c not in filler))
+    if output is None:
+        joined = "".join(specs)
+        output = "".join(sorted(c for c in set(joined) if joined.count(c) == 1))
+    for spec, op in zip(specs, operands):
+        if len(spec) != ndim(op):
+            raise ValueError(f"einsum: subscripts {spec!r} do not match an operand of shape {shape(op)}")
+    return specs, output
+
+
+def _take_diagonals(operand, spec):
+    """Collapse repeated letters of one operand (e.g. 'ii') to one axis by a diagonal gather."""
+    while len(set(spec)) != len(spec):
+        letter = next(c for c in spec if spec.count(c) > 1)
+        first, second = spec.index(letter), spec.index(letter, spec.index(letter) + 1)
+        order = [i for i in range(len(spec)) if i not in (first, second)] + [first, second]
+        operand = transpose(operand, order)
+        n = shape(operand)[-1]
+        template = _ix.IndexTemplate((("ellipsis",), ("array", 0), ("array", 1)))
+        operand = _ix.gather(operand, _np.arange(n), _np.arange(n), template=template)
+        spec = "".join(spec[i] for i in order[:-2]) + letter
+    return operand, spec
+
+
+def _sum_letters(operand, spec, keep):
+    """Sum away the letters of ``spec`` that are not in ``keep``."""
+    axes = tuple(i for i, c in enumerate(spec) if c not in keep)
+    if not axes:
+        return operand, spec
+    return _red.reduce_sum(operand, axes=axes), "".join(c for c in spec if c in keep)
+
+
+def einsum(subscripts, *operands, optimize=True):
+    """``numpy.einsum``, differentiable: lowered to pairwise contractions, sums and diagonal gathers.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> A = np.array([[1.0, 2.0], [3.0, 4.0]])
+    >>> cr.grad(lambda A: np.einsum("ii->", A))(A)
+    array([[1., 0.],
+           [0., 1.]])
+    """
+    if not is_traced(*operands):
+        return _np.einsum(subscripts, *operands, optimize=optimize)
+    operands = [asarray(op) for op in operands]
+    specs, output = _parse_einsum(subscripts, operands)
+    items = [_take_diagonals(op, spec) for op, spec in zip(operands, specs)]
+    sizes = {}
+    for op, spec in items:
+        for c, d in zip(spec, shape(op)):
+            if sizes.setdefault(c, d) != d and d != 1 and sizes[c] != 1:
+                raise ValueError(f"einsum: letter {c!r} has sizes {sizes[c]} and {d}")
+    while len(items) > 1:
+        (left, left_spec), (right, right_spec) = items[0], items[1]
+        later = output + "".join(s for _, s in items[2:])
+        left, left_spec = _sum_letters(left, left_spec, right_spec + later)
+        right, right_spec = _sum_letters(right, right_spec, left_spec + later)
+        result_spec = "".join(dict.fromkeys(c for c in left_spec + right_spec if c in later))
+        product = _ct.contract(left, right, spec=f"{left_spec},{right_spec}->{result_spec}")
+        items = [(product, result_spec)] + items[2:]
+    operand, spec = items[0]
+    operand, spec = _sum_letters(operand, spec, output)
+    if spec != output:
+        operand = transpose(operand, [spec.index(c) for c in output])
+    return operand
+
+
+def matmul(x1, x2):
+    """``numpy.matmul`` (``@``) with batch broadcasting."""
+    if not is_traced(x1, x2):
+        return _np.matmul(x1, x2)
+    x1, x2 = asarray(x1), asarray(x2)
+    if ndim(x1) == 0 or ndim(x2) == 0:
+        raise ValueError("matmul: Input operand does not have enough dimensions (use * for scalars)")
+    s1, s2 = shape(x1), shape(x2)
+    if s1[-1] != s2[-2 if len(s2) > 1 else 0]:
+        raise ValueError(f"matmul: Input operand 1 has a mismatch in its core dimension 0, with gufunc signature "
+                         f"(n?,k),(k,m?)->(n?,m?) (size {s2[-2 if len(s2) > 1 else 0]} is different from {s1[-1]}); "
+                         f"shapes {s1} and {s2}")
+    if len(s1) > 2 or len(s2) > 2:
+        batch = _np.broadcast_shapes(s1[:-2] if len(s1) > 1 else (), s2[:-2] if len(s2) > 1 else ())
+        if len(s1) > 1:
+            x1 = broadcast_to(x1, batch + s1[-2:])
+        if len(s2) > 1:
+            x2 = broadcast_to(x2, batch + s2[-2:])
+    return _ct.contract(x1, x2, spec=_ct.matmul_spec(ndim(x1), ndim(x2)))
+
+
+def dot(a, b):
+    """``numpy.dot``."""
+    if not is_traced(a, b):
+        return _np.dot(a, b)
+    a, b = asarray(a), asarray(b)
+    if ndim(a) == 0 or ndim(b) == 0:
+        return _ar.mul(a, b)
+    if ndim(b) <= 2:
+        return matmul(a, b) if ndim(a) <= 2 else tensordot(a, b, axes=([ndim(a) - 1], [0]))
+    return tensordot(a, b, axes=([ndim(a) - 1], [ndim(b) - 2]))
+
+
+def tensordot(a, b, axes=2):
+    """``numpy.tensordot``."""
+    if not is_traced(a, b):
+        return _np.tensordot(a, b, axes)
+    a, b = asarray(a), asarray(b)
+    if isinstance(axes, int):
+        a_axes, b_axes = list(range(ndim(a) - axes, ndim(a))), list(range(axes))
+    else:
+        a_axes, b_axes = axes
+        a_axes = [a_axes] if isinstance(a_axes, int) else list(a_axes)
+        b_axes = [b_axes] if isinstance(b_axes, int) else list(b_axes)
+    a_axes = [x % ndim(a) for x in a_axes]
+    b_axes = [x % ndim(b) for x in b_axes]
+    for x, y in zip(a_axes, b_axes):
+        if shape(a)[x] != shape(b)[y]:
+            raise ValueError(f"tensordot: shape-mismatch for sum: axis {x} of a {shape(a)} and axis {y} of b {shape(b)}")
+    a_letters = list(_LETTERS[:ndim(a)])
+    b_letters = list(_LETTERS[ndim(a):ndim(a) + ndim(b)])
+    for x, y in zip(a_axes, b_axes):
+        b_letters[y] = a_letters[x]
+    out = [c for i, c in enumerate(a_letters) if i not in a_axes] + [c for i, c in enumerate(b_letters) if i not in b_axes]
+    return einsum(f"{''.join(a_letters)},{''.join(b_letters)}->{''.join(out)}", a, b)
+
+
+def inner(a, b):
+    """``numpy.inner``: sum over the last axes."""
+    if not is_traced(a, b):
+        return _np.inner(a, b)
+    if ndim(a) == 0 or ndim(b) == 0:
+        return _ar.mul(a, b)
+    return tensordot(a, b, axes=([-1], [-1]))
+
+
+def outer(a, b):
+    """``numpy.outer`` (inputs are flattened)."""
+    if not is_traced(a, b):
+        return _np.outer(a, b)
+    return einsum("i,j->ij", reshape(a, (-1,)), reshape(b, (-1,)))
+
+
+def vdot(a, b):
+    """``numpy.vdot`` for real input: the dot product of the flattened arrays."""
+    if not is_traced(a, b):
+        return _np.vdot(a, b)
+    return einsum("i,i->", reshape(a, (-1,)), reshape(b, (-1,)))
+
+
+def kron(a, b):
+    """``numpy.kron``."""
+    if not is_traced(a, b):
+        return _np.kron(a, b)
+    a, b = asarray(a), asarray(b)
+    n = max(ndim(a), ndim(b))
+    a = reshape(a, (1,) * (n - ndim(a)) + shape(a))
+    b = reshape(b, (1,) * (n - ndim(b)) + shape(b))
+    left, right = _LETTERS[:n], _LETTERS[n:2 * n]
+    product = einsum(f"{left},{right}->{''.join(x + y for x, y in zip(left, right))}", a, b)
+    return reshape(product, tuple(p * q for p, q in zip(shape(a), shape(b))))
+
+
+def cross(a, b, axis=-1):
+    """``numpy.cross`` for 3-vectors along ``axis``."""
+    if not is_traced(a, b):
+        return _np.cross(a, b, axis=axis)
+    from .shaping import moveaxis, stack
+    a, b = moveaxis(asarray(a), axis, -1), moveaxis(asarray(b), axis, -1)
+    if shape(a)[-1] != 3 or shape(b)[-1] != 3:
+        raise ValueError(f"cross: traced inputs must be 3-vectors along the axis, got shapes {shape(a)}, {shape(b)}")
+    a0, a1, a2 = (a[..., i] for i in range(3))
+    b0, b1, b2 = (b[..., i] for i in range(3))
+    out = stack([_ar.sub(_ar.mul(a1, b2), _ar.mul(a2, b1)), _ar.sub(_ar.mul(a2, b0), _ar.mul(a0, b2)),
+                 _ar.sub(_ar.mul(a0, b1), _ar.mul(a1, b0))], axis=-1)
+    return moveaxis(out, -1, axis)

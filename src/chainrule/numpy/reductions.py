@@ -1,0 +1,158 @@
+"""Reductions with NumPy's ``axis``/``keepdims`` conventions: sum, prod, mean, var, std, max, min, argmax,
+cumsum, cumprod, ptp, average."""
+import numpy as _np
+
+from ..core.interpreter import Tracer
+from ..ops import arithmetic as _ar, reduction as _red, structure as _st
+from .arrays import normalize_axes, shape, is_traced
+
+
+def _keep(out, in_shape, axes, keepdims):
+    if not keepdims:
+        return out
+    return _st.reshape(out, new_shape=tuple(1 if i in axes else d for i, d in enumerate(in_shape)))
+
+
+def _reduce(primitive, numpy_function, a, axis, keepdims, dtype=None):
+    if not isinstance(a, Tracer):
+        return numpy_function(a, axis=axis, keepdims=keepdims, **({"dtype": dtype} if dtype else {}))
+    in_shape = a.shape
+    axes = normalize_axes(axis, len(in_shape))
+    if dtype is not None:
+        from .arrays import astype
+        a = astype(a, dtype)
+    if not axes:
+        return a
+    return _keep(primitive(a, axes=axes), in_shape, axes, keepdims)
+
+
+def sum(a, axis=None, dtype=None, keepdims=False):  # noqa: A001
+    """``numpy.sum``.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> cr.grad(lambda x: np.sum(x * x))(np.array([1.0, 2.0]))
+    array([2., 4.])
+    """
+    return _reduce(_red.reduce_sum, _np.sum, a, axis, keepdims, dtype)
+
+
+def prod(a, axis=None, dtype=None, keepdims=False):
+    """``numpy.prod``; its derivative is exact when some factors are zero (no division)."""
+    return _reduce(_red.reduce_prod, _np.prod, a, axis, keepdims, dtype)
+
+
+def max(a, axis=None, keepdims=False):  # noqa: A001
+    """``numpy.max``; tied maxima share the derivative equally."""
+    return _reduce(_red.reduce_max, _np.max, a, axis, keepdims)
+
+
+def min(a, axis=None, keepdims=False):  # noqa: A001
+    """``numpy.min``; tied minima share the derivative equally."""
+    return _reduce(_red.reduce_min, _np.min, a, axis, keepdims)
+
+
+amax = max
+amin = min
+
+
+def _count(a, axis):
+    dims = shape(a)
+    axes = normalize_axes(axis, len(dims))
+    return int(_np.prod([dims[i] for i in axes], dtype=_np.int64))
+
+
+def mean(a, axis=None, dtype=None, keepdims=False):
+    """``numpy.mean``."""
+    if not isinstance(a, Tracer):
+        return _np.mean(a, axis=axis, dtype=dtype, keepdims=keepdims)
+    return _ar.div(sum(a, axis=axis, dtype=dtype, keepdims=keepdims), float(_count(a, axis)))
+
+
+def var(a, axis=None, dtype=None, ddof=0, keepdims=False):
+    """``numpy.var`` with ``ddof``."""
+    if not isinstance(a, Tracer):
+        return _np.var(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims)
+    centered = _ar.sub(a, mean(a, axis=axis, dtype=dtype, keepdims=True))
+    return _ar.div(sum(_ar.mul(centered, centered), axis=axis, keepdims=keepdims), float(_count(a, axis) - ddof))
+
+
+def std(a, axis=None, dtype=None, ddof=0, keepdims=False):
+    """``numpy.std`` (its derivative is infinite where the spread is 0)."""
+    if not isinstance(a, Tracer):
+        return _np.std(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims)
+    from ..ops.elementwise import sqrt
+    return sqrt(var(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims))
+
+
+def ptp(a, axis=None, keepdims=False):
+    """``numpy.ptp``: max - min."""
+    if not isinstance(a, Tracer):
+        return _np.ptp(a, axis=axis, keepdims=keepdims)
+    return _ar.sub(max(a, axis=axis, keepdims=keepdims), min(a, axis=axis, keepdims=keepdims))
+
+
+def average(a, axis=None, weights=None, returned=False, keepdims=False):
+    """``numpy.average``; differentiable in ``a`` and ``weights``."""
+    if not is_traced(a, weights):
+        return _np.average(a, axis=axis, weights=weights, returned=returned, keepdims=keepdims)
+    if weights is None:
+        result = mean(a, axis=axis, keepdims=keepdims)
+        total = float(_count(a, axis))
+    else:
+        weights_shape, a_shape = shape(weights), shape(a)
+        if weights_shape != a_shape:
+            if axis is None or len(weights_shape) != 1:
+                raise TypeError(f"average: weights of shape {weights_shape} need an axis along which to apply "
+                                f"them to a of shape {a_shape}")
+            axis_index = normalize_axes(axis, len(a_shape))[0]
+            new_shape = [1] * len(a_shape)
+            new_shape[axis_index] = weights_shape[0]
+            weights = _st.reshape(weights, new_shape=tuple(new_shape)) if isinstance(weights, Tracer) \
+                else _np.reshape(weights, new_shape)
+        total = sum(_ar.mul(weights, _np.ones(a_shape)), axis=axis, keepdims=keepdims)
+        result = _ar.div(sum(_ar.mul(a, weights), axis=axis, keepdims=keepdims), total)
+    return (result, total) if returned else result
+
+
+def argmax(a, axis=None, keepdims=False):
+    """``numpy.argmax`` (an integer: derivative 0)."""
+    if isinstance(a, Tracer):
+        if axis is None:
+            a = _st.reshape(a, new_shape=(a.size,))
+            axis = 0
+        out = _red.argmax(a, axis=normalize_axes(axis, a.ndim)[0])
+        return out if not keepdims else _np.expand_dims(out, axis)
+    return _np.argmax(a, axis=axis, keepdims=keepdims)
+
+
+def argmin(a, axis=None, keepdims=False):
+    """``numpy.argmin`` (an integer: derivative 0)."""
+    if isinstance(a, Tracer):
+        if axis is None:
+            a = _st.reshape(a, new_shape=(a.size,))
+            axis = 0
+        out = _red.argmin(a, axis=normalize_axes(axis, a.ndim)[0])
+        return out if not keepdims else _np.expand_dims(out, axis)
+    return _np.argmin(a, axis=axis, keepdims=keepdims)
+
+
+def _flatten_for_axis(a, axis):
+    if axis is None:
+        return _st.reshape(a, new_shape=(int(_np.prod(shape(a), dtype=_np.int64)),)), 0
+    return a, normalize_axes(axis, len(shape(a)))[0]
+
+
+def cumsum(a, axis=None, dtype=None):
+    """``numpy.cumsum``."""
+    if not isinstance(a, Tracer):
+        return _np.cumsum(a, axis=axis, dtype=dtype)
+    a, axis = _flatten_for_axis(a, axis)
+    return _red.cumsum(a, axis=axis, reverse=False)
+
+
+def cumprod(a, axis=None, dtype=None):
+    """``numpy.cumprod``; differentiated through a product scan, exact when some factors are zero."""
+    if not isinstance(a, Tracer):
+        return _np.cumprod(a, axis=axis, dtype=dtype)
+    a, axis = _flatten_for_axis(a, axis)
+    return _red.cumulative_product(a, axis)

@@ -1,0 +1,469 @@
+"""Shape manipulation with NumPy's names: reshape, transpose, stack, split, tile, pad, flip, roll, diag,
+take, sort, ... Gradients through indexing scatter-add back, so repeated positions accumulate."""
+import builtins
+
+import numpy as _np
+
+from ..core.interpreter import Tracer
+from ..ops import comparison as _cmp, indexing as _ix, reduction as _red, structure as _st
+from .arrays import is_traced, normalize_axes, shape, ndim, asarray
+
+
+def _resolve_shape(newshape, total):
+    if isinstance(newshape, (int, _np.integer)):
+        newshape = (int(newshape),)
+    newshape = [int(d) for d in newshape]
+    if newshape.count(-1) > 1:
+        raise ValueError("can only specify one unknown dimension")
+    if -1 in newshape:
+        known = int(_np.prod([d for d in newshape if d != -1], dtype=_np.int64))
+        if known == 0 or total % known:
+            raise ValueError(f"cannot reshape array of size {total} into shape {tuple(newshape)}")
+        newshape[newshape.index(-1)] = total // known
+    if int(_np.prod(newshape, dtype=_np.int64)) != total:
+        raise ValueError(f"cannot reshape array of size {total} into shape {tuple(newshape)}")
+    return tuple(newshape)
+
+
+def reshape(a, newshape=None, order="C", *, shape=None):
+    """``numpy.reshape`` (C order)."""
+    if newshape is None:
+        newshape = shape
+    if not isinstance(a, Tracer):
+        return _np.reshape(a, newshape, order=order)
+    if order != "C":
+        raise NotImplementedError("reshape of traced arrays supports order='C' only")
+    target = _resolve_shape(newshape, a.size)
+    return a if target == a.shape else _st.reshape(a, new_shape=target)
+
+
+def ravel(a, order="C"):
+    """``numpy.ravel``."""
+    return reshape(a, (-1,), order=order)
+
+
+def transpose(a, axes=None):
+    """``numpy.transpose``."""
+    if not isinstance(a, Tracer):
+        return _np.transpose(a, axes)
+    permutation = tuple(reversed(range(a.ndim))) if axes is None else tuple(int(x) % a.ndim for x in axes)
+    if permutation == tuple(range(a.ndim)):
+        return a
+    return _st.transpose(a, permutation=permutation)
+
+
+def swapaxes(a, axis1, axis2):
+    """``numpy.swapaxes``."""
+    if not isinstance(a, Tracer):
+        return _np.swapaxes(a, axis1, axis2)
+    permutation = list(range(a.ndim))
+    axis1, axis2 = axis1 % a.ndim, axis2 % a.ndim
+    permutation[axis1], permutation[axis2] = permutation[axis2], permutation[axis1]
+    return transpose(a, permutation)
+
+
+def moveaxis(a, source, destination):
+    """``numpy.moveaxis``."""
+    if not isinstance(a, Tracer):
+        return _np.moveaxis(a, source, destination)
+    source = [s % a.ndim for s in ((source,) if isinstance(source, int) else source)]
+    destination = [d % a.ndim for d in ((destination,) if isinstance(destination, int) else destination)]
+    order = [n for n in range(a.ndim) if n not in source]
+    for dest, src in sorted(zip(destination, source)):
+        order.insert(dest, src)
+    return transpose(a, order)
+
+
+def expand_dims(a, axis):
+    """``numpy.expand_dims``."""
+    if not isinstance(a, Tracer):
+        return _np.expand_dims(a, axis)
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    out_ndim = a.ndim + len(axes)
+    axes = normalize_axes(axes, out_ndim)
+    dims = iter(a.shape)
+    return _st.reshape(a, new_shape=tuple(1 if i in axes else next(dims) for i in range(out_ndim)))
+
+
+def squeeze(a, axis=None):
+    """``numpy.squeeze``."""
+    if not isinstance(a, Tracer):
+        return _np.squeeze(a, axis)
+    if axis is None:
+        axes = tuple(i for i, d in enumerate(a.shape) if d == 1)
+    else:
+        axes = normalize_axes(axis, a.ndim)
+        for i in axes:
+            if a.shape[i] != 1:
+                raise ValueError(f"cannot select an axis to squeeze out which has size not equal to one "
+                                 f"(axis {i} of shape {a.shape})")
+    return _st.reshape(a, new_shape=tuple(d for i, d in enumerate(a.shape) if i not in axes))
+
+
+def broadcast_to(array, shape):
+    """``numpy.broadcast_to``."""
+    if not isinstance(array, Tracer):
+        return _np.broadcast_to(array, shape)
+    target = (shape,) if isinstance(shape, int) else tuple(shape)
+    _np.broadcast_shapes(array.shape, target)  # NumPy's error for incompatible shapes
+    if len(target) < array.ndim:
+        raise ValueError(f"cannot broadcast a traced array of shape {array.shape} to the shorter shape {target}")
+    return _st.broadcast_to(array, target)
+
+
+def broadcast_arrays(*args):
+    """``numpy.broadcast_arrays``."""
+    target = _np.broadcast_shapes(*(shape(a) for a in args))
+    return [broadcast_to(a, target) for a in args]
+
+
+def atleast_1d(*arys):
+    """``numpy.atleast_1d``."""
+    out = [a if ndim(a) >= 1 else reshape(a, (1,)) for a in map(asarray, arys)]
+    return out[0] if len(out) == 1 else out
+
+
+def atleast_2d(*arys):
+    """``numpy.atleast_2d``."""
+    out = []
+    for a in map(asarray, arys):
+        out.append(a if ndim(a) >= 2 else reshape(a, (1, -1) if ndim(a) == 1 else (1, 1)))
+    return out[0] if len(out) == 1 else out
+
+
+def atleast_3d(*arys):
+    """``numpy.atleast_3d``."""
+    out = []
+    for a in map(asarray, arys):
+        dims = shape(a)
+        if len(dims) == 0:
+            a = reshape(a, (1, 1, 1))
+        elif len(dims) == 1:
+            a = reshape(a, (1, dims[0], 1))
+        elif len(dims) == 2:
+            a = reshape(a, dims + (1,))
+        out.append(a)
+    return out[0] if len(out) == 1 else out
+
+
+def concatenate(arrays, axis=0):
+    """``numpy.concatenate`` (``axis=None`` flattens first)."""
+    arrays = list(arrays)
+    if not is_traced(*arrays):
+        return _np.concatenate(arrays, axis=axis)
+    if axis is None:
+        arrays = [ravel(a) for a in arrays]
+        axis = 0
+    arrays = [asarray(a) for a in arrays]
+    first = shape(arrays[0])
+    if not first:
+        raise ValueError("zero-dimensional arrays cannot be concatenated")
+    axis = normalize_axes(axis, len(first))[0]
+    for position, a in enumerate(arrays):
+        dims = shape(a)
+        if len(dims) != len(first) or any(d != f for i, (d, f) in enumerate(zip(dims, first)) if i != axis):
+            raise ValueError(f"concatenate: all the input array dimensions except for the concatenation axis must "
+                             f"match exactly, but array 0 has shape {first} and array {position} has shape {dims}")
+    return _st.concatenate(*arrays, axis=axis)
+
+
+def stack(arrays, axis=0):
+    """``numpy.stack``."""
+    arrays = [asarray(a) for a in arrays]
+    if not is_traced(*arrays):
+        return _np.stack(arrays, axis=axis)
+    dims = {shape(a) for a in arrays}
+    if len(dims) != 1:
+        raise ValueError(f"all input arrays must have the same shape, got {sorted(dims)}")
+    out_axis = normalize_axes(axis, len(shape(arrays[0])) + 1)[0]
+    return concatenate([expand_dims(a, out_axis) for a in arrays], axis=out_axis)
+
+
+def vstack(tup):
+    """``numpy.vstack``."""
+    arrays = [atleast_2d(a) for a in tup]
+    return concatenate(arrays, axis=0) if is_traced(*arrays) else _np.vstack(arrays)
+
+
+row_stack = vstack
+
+
+def hstack(tup):
+    """``numpy.hstack``."""
+    arrays = [atleast_1d(a) for a in tup]
+    if not is_traced(*arrays):
+        return _np.hstack(arrays)
+    return concatenate(arrays, axis=0 if ndim(arrays[0]) == 1 else 1)
+
+
+def dstack(tup):
+    """``numpy.dstack``."""
+    arrays = [atleast_3d(a) for a in tup]
+    return concatenate(arrays, axis=2) if is_traced(*arrays) else _np.dstack(arrays)
+
+
+def column_stack(tup):
+    """``numpy.column_stack``."""
+    arrays = [asarray(a) for a in tup]
+    if not is_traced(*arrays):
+        return _np.column_stack(arrays)
+    arrays = [reshape(a, (-1, 1)) if ndim(a) < 2 else a for a in arrays]
+    return concatenate(arrays, axis=1)
+
+
+def _slice_along(a, axis, start, stop):
+    index = [slice(None)] * ndim(a)
+    index[axis] = slice(start, stop)
+    return _ix.take_slices(a, tuple(index))
+
+
+def array_split(ary, indices_or_sections, axis=0):
+    """``numpy.array_split``."""
+    if not isinstance(ary, Tracer):
+        return _np.array_split(ary, indices_or_sections, axis=axis)
+    axis = normalize_axes(axis, ary.ndim)[0]
+    length = ary.shape[axis]
+    if isinstance(indices_or_sections, (int, _np.integer)):
+        sections = int(indices_or_sections)
+        if sections <= 0:
+            raise ValueError("number sections must be larger than 0.")
+        each, extra = divmod(length, sections)
+        sizes = [each + 1] * extra + [each] * (sections - extra)
+        bounds = _np.concatenate([[0], _np.cumsum(sizes)])
+    else:
+        bounds = [0] + [int(i) for i in indices_or_sections] + [length]
+    return [_slice_along(ary, axis, int(bounds[i]), int(bounds[i + 1])) for i in range(len(bounds) - 1)]
+
+
+def split(ary, indices_or_sections, axis=0):
+    """``numpy.split`` (equal sections must divide the axis)."""
+    if isinstance(indices_or_sections, (int, _np.integer)):
+        length = shape(ary)[axis]
+        if length % indices_or_sections:
+            raise ValueError("array split does not result in an equal division")
+    return array_split(ary, indices_or_sections, axis=axis)
+
+
+def tile(A, reps):
+    """``numpy.tile``."""
+    if not isinstance(A, Tracer):
+        return _np.tile(A, reps)
+    reps = (reps,) if isinstance(reps, int) else tuple(reps)
+    dims = A.shape
+    length = builtins.max(len(dims), len(reps))
+    dims = (1,) * (length - len(dims)) + dims
+    reps = (1,) * (length - len(reps)) + reps
+    interleaved = _st.reshape(A, new_shape=tuple(x for d in dims for x in (1, d)))
+    expanded = _st.broadcast_to(interleaved, tuple(x for r, d in zip(reps, dims) for x in (r, d)))
+    return _st.reshape(expanded, new_shape=tuple(r * d for r, d in zip(reps, dims)))
+
+
+def _take_along(a, axis, positions):
+    """Gather ``positions`` (integer array) along ``axis``."""
+    template = _ix.IndexTemplate((("slice", None, None, None),) * axis + (("array", 0),))
+    return _ix.gather(a, _np.asarray(positions), template=template)
+
+
+def repeat(a, repeats, axis=None):
+    """``numpy.repeat``."""
+    if not isinstance(a, Tracer):
+        return _np.repeat(a, repeats, axis=axis)
+    if axis is None:
+        a, axis = ravel(a), 0
+    axis = normalize_axes(axis, a.ndim)[0]
+    return _take_along(a, axis, _np.repeat(_np.arange(a.shape[axis]), repeats))
+
+
+def flip(m, axis=None):
+    """``numpy.flip``."""
+    if not isinstance(m, Tracer):
+        return _np.flip(m, axis)
+    return _st.rev(m, axes=normalize_axes(axis, m.ndim))
+
+
+def fliplr(m):
+    """``numpy.fliplr``."""
+    return flip(m, 1)
+
+
+def flipud(m):
+    """``numpy.flipud``."""
+    return flip(m, 0)
+
+
+def roll(a, shift, axis=None):
+    """``numpy.roll``."""
+    if not isinstance(a, Tracer):
+        return _np.roll(a, shift, axis)
+    if axis is None:
+        return reshape(roll(ravel(a), shift, 0), a.shape)
+    shifts = (shift,) if isinstance(shift, int) else tuple(shift)
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    if len(shifts) == 1 and len(axes) > 1:
+        shifts = shifts * len(axes)
+    for s, ax in zip(shifts, axes):
+        ax = ax % a.ndim
+        a = _take_along(a, ax, _np.roll(_np.arange(a.shape[ax]), s))
+    return a
+
+
+def rot90(m, k=1, axes=(0, 1)):
+    """``numpy.rot90``."""
+    if not isinstance(m, Tracer):
+        return _np.rot90(m, k, axes)
+    k %= 4
+    axis0, axis1 = axes
+    if k == 0:
+        return m
+    if k == 2:
+        return flip(flip(m, axis0), axis1)
+    permutation = list(range(m.ndim))
+    permutation[axis0], permutation[axis1] = permutation[axis1], permutation[axis0]
+    if k == 1:
+        return transpose(flip(m, axis1), permutation)
+    return flip(transpose(m, permutation), axis1)
+
+
+def pad(array, pad_width, mode="constant", constant_values=0, **kwargs):
+    """``numpy.pad``; modes 'constant', 'edge', 'reflect', 'symmetric' and 'wrap' are differentiable."""
+    if not isinstance(array, Tracer):
+        return _np.pad(array, pad_width, mode=mode, constant_values=constant_values, **kwargs) \
+            if mode == "constant" else _np.pad(array, pad_width, mode=mode, **kwargs)
+    widths = tuple(tuple(int(w) for w in pair) for pair in _np.broadcast_to(_np.asarray(pad_width), (array.ndim, 2)))
+    if mode == "constant":
+        out = _st.pad(array, widths=widths)
+        if _np.any(_np.asarray(constant_values) != 0):
+            from ..ops.arithmetic import add
+            out = add(out, _np.pad(_np.zeros(array.shape, dtype=array.dtype), widths, constant_values=constant_values))
+        return out
+    if mode not in ("edge", "reflect", "symmetric", "wrap"):
+        raise NotImplementedError(f"pad: mode {mode!r} is not differentiable in chainrule; use 'constant', "
+                                  f"'edge', 'reflect', 'symmetric' or 'wrap'")
+    for axis, width in enumerate(widths):
+        if width != (0, 0):
+            positions = _np.pad(_np.arange(array.shape[axis]), width, mode=mode)
+            array = _take_along(array, axis, positions)
+    return array
+
+
+def diagonal(a, offset=0, axis1=0, axis2=1):
+    """``numpy.diagonal`` (the diagonal becomes the last axis)."""
+    if not isinstance(a, Tracer):
+        return _np.diagonal(a, offset, axis1, axis2)
+    moved = moveaxis(a, (axis1, axis2), (-2, -1))
+    rows, cols = moved.shape[-2:]
+    start_row, start_col = (0, offset) if offset >= 0 else (-offset, 0)
+    length = builtins.max(0, builtins.min(rows - start_row, cols - start_col))
+    template = _ix.IndexTemplate((("ellipsis",), ("array", 0), ("array", 1)))
+    return _ix.gather(moved, _np.arange(length) + start_row, _np.arange(length) + start_col, template=template)
+
+
+def diag(v, k=0):
+    """``numpy.diag``: the k-th diagonal of a matrix, or a matrix with ``v`` on its k-th diagonal."""
+    if not isinstance(v, Tracer):
+        return _np.diag(v, k)
+    if v.ndim == 2:
+        return diagonal(v, k)
+    if v.ndim != 1:
+        raise ValueError(f"diag: input must be 1- or 2-d, got shape {v.shape}")
+    n = v.shape[0] + builtins.abs(k)
+    rows = _np.arange(v.shape[0]) + builtins.max(0, -k)
+    cols = _np.arange(v.shape[0]) + builtins.max(0, k)
+    template = _ix.IndexTemplate((("array", 0), ("array", 1)))
+    return _ix.scatter_add(v, rows, cols, template=template, shape=(n, n))
+
+
+def trace(a, offset=0, axis1=0, axis2=1):
+    """``numpy.trace``."""
+    if not isinstance(a, Tracer):
+        return _np.trace(a, offset, axis1, axis2)
+    from .reductions import sum as _sum
+    return _sum(diagonal(a, offset, axis1, axis2), axis=-1)
+
+
+def triu(m, k=0):
+    """``numpy.triu``."""
+    if not isinstance(m, Tracer):
+        return _np.triu(m, k)
+    return _cmp.select(_np.triu(_np.ones(m.shape[-2:], dtype=bool), k), m, 0.0)
+
+
+def tril(m, k=0):
+    """``numpy.tril``."""
+    if not isinstance(m, Tracer):
+        return _np.tril(m, k)
+    return _cmp.select(_np.tril(_np.ones(m.shape[-2:], dtype=bool), k), m, 0.0)
+
+
+def take(a, indices, axis=None):
+    """``numpy.take`` (repeated indices accumulate their gradients)."""
+    if not isinstance(a, Tracer):
+        return _np.take(a, indices, axis=axis)
+    if axis is None:
+        a, axis = ravel(a), 0
+    axis = normalize_axes(axis, a.ndim)[0]
+    indices = _np.asarray(indices) if not isinstance(indices, Tracer) else indices
+    template = _ix.IndexTemplate((("slice", None, None, None),) * axis + (("array", 0),))
+    return _ix.gather(a, indices, template=template)
+
+
+def _along_axis_index(indices, axis, ndim_):
+    """Full integer index arrays that pick ``indices`` along ``axis`` (NumPy's take_along_axis)."""
+    dims = shape(indices)
+    arrays = []
+    for i in range(ndim_):
+        if i == axis:
+            arrays.append(indices)
+        else:
+            view = [1] * ndim_
+            view[i] = dims[i]
+            arrays.append(_np.arange(dims[i]).reshape(view))
+    return arrays
+
+
+def take_along_axis(arr, indices, axis):
+    """``numpy.take_along_axis``."""
+    if not isinstance(arr, Tracer):
+        return _np.take_along_axis(arr, indices, axis)
+    if axis is None:
+        arr, axis = ravel(arr), 0
+    axis = normalize_axes(axis, arr.ndim)[0]
+    arrays = _along_axis_index(indices, axis, arr.ndim)
+    template = _ix.IndexTemplate(tuple(("array", i) for i in range(arr.ndim)))
+    return _ix.gather(arr, *arrays, template=template)
+
+
+def argsort(a, axis=-1, kind=None):
+    """``numpy.argsort`` (an integer permutation: derivative 0)."""
+    if not isinstance(a, Tracer):
+        return _np.argsort(a, axis=axis, kind=kind)
+    if axis is None:
+        a, axis = ravel(a), 0
+    return _red.argsort(a, axis=normalize_axes(axis, a.ndim)[0], kind=kind)
+
+
+def sort(a, axis=-1, kind=None):
+    """``numpy.sort``; the derivative follows the sorting permutation (ties keep a stable order)."""
+    if not isinstance(a, Tracer):
+        return _np.sort(a, axis=axis, kind=kind)
+    if axis is None:
+        a, axis = ravel(a), 0
+    axis = normalize_axes(axis, a.ndim)[0]
+    return take_along_axis(a, argsort(a, axis=axis, kind=kind or "stable"), axis)
+
+
+def partition(a, kth, axis=-1):
+    """``numpy.partition``; the derivative follows the partitioning permutation."""
+    if not isinstance(a, Tracer):
+        return _np.partition(a, kth, axis=axis)
+    if axis is None:
+        a, axis = ravel(a), 0
+    axis = normalize_axes(axis, a.ndim)[0]
+    return take_along_axis(a, _red.argpartition(a, kth=kth, axis=axis), axis)
+
+
+def argpartition(a, kth, axis=-1):
+    """``numpy.argpartition`` (derivative 0)."""
+    if not isinstance(a, Tracer):
+        return _np.argpartition(a, kth, axis=axis)
+    return _red.argpartition(a, kth=kth, axis=normalize_axes(axis, a.ndim)[0])

@@ -1,0 +1,201 @@
+"""Arithmetic primitives: add, sub, mul, div, neg, pow, max/min, atan2, logaddexp, hypot, mod.
+
+``add``, ``sub``, ``mul``, ``div`` and ``neg`` have hand-written rules (the family builders use them);
+the rest come from ``families.binary``.
+"""
+import numpy as np
+
+from ..core.primitive import Primitive
+from . import families
+from .families import ElementwisePrimitive, elementwise_shape_rule
+
+
+def _pass_cotangent(out_bar, out, x, y):
+    return out_bar
+
+
+def _negated_cotangent(out_bar, out, x, y):
+    return neg(out_bar)
+
+
+def _add_jvp(primals, tangents):
+    x_dot, y_dot = tangents
+    out = add.bind(*primals)
+    if x_dot is None:
+        return out, y_dot
+    if y_dot is None:
+        return out, x_dot
+    return out, add(x_dot, y_dot)
+
+
+def _add_pullback(out_bar, out, x, y):
+    return out_bar, out_bar
+
+
+def _sub_jvp(primals, tangents):
+    x_dot, y_dot = tangents
+    out = sub.bind(*primals)
+    if y_dot is None:
+        return out, x_dot
+    if x_dot is None:
+        return out, neg(y_dot)
+    return out, sub(x_dot, y_dot)
+
+
+def _sub_pullback(out_bar, out, x, y):
+    return out_bar, neg(out_bar)
+
+
+def _mul_jvp(primals, tangents):
+    x, y = primals
+    x_dot, y_dot = tangents
+    out = mul.bind(x, y)
+    if x_dot is None:
+        return out, mul(x, y_dot)
+    if y_dot is None:
+        return out, mul(x_dot, y)
+    return out, add(mul(x_dot, y), mul(x, y_dot))
+
+
+def _mul_pullback_x(out_bar, out, x, y):
+    return mul(out_bar, y)
+
+
+def _mul_pullback_y(out_bar, out, x, y):
+    return mul(out_bar, x)
+
+
+def _mul_pullback(out_bar, out, x, y):
+    return mul(out_bar, y), mul(out_bar, x)
+
+
+def _div_jvp(primals, tangents):
+    x, y = primals
+    x_dot, y_dot = tangents
+    out = div.bind(x, y)
+    out_dot = None if x_dot is None else div(x_dot, y)
+    if y_dot is not None:
+        term = neg(mul(div(out, y), y_dot))
+        out_dot = term if out_dot is None else add(out_dot, term)
+    return out, out_dot
+
+
+def _div_pullback_x(out_bar, out, x, y):
+    return div(out_bar, y)
+
+
+def _div_pullback_y(out_bar, out, x, y):
+    return neg(mul(out_bar, div(out, y)))
+
+
+def _div_pullback(out_bar, out, x, y):
+    return _div_pullback_x(out_bar, out, x, y), _div_pullback_y(out_bar, out, x, y)
+
+
+add = ElementwisePrimitive("add", np.add, shape_rule=elementwise_shape_rule, jvp=_add_jvp, vjp=_add_pullback,
+                           input_vjps=(_pass_cotangent, _pass_cotangent), linear=True)
+sub = ElementwisePrimitive("sub", np.subtract, shape_rule=elementwise_shape_rule, jvp=_sub_jvp, vjp=_sub_pullback,
+                           input_vjps=(_pass_cotangent, _negated_cotangent), linear=True)
+mul = ElementwisePrimitive("mul", np.multiply, shape_rule=elementwise_shape_rule, jvp=_mul_jvp, vjp=_mul_pullback,
+                           input_vjps=(_mul_pullback_x, _mul_pullback_y))
+div = ElementwisePrimitive("div", np.true_divide, shape_rule=families.float_shape_rule, jvp=_div_jvp,
+                           vjp=_div_pullback, input_vjps=(_div_pullback_x, _div_pullback_y))
+
+
+def _neg_transpose(out_bar, out, x):
+    return neg(out_bar)
+
+
+neg = families.linear("neg", np.negative, _neg_transpose, shape_rule=elementwise_shape_rule)
+
+
+def _pow_d_base(x, y, out):
+    # d/dx x**y = y * x**(y-1); written so that y == 0 gives 0 (not 0 * inf) at x == 0.
+    if isinstance(y, (int, float)):
+        if y == 0:
+            return 0.0
+        if y == 1:
+            return 1.0
+        if y == 2:
+            return mul(x, 2.0)
+        return mul(y, power(x, y - 1))
+    from .comparison import eq, select
+    return select(eq(y, 0), 0.0, mul(y, power(x, sub(y, 1))))
+
+
+def _pow_d_exponent(x, y, out):
+    # d/dy x**y = log(x) * x**y; taken as 0 at x == 0 (where x**y is 0 or 1 and constant in y).
+    from .comparison import eq, select
+    from .elementwise import log
+    safe_base = select(eq(x, 0), 1.0, x)
+    return mul(log(safe_base), out)
+
+
+power = families.binary("pow", np.power, (_pow_d_base, _pow_d_exponent),
+                        convention="d/dy at x = 0 is 0; d/dx at y = 0 is 0")
+
+
+def _sign_of_difference(x, y):
+    from .elementwise import sign
+    return sign(sub(x, y))
+
+
+# maximum/minimum split the derivative equally between tied arguments, like JAX.
+maximum = families.binary(
+    "maximum", np.maximum,
+    (lambda x, y, out: mul(0.5, add(1.0, _sign_of_difference(x, y))),
+     lambda x, y, out: mul(0.5, sub(1.0, _sign_of_difference(x, y)))),
+    convention="ties split the derivative equally: d/dx = d/dy = 1/2 where x == y")
+minimum = families.binary(
+    "minimum", np.minimum,
+    (lambda x, y, out: mul(0.5, sub(1.0, _sign_of_difference(x, y))),
+     lambda x, y, out: mul(0.5, add(1.0, _sign_of_difference(x, y)))),
+    convention="ties split the derivative equally: d/dx = d/dy = 1/2 where x == y")
+
+
+def _squared_norm(x, y):
+    return add(mul(x, x), mul(y, y))
+
+
+def _safe_denominator(value):
+    from .comparison import eq, select
+    return select(eq(value, 0), 1.0, value)
+
+
+atan2 = families.binary(
+    "atan2", np.arctan2,
+    (lambda y, x, out: div(x, _safe_denominator(_squared_norm(x, y))),
+     lambda y, x, out: neg(div(y, _safe_denominator(_squared_norm(x, y))))),
+    convention="derivative at (0, 0) is taken as 0", float_result=True)
+
+
+def _logaddexp_d(which):
+    from .elementwise import exp
+    return lambda x, y, out: exp(sub(x if which == 0 else y, out))
+
+
+logaddexp = families.binary("logaddexp", np.logaddexp, (_logaddexp_d(0), _logaddexp_d(1)), float_result=True)
+
+hypot = families.binary(
+    "hypot", np.hypot,
+    (lambda x, y, out: div(x, _safe_denominator(out)),
+     lambda x, y, out: div(y, _safe_denominator(out))),
+    convention="derivative at (0, 0) is taken as 0", float_result=True)
+
+
+def _floor_quotient(x, y, out):
+    return neg(floor_divide(x, y))
+
+
+def _trunc_quotient(x, y, out):
+    from .elementwise import trunc
+    return neg(trunc(div(x, y)))
+
+
+# mod is x - floor(x/y)*y (NumPy's remainder); fmod truncates (C's fmod). Jumps have derivative 0.
+mod = families.binary("mod", np.mod, (lambda x, y, out: 1.0, _floor_quotient),
+                      convention="derivative at the jumps of floor(x/y) is taken from the right piece")
+fmod = families.binary("fmod", np.fmod, (lambda x, y, out: 1.0, _trunc_quotient),
+                       convention="derivative at the jumps of trunc(x/y) is taken from the right piece")
+floor_divide = families.zero_derivative("floor_divide", np.floor_divide, shape_rule=elementwise_shape_rule,
+                                        elementwise=True, convention="piecewise constant: derivative 0")

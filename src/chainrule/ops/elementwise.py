@@ -1,0 +1,55 @@
+"""Unary elementwise primitives (sin, exp, log, sqrt, abs, ...), each one line from its derivative."""
+import numpy as np
+
+from . import families
+from .arithmetic import add, div, mul, neg, sub
+from .families import elementwise_shape_rule, unary, zero_derivative
+
+LOG2 = float(np.log(2.0))
+LOG10 = float(np.log(10.0))
+
+sin = unary("sin", np.sin, lambda x, y: cos(x))
+cos = unary("cos", np.cos, lambda x, y: neg(sin(x)))
+tan = unary("tan", np.tan, lambda x, y: add(1.0, mul(y, y)))
+arcsin = unary("arcsin", np.arcsin, lambda x, y: div(1.0, sqrt(sub(1.0, mul(x, x)))))
+arccos = unary("arccos", np.arccos, lambda x, y: div(-1.0, sqrt(sub(1.0, mul(x, x)))))
+arctan = unary("arctan", np.arctan, lambda x, y: div(1.0, add(1.0, mul(x, x))))
+sinh = unary("sinh", np.sinh, lambda x, y: cosh(x))
+cosh = unary("cosh", np.cosh, lambda x, y: sinh(x))
+tanh = unary("tanh", np.tanh, lambda x, y: sub(1.0, mul(y, y)))
+arcsinh = unary("arcsinh", np.arcsinh, lambda x, y: div(1.0, sqrt(add(mul(x, x), 1.0))))
+arccosh = unary("arccosh", np.arccosh, lambda x, y: div(1.0, sqrt(sub(mul(x, x), 1.0))))
+arctanh = unary("arctanh", np.arctanh, lambda x, y: div(1.0, sub(1.0, mul(x, x))))
+exp = unary("exp", np.exp, lambda x, y: y)
+exp2 = unary("exp2", np.exp2, lambda x, y: mul(y, LOG2))
+expm1 = unary("expm1", np.expm1, lambda x, y: add(y, 1.0))
+log = unary("log", np.log, lambda x, y: div(1.0, x))
+log2 = unary("log2", np.log2, lambda x, y: div(1.0 / LOG2, x))
+log10 = unary("log10", np.log10, lambda x, y: div(1.0 / LOG10, x))
+log1p = unary("log1p", np.log1p, lambda x, y: div(1.0, add(1.0, x)))
+sqrt = unary("sqrt", np.sqrt, lambda x, y: div(0.5, y), convention="sqrt'(0) = inf, as the limit")
+cbrt = unary("cbrt", np.cbrt, lambda x, y: div(1.0 / 3.0, mul(y, y)), convention="cbrt'(0) = inf, as the limit")
+absolute = unary("abs", np.abs, lambda x, y: sign(x), float_result=False, convention="abs'(0) = 0")
+
+
+def _sinc_derivative(x, y):
+    # d/dx sin(pi x)/(pi x) = (cos(pi x) - sinc(x)) / x, with the removable singularity at 0 filled by 0;
+    # the denominator is made safe first so that no NaN reaches any order of derivative.
+    from .comparison import eq, select
+    at_zero = eq(x, 0)
+    safe_x = select(at_zero, 1.0, x)
+    return select(at_zero, 0.0, div(sub(cos(mul(np.pi, safe_x)), sinc(safe_x)), safe_x))
+
+
+sinc = unary("sinc", np.sinc, _sinc_derivative, convention="sinc'(0) = 0 (removable singularity)")
+
+_piecewise = "piecewise constant: derivative 0 everywhere, including at the jumps"
+sign = zero_derivative("sign", np.sign, shape_rule=elementwise_shape_rule, convention=_piecewise)
+floor = zero_derivative("floor", np.floor, shape_rule=elementwise_shape_rule, convention=_piecewise)
+ceil = zero_derivative("ceil", np.ceil, shape_rule=elementwise_shape_rule, convention=_piecewise)
+rint = zero_derivative("rint", np.rint, shape_rule=elementwise_shape_rule, convention=_piecewise)
+trunc = zero_derivative("trunc", np.trunc, shape_rule=elementwise_shape_rule, convention=_piecewise)
+round_ = zero_derivative("round", lambda x, *, decimals=0: np.round(x, decimals),
+                         shape_rule=elementwise_shape_rule, convention=_piecewise)
+
+__all__ = [name for name, value in list(globals().items()) if isinstance(value, families.Primitive)]

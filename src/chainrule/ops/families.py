@@ -1,0 +1,154 @@
+"""Primitive families: write one derivative formula, get the JVP and VJP rules (and the shape rule).
+
+``unary`` and ``binary`` take ``derivative(x, y)`` / ``derivatives=(d_dx, d_dy)`` written with
+primitives, so derivatives of every order follow.
+"""
+import numpy as np
+
+from ..core.avals import ShapedArray
+from ..core.interpreter import Tracer, bind
+from ..core.primitive import Primitive
+
+
+class ElementwisePrimitive(Primitive):
+    """An n-ary elementwise primitive: traced arguments are broadcast to the common shape first,
+    so its rules never have to undo broadcasting. Untraced arguments broadcast inside NumPy."""
+
+    __slots__ = ()
+
+    def __call__(self, *args, **params):
+        shape = None
+        uneven = False
+        for arg in args:
+            if isinstance(arg, Tracer):
+                arg_shape = arg.shape
+                if shape is None:
+                    shape = arg_shape
+                elif arg_shape != shape:
+                    uneven = True
+        if shape is not None:
+            if not uneven:
+                for arg in args:
+                    if not isinstance(arg, Tracer) and np.ndim(arg) and np.shape(arg) != shape:
+                        uneven = True
+                        break
+            if uneven:
+                args = broadcast_traced(args)
+        return bind(self, args, params)
+
+
+def broadcast_traced(args):
+    """Broadcast the traced arguments of an elementwise call to the shape of the result."""
+    from .structure import broadcast_to
+    try:
+        shape = np.broadcast_shapes(*(np.shape(a) if not isinstance(a, Tracer) else a.shape for a in args))
+    except ValueError:
+        shapes = ", ".join(str(a.shape if isinstance(a, Tracer) else np.shape(a)) for a in args)
+        raise ValueError(f"operands could not be broadcast together with shapes {shapes}") from None
+    return tuple(broadcast_to(a, shape) if isinstance(a, Tracer) and a.shape != shape else a for a in args)
+
+
+def elementwise_shape_rule(*avals, **params):
+    shapes = [a.shape if isinstance(a, ShapedArray) else np.shape(a) for a in avals]
+    dtypes = [a.dtype if isinstance(a, ShapedArray) else a for a in avals]
+    return ShapedArray(np.broadcast_shapes(*shapes), np.result_type(*dtypes))
+
+
+def float_shape_rule(*avals, **params):
+    """Shape rule of operations whose result is floating even for integer input (sin, log, ...)."""
+    aval = elementwise_shape_rule(*avals)
+    dtype = aval.dtype if np.issubdtype(aval.dtype, np.inexact) else np.result_type(aval.dtype, np.float64)
+    return ShapedArray(aval.shape, dtype)
+
+
+def unary(name, impl, derivative, *, convention=None, float_result=True):
+    """A unary elementwise primitive from ``derivative(x, y)`` (``y`` is the output, for reuse).
+
+    JVP: ``y_dot = derivative(x, y) * x_dot``; VJP: ``x_bar = y_bar * derivative(x, y)``.
+    """
+    def jvp(primals, tangents, **params):
+        (x,), (x_dot,) = primals, tangents
+        y = primitive.bind(x, **params)
+        return y, arithmetic.mul(x_dot, derivative(x, y, **params))
+
+    def pullback(y_bar, y, x, **params):
+        return (arithmetic.mul(y_bar, derivative(x, y, **params)),)
+
+    primitive = Primitive(name, impl, shape_rule=float_shape_rule if float_result else elementwise_shape_rule,
+                          jvp=jvp, vjp=pullback, convention=convention)
+    pullback.__name__ = f"{name}_pullback"
+    jvp.__name__ = f"{name}_jvp"
+    return primitive
+
+
+def binary(name, impl, derivatives, *, convention=None, float_result=False):
+    """A binary elementwise primitive from ``derivatives = (d_dx(x, y, out), d_dy(x, y, out))``.
+
+    A derivative given as None means the primitive does not depend on that argument differentiably.
+    """
+    def jvp(primals, tangents, **params):
+        out = primitive.bind(*primals, **params)
+        out_dot = None
+        for derivative, tangent in zip(derivatives, tangents):
+            if tangent is None or derivative is None:
+                continue
+            term = arithmetic.mul(tangent, derivative(*primals, out, **params))
+            out_dot = term if out_dot is None else arithmetic.add(out_dot, term)
+        return out, out_dot
+
+    def make_input_pullback(derivative, position):
+        if derivative is None:
+            return None
+
+        def input_pullback(out_bar, out, *inputs, **params):
+            return arithmetic.mul(out_bar, derivative(*inputs, out, **params))
+        input_pullback.__name__ = f"{name}_pullback_{position}"
+        return input_pullback
+
+    input_vjps = tuple(make_input_pullback(d, i) for i, d in enumerate(derivatives))
+
+    def pullback(out_bar, out, *inputs, **params):
+        return tuple(None if p is None else p(out_bar, out, *inputs, **params) for p in input_vjps)
+
+    pullback.__name__ = f"{name}_pullback"
+    primitive = ElementwisePrimitive(name, impl, shape_rule=float_shape_rule if float_result else elementwise_shape_rule,
+                                     jvp=jvp, vjp=pullback, input_vjps=input_vjps, convention=convention)
+    return primitive
+
+
+def linear(name, impl, transpose, *, shape_rule=None, elementwise=False):
+    """A primitive linear in its (single differentiable) first argument: the JVP applies the primitive
+    to the tangent, the VJP is ``transpose(cotangent, out, *inputs, **params)``."""
+
+    def jvp(primals, tangents, **params):
+        out = primitive.bind(*primals, **params)
+        if tangents[0] is None:
+            return out, None
+        return out, primitive.bind(tangents[0], *primals[1:], **params)
+
+    def pullback(out_bar, out, *inputs, **params):
+        return (transpose(out_bar, out, *inputs, **params),) + (None,) * (len(inputs) - 1)
+
+    pullback.__name__ = f"{name}_pullback"
+    kind = ElementwisePrimitive if elementwise else Primitive
+    primitive = kind(name, impl, shape_rule=shape_rule, jvp=jvp, vjp=pullback, linear=True)
+    return primitive
+
+
+def zero_derivative(name, impl, *, shape_rule=None, convention=None, multiple_results=False, elementwise=False):
+    """A piecewise-constant or integer-valued primitive: its derivative is zero where it exists."""
+
+    def jvp(primals, tangents, **params):
+        return primitive.bind(*primals, **params), None
+
+    def pullback(out_bar, out, *inputs, **params):
+        return (None,) * len(inputs)
+
+    kind = ElementwisePrimitive if elementwise else Primitive
+    primitive = kind(name, impl, shape_rule=shape_rule, jvp=jvp, vjp=pullback, differentiable=False,
+                     multiple_results=multiple_results, convention=convention)
+    return primitive
+
+
+# Imported last: arithmetic builds its primitives with this module's classes, and the rules above use it.
+from . import arithmetic  # noqa: E402

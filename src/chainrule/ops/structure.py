@@ -1,0 +1,134 @@
+"""Structural primitives: reshape, transpose, broadcast_to, concatenate, pad, rev, convert_element_type.
+
+All are linear; each VJP is the structural inverse (a broadcast's is a sum).
+"""
+import numpy as np
+
+from ..core.avals import ShapedArray
+from ..core.primitive import Primitive
+from ..core.zeros import instantiate
+from .families import linear
+from . import reduction
+
+
+def _reshape_transpose(out_bar, out, x, *, new_shape):
+    return reshape(out_bar, new_shape=np.shape(x))
+
+
+def _reshape_shape_rule(x, *, new_shape):
+    return ShapedArray(new_shape, x.dtype)
+
+
+reshape = linear("reshape", lambda x, *, new_shape: np.reshape(x, new_shape), _reshape_transpose,
+                 shape_rule=_reshape_shape_rule)
+
+
+def _transpose_transpose(out_bar, out, x, *, permutation):
+    return transpose(out_bar, permutation=tuple(np.argsort(permutation)))
+
+
+def _transpose_shape_rule(x, *, permutation):
+    return ShapedArray(tuple(x.shape[p] for p in permutation), x.dtype)
+
+
+transpose = linear("transpose", lambda x, *, permutation: np.transpose(x, permutation), _transpose_transpose,
+                   shape_rule=_transpose_shape_rule)
+
+
+def _broadcast_transpose(out_bar, out, x, *, shape):
+    x_shape = np.shape(x)
+    added = len(shape) - len(x_shape)
+    summed = tuple(range(added)) + tuple(
+        added + i for i, d in enumerate(x_shape) if d == 1 and shape[added + i] != 1)
+    total = reduction.reduce_sum(out_bar, axes=summed) if summed else out_bar
+    if np.shape(total) != x_shape:
+        total = reshape(total, new_shape=x_shape)
+    return total
+
+
+def _broadcast_shape_rule(x, *, shape):
+    return ShapedArray(shape, x.dtype)
+
+
+broadcast_to_primitive = linear("broadcast_to", lambda x, *, shape: np.broadcast_to(x, shape),
+                                _broadcast_transpose, shape_rule=_broadcast_shape_rule)
+
+
+def broadcast_to(x, shape):
+    """Broadcast ``x`` to ``shape`` (a no-op when the shape already matches)."""
+    shape = tuple(shape)
+    if np.shape(x) == shape:
+        return x
+    return broadcast_to_primitive(x, shape=shape)
+
+
+def _rev_transpose(out_bar, out, x, *, axes):
+    return rev(out_bar, axes=axes)
+
+
+rev = linear("rev", lambda x, *, axes: np.flip(x, axes), _rev_transpose,
+             shape_rule=lambda x, *, axes: ShapedArray(x.shape, x.dtype))
+
+
+def _pad_impl(x, *, widths):
+    return np.pad(x, widths)
+
+
+def _pad_transpose(out_bar, out, x, *, widths):
+    from .indexing import take_slices
+    slices = tuple(slice(before, before + size) for (before, _), size in zip(widths, np.shape(x)))
+    return take_slices(out_bar, slices)
+
+
+def _pad_shape_rule(x, *, widths):
+    return ShapedArray(tuple(d + a + b for d, (a, b) in zip(x.shape, widths)), x.dtype)
+
+
+pad = linear("pad", _pad_impl, _pad_transpose, shape_rule=_pad_shape_rule)
+
+
+def _convert_impl(x, *, dtype):
+    return np.asarray(x).astype(dtype, copy=False)
+
+
+def _convert_transpose(out_bar, out, x, *, dtype):
+    return convert_element_type(out_bar, dtype=np.result_type(x))
+
+
+convert_element_type = linear("convert_element_type", _convert_impl, _convert_transpose,
+                              shape_rule=lambda x, *, dtype: ShapedArray(x.shape, dtype))
+
+
+def _concatenate_impl(*xs, axis):
+    return np.concatenate(xs, axis=axis)
+
+
+def _concatenate_jvp(primals, tangents, *, axis):
+    out = concatenate.bind(*primals, axis=axis)
+    if all(t is None for t in tangents):
+        return out, None
+    return out, concatenate(*(instantiate(t, x) for t, x in zip(tangents, primals)), axis=axis)
+
+
+def _concatenate_pullback(out_bar, out, *xs, axis):
+    from .indexing import take_slices
+    cotangents, start = [], 0
+    ndim = len(np.shape(out_bar))
+    for x in xs:
+        size = np.shape(x)[axis]
+        index = [slice(None)] * ndim
+        index[axis] = slice(start, start + size)
+        cotangents.append(take_slices(out_bar, tuple(index)))
+        start += size
+    return tuple(cotangents)
+
+
+def _concatenate_shape_rule(*avals, axis):
+    first = avals[0]
+    shape = list(first.shape)
+    shape[axis] = sum(a.shape[axis] for a in avals)
+    return ShapedArray(shape, np.result_type(*(a.dtype for a in avals)))
+
+
+concatenate = Primitive("concatenate", _concatenate_impl, shape_rule=_concatenate_shape_rule,
+                        jvp=_concatenate_jvp, vjp=_concatenate_pullback, linear=True)
