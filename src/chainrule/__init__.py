@@ -2,16 +2,18 @@
 finite differences and symbolic differentiation under one API.
 
 >>> import chainrule as cr, chainrule.numpy as np
->>> cr.grad(lambda x: np.sin(x) * x)(0.0)
+>>> float(cr.grad(lambda x: np.sin(x) * x)(0.0))
 0.0
 """
+from .core.avals import ShapedArray
 from .core.config import config
+from .core.graph import Graph, eval_graph, make_graph
 from .core.interpreter import ChainruleError, ConcretizationError, EscapedTracerError
 from .core.tree import (register_pytree_node, tree_flatten, tree_leaves, tree_map, tree_structure,
                         tree_unflatten)
 from . import numpy  # noqa: F401  (installs array behaviour on traced values)
 from .autodiff.transforms import (grad, hessian, hvp, jacfwd, jacobian, jacrev, jvp, linearize, value_and_grad,
                                   vjp)
-from .ops.control import stop_gradient
+from .custom import checkpoint, custom_jvp, custom_vjp, stop_gradient
 
 __version__ = "0.1.0"

@@ -1,1 +1,293 @@
-"""Custom derivative rules and gradient control: ``custom_jvp``, ``custom_vjp``, ``stop_gradient``, ``checkpoint``."""
+"""Custom derivative rules and gradient control: ``custom_jvp``, ``custom_vjp``, ``stop_gradient``, ``checkpoint``.
+
+Each wraps the user's function in a call primitive whose rules run the user's rule, so the function
+is one step for every interpreter (and one equation in a staged graph).
+"""
+import functools
+
+import numpy as np
+
+from .autodiff.forward import jvp_flat
+from .autodiff.reverse import record
+from .core.avals import aval_of
+from .core.graph import make_graph
+from .core.primitive import Primitive
+from .core.tree import tree_flatten, tree_map, tree_unflatten
+from .core.zeros import instantiate
+from .ops import control
+from .ops.arithmetic import add, mul
+from .ops.reduction import reduce_sum
+from .ops.structure import reshape
+from .ops.contraction import contract
+
+
+class _CallRecord:
+    """The pytree structures of one call, filled in by whichever rule runs the user's function."""
+
+    __slots__ = ("in_tree", "out_tree", "residual_tree", "num_out")
+
+    def __init__(self, in_tree):
+        self.in_tree = in_tree
+        self.out_tree = None
+        self.residual_tree = None
+        self.num_out = None
+
+
+def _staged_shape_rule(run):
+    def shape_rule(*avals, **params):
+        graph = make_graph(lambda *leaves: run(list(leaves), **params))(*avals)
+        return [v.aval for v in graph.outvars]
+    return shape_rule
+
+
+# ------------------------------------------------------------------------------------------- custom_jvp
+
+def _custom_jvp_run(leaves, *, rule, call):
+    out = rule.function(*tree_unflatten(call.in_tree, leaves))
+    out_leaves, call.out_tree = tree_flatten(out)
+    return out_leaves
+
+
+def _custom_jvp_impl(*leaves, rule, call):
+    return _custom_jvp_run(list(leaves), rule=rule, call=call)
+
+
+def _custom_jvp_jvp(primals, tangents, *, rule, call):
+    if rule.jvp_rule is None:
+        raise TypeError(f"custom_jvp function {rule.name} has no JVP rule: define one with @{rule.name}.defjvp")
+    tangents = [instantiate(t, p) for t, p in zip(tangents, primals)]
+    out, out_dot = rule.jvp_rule(tuple(tree_unflatten(call.in_tree, primals)),
+                                 tuple(tree_unflatten(call.in_tree, tangents)))
+    out_leaves, call.out_tree = tree_flatten(out)
+    out_dot_leaves, dot_tree = tree_flatten(out_dot)
+    if dot_tree != call.out_tree:
+        raise TypeError(f"custom_jvp rule of {rule.name}: the tangent output's structure {dot_tree!r} differs from "
+                        f"the primal output's {call.out_tree!r}")
+    for o, t in zip(out_leaves, out_dot_leaves):
+        if np.shape(o) != np.shape(t):
+            raise ValueError(f"custom_jvp rule of {rule.name}: a tangent output has shape {np.shape(t)}, but its "
+                             f"primal has shape {np.shape(o)}")
+    return out_leaves, out_dot_leaves
+
+
+def _custom_jvp_pullback(out_bars, outs, *inputs, rule, call):
+    # The rule is linear in the tangents: its transpose is the reverse-mode derivative of the tangent map.
+    def tangent_map(tangents):
+        return _custom_jvp_jvp(list(inputs), tangents, rule=rule, call=call)[1]
+
+    zeros = [np.zeros(np.shape(x), aval_of(x).dtype) for x in inputs]
+    _, pullback = record(tangent_map, zeros)
+    return tuple(pullback([instantiate(c, o) for c, o in zip(out_bars, outs)]))
+
+
+custom_jvp_call = Primitive("custom_jvp_call", _custom_jvp_impl, jvp=_custom_jvp_jvp, vjp=_custom_jvp_pullback,
+                            multiple_results=True, shape_rule=_staged_shape_rule(_custom_jvp_run))
+
+
+class custom_jvp:
+    """Give a function its own forward-mode rule; reverse mode follows by transposing that rule.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> @cr.custom_jvp
+    ... def log1pexp(x):
+    ...     return np.log(1.0 + np.exp(x))
+    >>> @log1pexp.defjvp
+    ... def log1pexp_jvp(primals, tangents):
+    ...     (x,), (x_dot,) = primals, tangents
+    ...     return log1pexp(x), x_dot / (1.0 + np.exp(-x))
+    >>> float(cr.grad(log1pexp)(50.0))
+    1.0
+    """
+
+    def __init__(self, function):
+        functools.update_wrapper(self, function)
+        self.function = function
+        self.jvp_rule = None
+        self.name = getattr(function, "__name__", "function")
+
+    def defjvp(self, jvp_rule):
+        """Set the rule ``jvp_rule(primals, tangents) -> (out, out_tangent)`` (tuples of the arguments)."""
+        self.jvp_rule = jvp_rule
+        return jvp_rule
+
+    def __call__(self, *args):
+        leaves, in_tree = tree_flatten(args)
+        call = _CallRecord(in_tree)
+        out_leaves = custom_jvp_call(*leaves, rule=self, call=call)
+        return tree_unflatten(call.out_tree, out_leaves)
+
+
+# ------------------------------------------------------------------------------------------- custom_vjp
+
+def _custom_vjp_run(leaves, *, rule, call):
+    result = rule.forward(*tree_unflatten(call.in_tree, leaves))
+    if not (isinstance(result, tuple) and len(result) == 2):
+        raise TypeError(f"custom_vjp forward rule of {rule.name} must return (output, residuals), "
+                        f"got {type(result).__name__}")
+    out, residuals = result
+    out_leaves, call.out_tree = tree_flatten(out)
+    residual_leaves, call.residual_tree = tree_flatten(residuals)
+    call.num_out = len(out_leaves)
+    return out_leaves + residual_leaves
+
+
+def _custom_vjp_impl(*leaves, rule, call):
+    if rule.forward is None:
+        out = rule.function(*tree_unflatten(call.in_tree, list(leaves)))
+        out_leaves, call.out_tree = tree_flatten(out)
+        call.residual_tree, call.num_out = tree_flatten(())[1], len(out_leaves)
+        return out_leaves
+    return _custom_vjp_run(list(leaves), rule=rule, call=call)
+
+
+def _custom_vjp_cotangents(rule, call, residual_leaves, out_bars, inputs):
+    residuals = tree_unflatten(call.residual_tree, residual_leaves)
+    cotangent = tree_unflatten(call.out_tree, out_bars)
+    result = rule.backward(residuals, cotangent)
+    if not isinstance(result, tuple):
+        raise TypeError(f"custom_vjp backward rule of {rule.name} must return a tuple with one cotangent per "
+                        f"argument, got {type(result).__name__}")
+    leaves, tree = tree_flatten(result)
+    if tree != call.in_tree:
+        raise TypeError(f"custom_vjp backward rule of {rule.name} returned structure {tree!r}; the arguments have "
+                        f"{call.in_tree!r}")
+    for c, x in zip(leaves, inputs):
+        if c is not None and np.shape(c) != np.shape(x):
+            raise ValueError(f"custom_vjp backward rule of {rule.name}: a cotangent has shape {np.shape(c)}, but "
+                             f"its argument has shape {np.shape(x)}")
+    return leaves
+
+
+def _custom_vjp_pullback(out_bars, outs, *inputs, rule, call):
+    if rule.backward is None:
+        raise TypeError(f"custom_vjp function {rule.name} has no rules: define them with {rule.name}.defvjp(fwd, bwd)")
+    n = call.num_out
+    bars = [instantiate(c, o) for c, o in zip(out_bars[:n], outs[:n])]
+    return tuple(_custom_vjp_cotangents(rule, call, list(outs[n:]), bars, inputs))
+
+
+def _custom_vjp_jvp(primals, tangents, *, rule, call):
+    # Residual tangents come from differentiating the forward rule; the output tangent J v honours the
+    # custom backward rule: one backward call per output element (J v)_k = <bwd(e_k), v>.
+    tangents = [instantiate(t, p) for t, p in zip(tangents, primals)]
+    outs, out_tangents = jvp_flat(lambda leaves: _custom_vjp_run(leaves, rule=rule, call=call), primals, tangents)
+    n = call.num_out
+    residual_leaves = outs[n:]
+    custom_tangents = []
+    for k, out in enumerate(outs[:n]):
+        size = int(np.prod(np.shape(out), dtype=np.int64))
+        pieces = []
+        for flat in range(size):
+            seeds = [np.zeros(np.shape(o), aval_of(o).dtype) for o in outs[:n]]
+            seeds[k].reshape(-1)[flat] = 1
+            cotangents = _custom_vjp_cotangents(rule, call, residual_leaves, seeds, primals)
+            total = None
+            for c, v in zip(cotangents, tangents):
+                if c is None:
+                    continue
+                letters = "abcdefghijklmnopqrstuvwxyz"[:len(np.shape(v))]
+                term = contract(c, v, spec=f"{letters},{letters}->")
+                total = term if total is None else add(total, term)
+            pieces.append(reshape(total, new_shape=(1,)) if total is not None else np.zeros(1))
+        from .ops.structure import concatenate
+        stacked = concatenate(*pieces, axis=0) if len(pieces) > 1 else pieces[0]
+        custom_tangents.append(reshape(stacked, new_shape=np.shape(out)))
+    return outs, custom_tangents + list(out_tangents[n:])
+
+
+custom_vjp_call = Primitive("custom_vjp_call", _custom_vjp_impl, jvp=_custom_vjp_jvp, vjp=_custom_vjp_pullback,
+                            multiple_results=True, shape_rule=_staged_shape_rule(_custom_vjp_run))
+
+
+class custom_vjp:
+    """Give a function its own reverse-mode rule: ``f.defvjp(fwd, bwd)`` with ``fwd(*args) -> (out,
+    residuals)`` and ``bwd(residuals, out_cotangent) -> tuple of cotangents, one per argument``.
+
+    Forward mode still works (unlike JAX): J v is formed from ``bwd``, one call per output element.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> @cr.custom_vjp
+    ... def clip_gradient(x):
+    ...     return x
+    >>> def fwd(x):
+    ...     return x, None
+    >>> def bwd(residuals, g):
+    ...     return (np.clip(g, -1.0, 1.0),)
+    >>> clip_gradient.defvjp(fwd, bwd)
+    >>> float(cr.grad(lambda x: 5.0 * clip_gradient(x))(2.0))
+    1.0
+    """
+
+    def __init__(self, function):
+        functools.update_wrapper(self, function)
+        self.function = function
+        self.forward = None
+        self.backward = None
+        self.name = getattr(function, "__name__", "function")
+
+    def defvjp(self, forward, backward):
+        """Set the forward rule (returning output and residuals) and the backward rule."""
+        self.forward = forward
+        self.backward = backward
+
+    def __call__(self, *args):
+        leaves, in_tree = tree_flatten(args)
+        call = _CallRecord(in_tree)
+        results = custom_vjp_call(*leaves, rule=self, call=call)
+        return tree_unflatten(call.out_tree, list(results[:call.num_out]))
+
+
+# ------------------------------------------------------------------------------------------- checkpoint
+
+def _checkpoint_run(leaves, *, function, call):
+    out_leaves, call.out_tree = tree_flatten(function(*tree_unflatten(call.in_tree, leaves)))
+    return out_leaves
+
+
+def _checkpoint_impl(*leaves, function, call):
+    return _checkpoint_run(list(leaves), function=function, call=call)
+
+
+def _checkpoint_jvp(primals, tangents, *, function, call):
+    tangents = [instantiate(t, p) for t, p in zip(tangents, primals)]
+    return jvp_flat(lambda leaves: _checkpoint_run(leaves, function=function, call=call), primals, tangents)
+
+
+def _checkpoint_pullback(out_bars, outs, *inputs, function, call):
+    # Recompute the forward pass now, recording it, instead of having kept its intermediates.
+    _, pullback = record(lambda leaves: _checkpoint_run(leaves, function=function, call=call), list(inputs))
+    return tuple(pullback(list(out_bars)))
+
+
+checkpoint_call = Primitive("checkpoint_call", _checkpoint_impl, jvp=_checkpoint_jvp, vjp=_checkpoint_pullback,
+                            multiple_results=True, shape_rule=_staged_shape_rule(_checkpoint_run))
+
+
+def checkpoint(function):
+    """Rematerialize ``function`` in reverse mode: its intermediates are not stored but recomputed during
+    the backward pass (memory of one call instead of all its intermediates, for one extra forward pass).
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> block = cr.checkpoint(lambda x: np.sin(np.sin(x)))
+    >>> round(float(cr.grad(lambda x: block(x) * 2.0)(0.5)), 6)
+    1.557288
+    """
+
+    @functools.wraps(function)
+    def checkpointed(*args):
+        leaves, in_tree = tree_flatten(args)
+        call = _CallRecord(in_tree)
+        out_leaves = checkpoint_call(*leaves, function=function, call=call)
+        return tree_unflatten(call.out_tree, out_leaves)
+
+    return checkpointed
+
+
+def stop_gradient(x):
+    """The value of ``x`` (any pytree) with derivative zero: no derivative flows through it.
+
+    >>> import chainrule as cr
+    >>> float(cr.grad(lambda x: x * cr.stop_gradient(x))(3.0))
+    3.0
+    """
+    return tree_map(control.stop_gradient, x)
