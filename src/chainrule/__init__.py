@@ -17,3 +17,16 @@ from .autodiff.transforms import (grad, hessian, hvp, jacfwd, jacobian, jacrev, 
 from .custom import checkpoint, custom_jvp, custom_vjp, stop_gradient
 
 __version__ = "0.1.0"
+
+# Heavier parts load on first use, keeping `import chainrule` fast (SymPy and matplotlib are slow to import).
+_LAZY_MODULES = {"fd": ".fd", "symbolic": ".symbolic", "export": ".export", "testing": ".testing"}
+_LAZY_FUNCTIONS = {"explain": ".export", "draw": ".export"}
+
+
+def __getattr__(name):
+    import importlib
+    if name in _LAZY_MODULES:
+        return importlib.import_module(_LAZY_MODULES[name], __name__)
+    if name in _LAZY_FUNCTIONS:
+        return getattr(importlib.import_module(_LAZY_FUNCTIONS[name], __name__), name)
+    raise AttributeError(f"module 'chainrule' has no attribute {name!r}")
