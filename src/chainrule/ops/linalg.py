@@ -132,7 +132,8 @@ def _triangular_jvp(primals, tangents, *, lower):
     x = triangular_solve.bind(a, b, lower=lower)
     rhs = b_dot
     if a_dot is not None:
-        correction = matmul(a_dot, x)
+        from .comparison import select
+        correction = matmul(select(_triangle_mask(a, lower), a_dot, 0.0), x)
         rhs = arithmetic.neg(correction) if rhs is None else arithmetic.sub(rhs, correction)
     return x, triangular_solve(a, rhs, lower=lower)
 
@@ -140,10 +141,14 @@ def _triangular_jvp(primals, tangents, *, lower):
 def _triangular_pullback(x_bar, x, a, b, *, lower):
     b_bar = triangular_solve(matrix_transpose(a), x_bar, lower=not lower)
     a_bar = arithmetic.neg(matmul(b_bar, matrix_transpose(x)))
-    # Only the referenced triangle of a influences x.
-    mask = np.tril(np.ones(np.shape(a)[-2:], dtype=bool)) if lower else np.triu(np.ones(np.shape(a)[-2:], dtype=bool))
     from .comparison import select
-    return select(mask, a_bar, 0.0), b_bar
+    return select(_triangle_mask(a, lower), a_bar, 0.0), b_bar
+
+
+def _triangle_mask(a, lower):
+    """The triangle of ``a`` that triangular_solve reads: only it influences the solution."""
+    ones = np.ones(np.shape(a)[-2:], dtype=bool)
+    return np.tril(ones) if lower else np.triu(ones)
 
 
 triangular_solve = Primitive("triangular_solve", _triangular_impl, jvp=_triangular_jvp, vjp=_triangular_pullback,
@@ -175,15 +180,21 @@ def _cholesky_pullback(factor_bar, factor, a):
     return (arithmetic.mul(0.5, arithmetic.add(grad, matrix_transpose(grad))),)
 
 
-cholesky = Primitive("cholesky", np.linalg.cholesky, jvp=_cholesky_jvp, vjp=_cholesky_pullback,
+def _symmetrized(a):
+    # Like JAX, cholesky and eigh read the symmetric part of their input, matching their derivative rules.
+    a = np.asarray(a)
+    return 0.5 * (a + np.swapaxes(a, -1, -2))
+
+
+cholesky = Primitive("cholesky", lambda a: np.linalg.cholesky(_symmetrized(a)), jvp=_cholesky_jvp, vjp=_cholesky_pullback,
                      shape_rule=lambda a: ShapedArray(a.shape, a.dtype),
-                     convention="the input is taken as symmetric: its derivative is symmetrized")
+                     convention="reads the symmetric part (A + A^T)/2 of its input")
 
 
 # --- eigh: A = V diag(w) V^T for symmetric A; eigenvector derivatives blow up at repeated eigenvalues.
 
 def _eigh_impl(a):
-    w, v = np.linalg.eigh(a)
+    w, v = np.linalg.eigh(_symmetrized(a))
     return [w, v]
 
 
@@ -239,5 +250,5 @@ def _eigh_pullback(out_bars, outs, a):
 
 eigh = Primitive("eigh", _eigh_impl, jvp=_eigh_jvp, vjp=_eigh_pullback, multiple_results=True,
                  shape_rule=lambda a: [ShapedArray(a.shape[:-1], a.dtype), ShapedArray(a.shape, a.dtype)],
-                 convention="symmetric input (derivative symmetrized); eigenvectors not differentiable "
+                 convention="reads the symmetric part (A + A^T)/2 of its input; eigenvectors not differentiable "
                             "at repeated eigenvalues")
