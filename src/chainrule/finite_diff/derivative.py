@@ -1,0 +1,226 @@
+"""``derivative``: elementwise derivatives of any Python callable, and the driver that every
+chainrule.fd function shares (method choice, complex-step probe, warnings, info)."""
+from __future__ import annotations
+
+import numpy as np
+
+from .adaptive import differentiate_lanes
+from .complex_step import complex_step_lanes, probe_analyticity
+from .errors import report_problem
+from .evaluation import Evaluator, as_point
+from .info import FiniteDifferenceInfo
+from .lanes import CoordinateLanes, DirectionLanes, ElementwiseLanes
+from .noise import difference_table_noise
+from .richardson import extrapolate_lanes
+
+__all__ = ["derivative"]
+
+METHODS = ("central", "forward", "backward", "complex")
+
+
+def check_options(method, order, n, noise):
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if not isinstance(order, (int, np.integer)) or order < 1:
+        raise ValueError(f"order must be a positive integer, got {order!r}")
+    if method == "central" and order % 2:
+        raise ValueError(f"central differences have even order; got order={order}, use {order + 1}")
+    if not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n (the derivative order) must be a positive integer, got {n!r}")
+    if method == "complex" and n != 1:
+        raise ValueError(f"method='complex' gives first derivatives only; for n={n} use 'central'")
+    if isinstance(noise, str) and noise != "estimate":
+        raise ValueError(f"noise must be None, a number, or 'estimate', got {noise!r}")
+
+
+def split_bounds(bounds):
+    if bounds is None:
+        return -np.inf, np.inf
+    try:
+        lower, upper = bounds
+    except (TypeError, ValueError):
+        raise ValueError(f"bounds must be a pair (lower, upper), got {bounds!r}") from None
+    lower = -np.inf if lower is None else lower
+    upper = np.inf if upper is None else upper
+    if np.any(np.asarray(lower) >= np.asarray(upper)):
+        raise ValueError(f"bounds=({lower}, {upper}): lower must be below upper")
+    return lower, upper
+
+
+def _probe(lanes, derivative_values, center, eps, seed=0):
+    """Real-step central difference along one direction, compared with the complex step."""
+    count = lanes.count
+    scale = lanes.scale()
+    if isinstance(lanes, ElementwiseLanes):
+        delta = lanes.represent(scale * eps ** (1 / 3))
+        plus = np.asarray(lanes.values(delta), dtype=float)
+        minus = np.asarray(lanes.values(-delta), dtype=float)
+        extra = (1,) * (plus.ndim - 1)
+        return probe_analyticity(derivative_values, plus, minus, center, delta.reshape((count,) + extra), eps)
+    weights = np.random.default_rng(seed).choice([-1.0, 1.0], size=count) * scale
+    if isinstance(lanes, DirectionLanes):
+        direction = np.tensordot(weights, np.stack(lanes.directions), axes=(0, 0))
+    else:
+        direction = weights.reshape(lanes.x.shape)
+    along = np.tensordot(weights, derivative_values, axes=(0, 0))
+    delta = eps ** (1 / 3)
+    evaluator = lanes.evaluator
+    plus, minus = evaluator([(lanes.x + delta * direction).astype(lanes.x.dtype),
+                             (lanes.x - delta * direction).astype(lanes.x.dtype)])
+    return probe_analyticity(along, np.asarray(plus, float), np.asarray(minus, float), center[0], delta, eps)
+
+
+def _estimate_noise(lanes, center, seed=0):
+    """Noise per lane (elementwise) or one level shared by all lanes (directions)."""
+    scale = lanes.scale()
+    eps = lanes.eps
+    points = 9
+    offsets = np.arange(points) - points // 2
+    spacing = 1e-4
+    for _attempt in range(4):
+        if isinstance(lanes, ElementwiseLanes):
+            samples = np.stack([np.asarray(lanes.values(lanes.represent(o * spacing * scale)), float) for o in offsets])
+        else:
+            direction = np.random.default_rng(seed).choice([-1.0, 1.0], size=lanes.x.shape) * \
+                np.where(np.abs(lanes.x) > 0, np.abs(lanes.x), 1.0)
+            samples = np.stack([np.asarray(lanes.evaluator.one((lanes.x + o * spacing * direction).astype(lanes.x.dtype)), float)
+                                for o in offsets])
+        sigma, detected = difference_table_noise(samples)
+        if np.all(detected):
+            break
+        spacing = spacing * 100 if np.all(np.ptp(samples, axis=0) == 0) else spacing / 100
+    floor = eps * np.abs(center if isinstance(lanes, ElementwiseLanes) else center[0])
+    sigma = np.where(np.isfinite(sigma), np.maximum(sigma, floor), floor)
+    if not isinstance(lanes, ElementwiseLanes):
+        sigma = np.broadcast_to(sigma, center.shape)
+    return sigma
+
+
+def run(lanes, *, n=1, method="central", order=2, step=None, extrapolate=False, absolute=False,
+        noise=None, want_error=False, strict=False, check=True, probe=True, what="derivative"):
+    """Differentiate along all lanes; returns (LaneResult, method used, status)."""
+    check_options(method, order, n, noise)
+    evaluator = lanes.evaluator
+    center = None
+    if method == "complex":
+        result, center = complex_step_lanes(lanes, step=step, absolute=absolute)
+        status = "ok"
+        if probe:
+            consistent, _ = _probe(lanes, result.value, center, lanes.eps)
+            if not consistent:
+                imaginary = lanes.values(1j * result.step)
+                if np.all(np.asarray(imaginary).imag == 0):
+                    raise ValueError(
+                        f"method='complex': f returns a zero imaginary part although its real "
+                        f"values change with x, so it drops the imaginary part (abs, .real, "
+                        f"float casts ...); use method='central'")
+                report_problem(
+                    f"{what}: the complex step disagrees with a real-step difference, so f is not "
+                    f"complex-analytic near x (abs, maximum, comparisons, conj ...); returning "
+                    f"central differences instead", strict, stacklevel=4)
+                result = differentiate_lanes(lanes, n=n, method="central", order=2, want_error=True)
+                return result, "central", "not analytic"
+        return result, "complex", status
+    if check or noise is not None or extrapolate:
+        center = np.asarray(lanes.values(np.zeros(lanes.count)))
+    if isinstance(noise, str):
+        noise = _estimate_noise(lanes, center)
+    elif noise is not None:
+        noise = np.asarray(noise, dtype=float)
+        if np.any(noise < 0) or not np.all(np.isfinite(noise)):
+            raise ValueError(f"noise must be a finite nonnegative level, got {noise}")
+    if extrapolate:
+        result = extrapolate_lanes(lanes, n=n, method=method, order=order, step=step,
+                                   absolute=absolute, noise=noise, center=center)
+        limit = np.sqrt(lanes.eps) * np.abs(result.value)
+        if step is None and np.any(~(result.error <= limit)):
+            # the tableau did not converge (a step far too large for f): validate a step first
+            backup = differentiate_lanes(lanes, n=n, method=method, order=order, noise=noise,
+                                         want_error=True, check=True, center=center)
+            better = backup.error < result.error
+            result.value = np.where(better, backup.value, result.value)
+            result.error = np.where(better, backup.error, result.error)
+    else:
+        result = differentiate_lanes(lanes, n=n, method=method, order=order, step=step,
+                                     absolute=absolute, noise=noise, want_error=want_error or strict,
+                                     check=check, center=center)
+    status = _summarize(result, lanes.eps, what, strict)
+    return result, method, status
+
+
+def _summarize(result, eps, what, strict):
+    statuses = set(result.status)
+    if "nonfinite" in statuses:
+        report_problem(f"{what}: f is NaN or infinite at every step tried for some components; "
+                       f"those entries are NaN", strict, stacklevel=5)
+        return "nonfinite"
+    if result.error is not None:
+        value = np.abs(result.value)
+        scale = np.nanmax(value) if value.size else 0.0
+        with np.errstate(invalid="ignore"):
+            limit = eps ** 0.25 * np.maximum(value, eps ** 0.25 * scale)
+            untrusted = (result.error > limit) & ((value > 0) | (scale > 0))
+        if np.any(untrusted):
+            worst = np.unravel_index(np.nanargmax(np.where(untrusted, result.error / np.maximum(limit, 1e-300), 0)), value.shape)
+            report_problem(
+                f"{what}: the estimated error {result.error[worst]:.3g} at lane/entry {tuple(int(i) for i in worst)} "
+                f"is large against the value {result.value[worst]:.3g}; f may be noisy (try "
+                f"noise='estimate'), non-smooth, or badly scaled there", strict, stacklevel=5)
+            return "inaccurate"
+    return "one-sided" if "one-sided" in statuses else "ok"
+
+
+def output_dtype(x, evaluator):
+    kinds = [x.dtype]
+    if evaluator.output_dtype is not None and evaluator.output_dtype.kind in "fc":
+        kinds.append(np.finfo(evaluator.output_dtype).dtype)
+    dtype = np.result_type(*[np.finfo(k).dtype for k in kinds])
+    return dtype
+
+
+def with_args(f, args, kwargs):
+    if not args and not kwargs:
+        return f
+    return lambda x: f(x, *args, **(kwargs or {}))
+
+
+def derivative(f, x, *, method="central", step=None, order=2, n=1, extrapolate=False,
+               bounds=None, return_info=False, strict=False, absolute=False, noise=None,
+               vectorized=False, workers=None, probe=True, args=(), kwargs=None):
+    """Derivative of order ``n`` of an elementwise function f at x (any shape).
+
+    For array x, f must act elementwise (f(x).shape == x.shape); for scalar x, f may
+    return any shape. The step adapts to f; ``return_info=True`` adds an error bound.
+
+    >>> import numpy as np
+    >>> round(float(derivative(np.exp, 0.0)), 9)
+    1.0
+    >>> value, info = derivative(np.log, 1e-7, bounds=(0, np.inf), return_info=True)
+    >>> bool(abs(value * 1e-7 - 1) < 1e-9), bool(info.error < 1e-8 * value)
+    (True, True)
+    >>> print(np.round(derivative(np.sin, np.array([0.0, np.pi]), method="complex"), 12))
+    [ 1. -1.]
+    """
+    x = as_point(x)
+    lower, upper = split_bounds(bounds)
+    evaluator = Evaluator(with_args(f, args, kwargs), x, vectorized=vectorized, workers=workers)
+    lanes = ElementwiseLanes(evaluator, x, lower, upper)
+    result, used, status = run(lanes, n=n, method=method, order=order, step=step,
+                               extrapolate=extrapolate, absolute=absolute, noise=noise,
+                               want_error=return_info, strict=strict, probe=probe)
+    dtype = output_dtype(x, evaluator)
+    if x.ndim == 0:
+        value = result.value[0]
+        error = None if result.error is None else result.error[0]
+        step_used = result.step[0]
+    else:
+        value = result.value.reshape(x.shape)
+        error = None if result.error is None else result.error.reshape(x.shape)
+        step_used = result.step.reshape(x.shape)
+    value = np.asarray(value.real if np.iscomplexobj(value) else value).astype(dtype)
+    if not return_info:
+        return value[()] if value.ndim == 0 else value
+    if error is None:
+        error = np.full(np.shape(value), np.nan)
+    info = FiniteDifferenceInfo(np.asarray(error, dtype=float), evaluator.nfev, step_used, used, status)
+    return (value[()] if value.ndim == 0 else value), info
