@@ -81,14 +81,16 @@ def evaluate_level(lanes, family, kinds, h, active, n, noise, eps, sign=1.0):
         stencil = family[kinds[lane]]
         offsets[lane, :len(stencil.offsets)] = [float(o) for o in stencil.offsets]
         weights[lane, :len(stencil.weights)] = [float(w) for w in stencil.weights]
-    columns = []
+    requests, where = [], []
     for j in range(width):
         needed = active & (weights[:, j] != 0)
-        if not np.any(needed):
-            columns.append(None)
-            continue
-        t = np.where(needed, offsets[:, j] * h, 0.0)
-        columns.append(np.asarray(lanes.values(sign * t, needed)))
+        if np.any(needed):
+            requests.append((sign * np.where(needed, offsets[:, j] * h, 0.0), needed))
+            where.append(j)
+    answers = lanes.values_many(requests)
+    columns = [None] * width
+    for j, answer in zip(where, answers):
+        columns[j] = np.asarray(answer)
     template = next(c for c in columns if c is not None)
     columns = [np.zeros_like(template) if c is None else c for c in columns]
     values = np.stack(columns, axis=1).astype(np.result_type(float, *[c.dtype for c in columns]))

@@ -22,6 +22,20 @@ class _Lanes:
                 f"x (shape {x.shape}) lies outside bounds=({lower}, {upper}); pass a point "
                 f"inside the bounds")
 
+    def values_many(self, requests):
+        """Values for several (t, active) requests, with all points sent to f in one batch."""
+        plans = [self.points(t, active) for t, active in requests]
+        flat = [p for points, _ in plans for p in points]
+        results = self.evaluator(flat) if flat else []
+        answers, start = [], 0
+        for points, assemble in plans:
+            answers.append(assemble(results[start:start + len(points)]))
+            start += len(points)
+        return answers
+
+    def values(self, t, active=None):
+        return self.values_many([(t, active)])[0]
+
     @property
     def eps(self):
         """Relative rounding unit of the arithmetic f probably uses."""
@@ -48,13 +62,21 @@ class ElementwiseLanes(_Lanes):
         position = self.position.astype(dtype)
         return ((position + t.astype(dtype)) - position).astype(float)
 
-    def values(self, t, active=None):
+    def points(self, t, active=None):
         shift = t.reshape(self.x.shape)
-        point = self.x + shift.astype(np.result_type(self.x, shift.dtype if shift.dtype.kind == "c" else self.x.dtype))
-        value = np.asarray(self.evaluator.one(point))
-        if self.x.ndim == 0:
-            return value[None]
-        return value.reshape((self.count,))
+        dtype = np.result_type(self.x, shift.dtype) if shift.dtype.kind == "c" else self.x.dtype
+        point = (self.x + shift.astype(dtype)).astype(dtype)
+
+        def assemble(values):
+            value = np.asarray(values[0])
+            if self.x.ndim == 0:
+                return value[None]
+            if value.shape != self.x.shape:
+                raise ValueError(
+                    f"derivative() differentiates elementwise functions: f(x) must have x's "
+                    f"shape {self.x.shape}, got {value.shape}; use fd.jacobian or fd.gradient")
+            return value.reshape((self.count,))
+        return [point], assemble
 
     def limits(self):
         return self.lower - self.position, self.upper - self.position
@@ -72,7 +94,7 @@ class CoordinateLanes(_Lanes):
     represent = ElementwiseLanes.represent
     limits = ElementwiseLanes.limits
 
-    def values(self, t, active=None):
+    def points(self, t, active=None):
         if active is None:
             active = np.ones(self.count, dtype=bool)
         flat = self.x.ravel()
@@ -81,12 +103,16 @@ class CoordinateLanes(_Lanes):
             point = flat.astype(np.result_type(flat, t.dtype)) if t.dtype.kind == "c" else flat.copy()
             point[lane] = point[lane] + t[lane]
             points.append(point.reshape(self.x.shape))
-        values = self.evaluator(points)
-        shape = self.evaluator.output_shape
-        result = np.zeros((self.count,) + shape, dtype=np.result_type(*[v.dtype for v in values]) if values else float)
-        for lane, value in zip(lanes, values):
-            result[lane] = value
-        return result
+        return points, lambda values: _scatter(self, lanes, values)
+
+
+def _scatter(lanes_object, lanes, values):
+    shape = lanes_object.evaluator.output_shape
+    dtype = np.result_type(*[np.asarray(v).dtype for v in values]) if len(values) else float
+    result = np.zeros((lanes_object.count,) + tuple(shape or ()), dtype=dtype)
+    for lane, value in zip(lanes, values):
+        result[lane] = value
+    return result
 
 
 class DirectionLanes(_Lanes):
@@ -123,7 +149,7 @@ class DirectionLanes(_Lanes):
     def limits(self):
         return np.array(self._lower_t, dtype=float), np.array(self._upper_t, dtype=float)
 
-    def values(self, t, active=None):
+    def points(self, t, active=None):
         if active is None:
             active = np.ones(self.count, dtype=bool)
         lanes = np.flatnonzero(active)
@@ -134,9 +160,4 @@ class DirectionLanes(_Lanes):
                 points.append(self.x + step * self.directions[lane])
             else:
                 points.append((self.x + self.real_dtype.type(step) * self.directions[lane]).astype(self.x.dtype))
-        values = self.evaluator(points)
-        shape = self.evaluator.output_shape
-        result = np.zeros((self.count,) + shape, dtype=np.result_type(*[v.dtype for v in values]) if values else float)
-        for lane, value in zip(lanes, values):
-            result[lane] = value
-        return result
+        return points, lambda values: _scatter(self, lanes, values)
