@@ -20,7 +20,10 @@ class JVPTracer(Tracer):
 
     @property
     def shape(self):
-        return np.shape(self.primal)
+        try:
+            return self.primal.shape
+        except AttributeError:  # a Python number
+            return ()
 
     def concrete_value(self):
         primal = self.primal
@@ -37,7 +40,7 @@ class JVPInterpreter(Interpreter):
         primals = []
         tangents = []
         for arg in args:
-            if isinstance(arg, JVPTracer) and arg._trace is self:
+            if type(arg) is JVPTracer and arg._trace is self:
                 primals.append(arg.primal)
                 tangents.append(arg.tangent)
             else:

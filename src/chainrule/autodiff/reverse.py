@@ -5,7 +5,8 @@ A node keeps references to its inputs and output (no copies); the tape is freed 
 import numpy as np
 
 from ..core.avals import aval_of
-from ..core.interpreter import Interpreter, Tracer, interpreter_scope, set_backward_primitive
+from ..core.config import config
+from ..core.interpreter import Interpreter, Tracer, bind, interpreter_scope, set_backward_primitive
 from ..core.zeros import instantiate
 from ..ops.arithmetic import add
 
@@ -39,7 +40,10 @@ class ReverseTracer(Tracer):
 
     @property
     def shape(self):
-        return np.shape(self.primal)
+        try:
+            return self.primal.shape
+        except AttributeError:  # a Python number
+            return ()
 
     def concrete_value(self):
         primal = self.primal
@@ -60,18 +64,17 @@ class ReverseInterpreter(Interpreter):
         primals = []
         parents = []
         for arg in args:
-            if isinstance(arg, ReverseTracer) and arg._trace is self:
+            if type(arg) is ReverseTracer and arg._trace is self:
                 primals.append(arg.primal)
-                parents.append(arg)
+                # A parent is (node, output index): a tracer may later be re-pointed by x[i] = v.
+                parents.append((arg.node, arg.index))
             else:
                 primals.append(arg)
                 parents.append(None)
-        out = primitive.bind(*primals, **params)
+        out = bind(primitive, primals, params)
         if not primitive.differentiable:
             return out
-        # Parents are referenced as (node, output index): a tracer may later be re-pointed by x[i] = v.
-        node = Node(primitive, params, tuple(None if p is None else (p.node, p.index) for p in parents),
-                    tuple(primals), out)
+        node = Node(primitive, params, parents, primals, out)
         self.tape.append(node)
         if primitive.multiple_results:
             node.cotangent = [None] * len(out)
@@ -133,6 +136,7 @@ def record(function, primals):
 
 def backward(tape):
     """Walk ``tape`` from last to first node, sending each node's cotangent to its parents."""
+    debugging = config.debug_nans
     try:
         for node in reversed(tape):
             cotangent = node.cotangent
@@ -145,7 +149,8 @@ def backward(tape):
                 if cotangent is None:
                     continue
                 node.cotangent = None
-            set_backward_primitive(primitive)
+            if debugging:
+                set_backward_primitive(primitive)
             parents = node.parents
             input_vjps = primitive.input_vjps
             if input_vjps is not None:
@@ -160,4 +165,5 @@ def backward(tape):
                 if parent is not None and parent_cotangent is not None:
                     _accumulate(parent[0], parent[1], parent_cotangent)
     finally:
-        set_backward_primitive(None)
+        if debugging:
+            set_backward_primitive(None)

@@ -6,7 +6,8 @@ primitives, so derivatives of every order follow.
 import numpy as np
 
 from ..core.avals import ShapedArray
-from ..core.interpreter import Tracer, bind
+from ..core.config import config
+from ..core.interpreter import Tracer, bind, check_nans
 from ..core.primitive import Primitive
 
 
@@ -29,12 +30,21 @@ class ElementwisePrimitive(Primitive):
         if shape is not None:
             if not uneven:
                 for arg in args:
-                    if not isinstance(arg, Tracer) and np.ndim(arg) and np.shape(arg) != shape:
+                    kind = type(arg)
+                    if kind is float or kind is int or isinstance(arg, Tracer):
+                        continue
+                    arg_shape = np.shape(arg)
+                    if arg_shape and arg_shape != shape:
                         uneven = True
                         break
             if uneven:
                 args = broadcast_traced(args)
-        return bind(self, args, params)
+            return bind(self, args, params)
+        # No traced argument: evaluate at once (the common case inside derivative rules).
+        out = self.impl(*args, **params)
+        if config.debug_nans:
+            check_nans(self, out)
+        return out
 
 
 def broadcast_traced(args):
