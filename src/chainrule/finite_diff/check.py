@@ -149,7 +149,8 @@ def _check_components(f, x, g, scale, eps, rtol):
         d = np.zeros(x.shape)
         d[worst] = scale[worst]
         slope = _taylor_slope(f, x, d, float(g[worst] * scale[worst]), f(x), eps)
-        if slope is not None and slope > 1.7:
+        marginal = mismatch[worst] <= 100 * tolerance[worst]
+        if slope is not None and slope > 1.7 and marginal:
             report.notes.append("finite differences disagree but the Taylor remainder shrinks like "
                                 "h^2: treating the gradient as correct (f may be noisy)")
             report.ok = True
@@ -190,7 +191,9 @@ def _check_directions(f, x, g, scale, eps, rtol, seed, directions):
         if flagged:
             slope = _taylor_slope(f, x, d, analytic, f(x), eps)
             checks += 0
-            if slope is not None and slope > 1.7:
+            # the Taylor test only overrules a marginal disagreement: a small gradient error
+            # hides under the h^2 term, so a clear one must stand
+            if slope is not None and slope > 1.7 and abs(difference) <= 100 * tolerance:
                 report.notes.append("a directional check disagreed but the Taylor remainder shrinks "
                                     "like h^2: not reported as an error (f may be noisy)")
                 continue
