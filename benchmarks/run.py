@@ -1,0 +1,296 @@
+"""Side-by-side speed of chainrule and the installed peers (autograd, JAX eager and jit, PyTorch).
+
+Each (workload, library) pair runs in its own process; times are medians of repeated calls, and the
+figure compared is a ratio measured within one library (derivative time / function time), or, for
+the lecture example, time relative to autograd. Writes benchmarks/RESULTS.md.
+
+    python benchmarks/run.py            # every workload, every installed peer
+    python benchmarks/run.py --quick    # fewer repetitions
+"""
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+LIBRARIES = ["chainrule", "autograd", "jax", "jax-jit", "torch"]
+
+
+def median_time(call, repeat, warmup=2):
+    for _ in range(warmup):
+        call()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+# ------------------------------------------------------------------------------------------------ backends
+
+def backend(library):
+    """(numpy-like module, grad, hvp, to_array, block) for one library."""
+    import numpy
+    if library == "chainrule":
+        import chainrule as cr
+        import chainrule.numpy as xp
+        return xp, cr.grad, lambda f: (lambda x, v: cr.hvp(f, (x,), (v,))[0]), numpy.asarray, lambda r: r
+    if library == "autograd":
+        import autograd
+        import autograd.numpy as xp
+
+        def hvp(f):
+            gradient = autograd.grad(f)
+            return autograd.grad(lambda x, v: xp.dot(gradient(x), v))
+        return xp, lambda f, argnums=0: autograd.grad(f, argnum=argnums), hvp, numpy.asarray, lambda r: r
+    if library in ("jax", "jax-jit"):
+        import jax
+        jax.config.update("jax_enable_x64", True)
+        jax.config.update("jax_platforms", "cpu")
+        import jax.numpy as xp
+        wrap = jax.jit if library == "jax-jit" else (lambda f: f)
+
+        def grad(f, argnums=0):
+            return wrap(jax.grad(f, argnums=argnums))
+
+        def hvp(f):
+            return wrap(lambda x, v: jax.jvp(jax.grad(f), (x,), (v,))[1])
+
+        def block(result):
+            return jax.block_until_ready(result)
+        return xp, grad, hvp, xp.asarray, block
+    if library == "torch":
+        import torch
+        torch.set_default_dtype(torch.float64)
+
+        class TorchNumpy:
+            sin, tanh, exp, sum, maximum = torch.sin, torch.tanh, torch.exp, torch.sum, torch.maximum
+
+        def grad(f, argnums=0):
+            numbers = (argnums,) if isinstance(argnums, int) else argnums
+
+            def gradient(*args):
+                args = [a.detach().requires_grad_(i in numbers) if isinstance(a, torch.Tensor) else a
+                        for i, a in enumerate(args)]
+                out = f(*args)
+                grads = torch.autograd.grad(out, [args[i] for i in numbers])
+                return grads[0] if isinstance(argnums, int) else grads
+            return gradient
+
+        def hvp(f):
+            return lambda x, v: torch.autograd.functional.hvp(f, x, v)[1]
+        return TorchNumpy, grad, hvp, lambda a: torch.as_tensor(numpy.asarray(a)), lambda r: r
+    raise ValueError(library)
+
+
+def wrap_f(library, f):
+    if library == "jax-jit":
+        import jax
+        return jax.jit(f)
+    return f
+
+
+# ------------------------------------------------------------------------------------------------ workloads
+
+def workload_lecture(library, repeat):
+    xp, grad, _, to_array, block = backend(library)
+    f = lambda x1, x2: (xp.sin(x1 / x2) + x1 / x2 - xp.exp(x2)) * (x1 / x2 - xp.exp(x2))
+    g = grad(f, argnums=(0, 1))
+    x1, x2 = (1.5, 0.5) if library in ("chainrule", "autograd") else (to_array(1.5), to_array(0.5))
+    return {"gradient_seconds": median_time(lambda: block(g(x1, x2)), repeat * 50)}
+
+
+def workload_loop(library, repeat):
+    import numpy
+    xp, grad, _, to_array, block = backend(library)
+
+    def f(x):
+        for _ in range(250):
+            x = xp.sin(x) * 1.01 + x * 0.5 - xp.tanh(x)
+        return xp.sum(x)
+
+    x = to_array(numpy.linspace(0.1, 1.0, 10))
+    f_call, g = wrap_f(library, f), grad(f)
+    return {"f_seconds": median_time(lambda: block(f_call(x)), repeat),
+            "derivative_seconds": median_time(lambda: block(g(x)), repeat)}
+
+
+def workload_network(library, repeat):
+    import numpy
+    xp, grad, _, to_array, block = backend(library)
+    rng = numpy.random.default_rng(0)
+    X, Y = to_array(rng.standard_normal((64, 1000))), to_array(rng.standard_normal((64, 10)))
+    W1, W2 = to_array(rng.standard_normal((1000, 100)) * 0.03), to_array(rng.standard_normal((100, 10)) * 0.1)
+
+    def f(W1, W2):
+        return xp.sum((Y - xp.maximum(X @ W1, 0.0 * (X @ W1)) @ W2) ** 2) if library == "torch" else \
+            xp.sum((Y - xp.maximum(X @ W1, 0.0) @ W2) ** 2)
+
+    f_call, g = wrap_f(library, f), grad(f, argnums=(0, 1))
+    return {"f_seconds": median_time(lambda: block(f_call(W1, W2)), repeat),
+            "derivative_seconds": median_time(lambda: block(g(W1, W2)), repeat)}
+
+
+def workload_least_squares(library, repeat):
+    import numpy
+    xp, grad, _, to_array, block = backend(library)
+    rng = numpy.random.default_rng(1)
+    A, y = to_array(rng.standard_normal((20000, 1000))), to_array(rng.standard_normal(20000))
+    x = to_array(rng.standard_normal(1000))
+    f = lambda x: xp.sum((y - A @ x) ** 2)
+    f_call, g = wrap_f(library, f), grad(f)
+    return {"f_seconds": median_time(lambda: block(f_call(x)), max(3, repeat // 4)),
+            "derivative_seconds": median_time(lambda: block(g(x)), max(3, repeat // 4))}
+
+
+def workload_rosenbrock_hvp(library, repeat):
+    import numpy
+    xp, _, hvp, to_array, block = backend(library)
+    f = lambda x: xp.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+    x = to_array(numpy.linspace(-1.0, 1.0, 100000))
+    v = to_array(numpy.ones(100000))
+    f_call, h = wrap_f(library, f), hvp(f)
+    return {"f_seconds": median_time(lambda: block(f_call(x)), repeat),
+            "derivative_seconds": median_time(lambda: block(h(x, v)), repeat)}
+
+
+def workload_import(library, repeat):
+    module = {"chainrule": "chainrule", "autograd": "autograd", "jax": "jax", "torch": "torch"}.get(library)
+    if module is None:
+        return None
+    code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+    times = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+             for _ in range(5)]
+    return {"import_seconds": statistics.median(times)}
+
+
+def workload_memory(library, repeat):
+    """Peak memory of one gradient of a 50-step chain on a 1e5 vector, in units of the vector's size."""
+    if library not in ("chainrule", "autograd"):
+        return None
+    import tracemalloc
+    import numpy
+    xp, grad, _, to_array, _ = backend(library)
+
+    def f(x):
+        for _ in range(50):
+            x = xp.tanh(x) * 1.5
+        return xp.sum(x)
+
+    x = numpy.linspace(-1.0, 1.0, 100000)
+    g = grad(f)
+    g(x)
+    tracemalloc.start()
+    g(x)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return {"peak_arrays": peak / x.nbytes}
+
+
+WORKLOADS = {
+    "lecture": workload_lecture, "loop": workload_loop, "network": workload_network,
+    "least_squares": workload_least_squares, "rosenbrock_hvp": workload_rosenbrock_hvp,
+    "import": workload_import, "memory": workload_memory,
+}
+
+
+def installed(library):
+    module = {"jax-jit": "jax"}.get(library, library)
+    return importlib.util.find_spec(module) is not None
+
+
+def run_child(workload, library, repeat):
+    command = [sys.executable, os.path.abspath(__file__), "--child", workload, library, str(repeat)]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        return {"error": result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "failed"}
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def ratio(entry):
+    if not entry or "derivative_seconds" not in entry:
+        return None
+    return entry["derivative_seconds"] / entry["f_seconds"]
+
+
+def render(results, targets):
+    libraries = [lib for lib in LIBRARIES if any(lib in r for r in results.values())]
+    lines = ["# Benchmark results", "",
+             f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+             f"{time.strftime('%Y-%m-%d')}. Medians of repeated calls; each cell is measured in its own "
+             f"process, float64. Regenerate with `python benchmarks/run.py`.", ""]
+    header = "| workload | measure | target | " + " | ".join(libraries) + " |"
+    lines += [header, "|" + "---|" * (3 + len(libraries))]
+
+    def cell(value, fmt):
+        return "—" if value is None else fmt.format(value)
+
+    rows = [
+        ("lecture", "gradient time / autograd's", "≤ 0.5",
+         lambda r, lib: (r[lib]["gradient_seconds"] / r["autograd"]["gradient_seconds"])
+         if "autograd" in r and "gradient_seconds" in r.get(lib, {}) else None, "{:.2f}"),
+        ("lecture", "gradient time (µs)", "",
+         lambda r, lib: r.get(lib, {}).get("gradient_seconds", None) and r[lib]["gradient_seconds"] * 1e6, "{:.0f}"),
+        ("loop", "grad / f", "≤ 5", lambda r, lib: ratio(r.get(lib)), "{:.1f}"),
+        ("network", "grad / f", "≤ 3", lambda r, lib: ratio(r.get(lib)), "{:.1f}"),
+        ("least_squares", "grad / f", "≤ 2.5", lambda r, lib: ratio(r.get(lib)), "{:.1f}"),
+        ("rosenbrock_hvp", "hvp / f", "≤ 6", lambda r, lib: ratio(r.get(lib)), "{:.1f}"),
+        ("import", "import time (s)", "≤ 0.3",
+         lambda r, lib: r.get(lib, {}).get("import_seconds") if r.get(lib) else None, "{:.2f}"),
+        ("memory", "peak memory of grad / input size", "",
+         lambda r, lib: r.get(lib, {}).get("peak_arrays") if r.get(lib) else None, "{:.0f}"),
+    ]
+    for workload, measure, target, extract, fmt in rows:
+        r = results.get(workload, {})
+        values = []
+        for lib in libraries:
+            try:
+                values.append(cell(extract(r, lib) if lib in r and "error" not in r[lib] else None, fmt))
+            except (KeyError, TypeError, ZeroDivisionError):
+                values.append("—")
+        lines.append(f"| {workload} | {measure} | {target} | " + " | ".join(values) + " |")
+    lines += ["", "Workloads: `lecture` is one gradient of the lecture's example at (1.5, 0.5); `loop` is 250 "
+              "iterations of `x = sin(x)*1.01 + x*0.5 - tanh(x)` on a length-10 vector, then `sum`; `network` is "
+              "`sum((Y - relu(X @ W1) @ W2)**2)` with X 64×1000, W1 1000×100, W2 100×10; `least_squares` is "
+              "`sum((y - A @ x)**2)` with A 20000×1000; `rosenbrock_hvp` is a Hessian-vector product of the "
+              "Rosenbrock function with n = 100000 (forward-over-reverse where the library has it, autograd "
+              "reverse-over-reverse); `memory` is the peak traced memory of one gradient of a 50-step "
+              "`tanh(x)*1.5` chain divided by the size of x (chainrule keeps each step's output once).", ""]
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--child", nargs=3, metavar=("WORKLOAD", "LIBRARY", "REPEAT"), help=argparse.SUPPRESS)
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument("--workloads", nargs="*", default=list(WORKLOADS))
+    parser.add_argument("--output", default=os.path.join(HERE, "RESULTS.md"))
+    args = parser.parse_args()
+    if args.child:
+        workload, library, repeat = args.child
+        print(json.dumps(WORKLOADS[workload](library, int(repeat))))
+        return
+    repeat = 5 if args.quick else 21
+    results = {}
+    for workload in args.workloads:
+        results[workload] = {}
+        for library in LIBRARIES:
+            if not installed(library):
+                continue
+            entry = run_child(workload, library, repeat)
+            if entry is not None:
+                results[workload][library] = entry
+            print(workload, library, entry, flush=True)
+    with open(args.output, "w") as handle:
+        handle.write(render(results, None))
+    print(open(args.output).read())
+
+
+if __name__ == "__main__":
+    main()
