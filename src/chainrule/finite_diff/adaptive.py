@@ -279,10 +279,6 @@ def differentiate_lanes(lanes, *, n=1, method="central", order=2, step=None, abs
     return LaneResult(values_out, errors_out, steps_out, kinds, status)
 
 
-def _expand(mask, like):
-    return mask.reshape(mask.shape + (1,) * (np.ndim(like) - 1))
-
-
 def _tolerance(eps, accuracy, n):
     """Relative error above which a first step is worth improving by a search."""
     return 1e3 * eps ** (accuracy / (n + accuracy))

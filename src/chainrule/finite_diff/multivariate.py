@@ -107,7 +107,7 @@ def jvp(f, x, v, *, method="central", step=None, order=2, extrapolate=False, bou
     return (value[()] if value.ndim == 0 else value), info
 
 
-def _symmetric(matrix, x_shape, out_info, what, strict, eps):
+def _symmetric(matrix, x_shape):
     """(H + H^T) / 2 over the x-axes; the asymmetry removed is part of the error bound."""
     size = int(np.prod(x_shape))
     square = matrix.reshape(size, size)
@@ -146,7 +146,7 @@ def hessian(f, x, *, grad=None, method="central", step=None, order=2, extrapolat
             args=args, kwargs=kwargs)
         if evaluator.output_shape != x.shape:
             raise ValueError(f"grad must return x's shape {x.shape}, got {evaluator.output_shape}")
-        sym, asymmetry = _symmetric(value, x.shape, info, "hessian", strict, eps)
+        sym, asymmetry = _symmetric(value, x.shape)
         error = np.where(np.isnan(info.error), asymmetry, np.fmax(info.error, asymmetry))
         scale = np.max(np.abs(sym)) if sym.size else 0.0
         if np.any(asymmetry > eps ** 0.25 * np.maximum(np.abs(sym), eps ** 0.25 * scale) + 0):
