@@ -13,7 +13,7 @@ from .core.tree import (register_pytree_node, tree_flatten, tree_leaves, tree_ma
                         tree_unflatten)
 from . import numpy  # noqa: F401  (installs array behaviour on traced values)
 from .autodiff.transforms import (grad, hessian, hvp, jacfwd, jacobian, jacrev, jvp, linearize, value_and_grad,
-                                  vjp)
+                                  vjp, vmap)
 from .custom import checkpoint, custom_jvp, custom_vjp, stop_gradient
 
 __version__ = "0.1.0"

@@ -7,8 +7,10 @@ import functools
 
 import numpy as np
 
+from .autodiff.batching import BATCH_RULES, materialize
 from .autodiff.forward import jvp_flat
 from .autodiff.reverse import record
+from .autodiff.transforms import vmap
 from .core.avals import aval_of
 from .core.graph import make_graph
 from .core.primitive import Primitive
@@ -291,3 +293,48 @@ def stop_gradient(x):
     3.0
     """
     return tree_map(control.stop_gradient, x)
+
+
+# ------------------------------------------------------------------------------------------- batching
+# A batched call is a call of the batched function with batched rules, so the custom rule survives vmap.
+
+def _batched_arguments(values, batched, size):
+    return [materialize(v, b, size) for v, b in zip(values, batched)]
+
+
+def _copy_structure(source, target):
+    target.out_tree, target.residual_tree, target.num_out = source.out_tree, source.residual_tree, source.num_out
+
+
+def _batch_custom_jvp(primitive, values, batched, params, size):
+    rule, call = params["rule"], params["call"]
+    batched_rule = custom_jvp(vmap(rule.function))
+    if rule.jvp_rule is not None:
+        batched_rule.defjvp(vmap(rule.jvp_rule))
+    new_call = _CallRecord(call.in_tree)
+    out = custom_jvp_call.bind(*_batched_arguments(values, batched, size), rule=batched_rule, call=new_call)
+    _copy_structure(new_call, call)
+    return out
+
+
+def _batch_custom_vjp(primitive, values, batched, params, size):
+    rule, call = params["rule"], params["call"]
+    batched_rule = custom_vjp(vmap(rule.function))
+    if rule.forward is not None:
+        batched_rule.defvjp(vmap(rule.forward), vmap(rule.backward))
+    new_call = _CallRecord(call.in_tree)
+    out = custom_vjp_call.bind(*_batched_arguments(values, batched, size), rule=batched_rule, call=new_call)
+    _copy_structure(new_call, call)
+    return out
+
+
+def _batch_checkpoint(primitive, values, batched, params, size):
+    function, call = params["function"], params["call"]
+    new_call = _CallRecord(call.in_tree)
+    out = checkpoint_call.bind(*_batched_arguments(values, batched, size), function=vmap(function), call=new_call)
+    _copy_structure(new_call, call)
+    return out
+
+
+BATCH_RULES.update({"custom_jvp_call": _batch_custom_jvp, "custom_vjp_call": _batch_custom_vjp,
+                    "checkpoint_call": _batch_checkpoint})

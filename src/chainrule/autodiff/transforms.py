@@ -267,44 +267,56 @@ def linearize(function, *primals):
 
 # ---------------------------------------------------------------------------------------------- Jacobians
 
-def _assemble(pieces, outer_shape, inner_shape):
-    """Stack ``pieces`` (each of shape ``outer_shape``) along new trailing axes of ``inner_shape``."""
-    if not pieces:
-        return np.zeros(outer_shape + inner_shape)
-    if not any(isinstance(p, Tracer) for p in pieces):
-        return np.stack([np.asarray(p) for p in pieces], axis=-1).reshape(outer_shape + inner_shape)
-    columns = [structure.reshape(p, new_shape=outer_shape + (1,)) for p in pieces]
-    stacked = structure.concatenate(*columns, axis=len(outer_shape))
-    return structure.reshape(stacked, new_shape=outer_shape + inner_shape)
+def _sizes(leaves):
+    return [int(np.prod(np.shape(leaf), dtype=np.int64)) for leaf in leaves]
 
 
 def _basis(leaves):
-    """Unit tangents for every element of every leaf, as (leaf position, flat index)."""
-    for position, leaf in enumerate(leaves):
-        for flat in range(int(np.prod(np.shape(leaf), dtype=np.int64))):
-            yield position, flat
+    """One batched unit direction per element of all ``leaves``: for leaf i an array of shape
+    (total,) + leaf.shape whose row k is the k-th unit vector restricted to that leaf."""
+    sizes = _sizes(leaves)
+    total = sum(sizes)
+    basis, offset = [], 0
+    for leaf, size in zip(leaves, sizes):
+        columns = np.zeros((total, size), dtype=aval_of(leaf).dtype)
+        columns[offset:offset + size] = np.eye(size, dtype=aval_of(leaf).dtype)
+        basis.append(columns.reshape((total,) + tuple(np.shape(leaf))))
+        offset += size
+    return basis, sizes, total
 
 
-def _unit(leaves, position, flat):
-    tangents = []
-    for k, leaf in enumerate(leaves):
-        zero = np.zeros(np.shape(leaf), dtype=aval_of(leaf).dtype)
-        if k == position:
-            zero.reshape(-1)[flat] = 1
-        tangents.append(zero)
-    return tangents
+def _block(stacked, offset, size, outer_shape, inner_shape, inner_first):
+    """Rows offset..offset+size of a batched result, laid out as outer_shape + inner_shape.
+
+    ``stacked`` has shape (total,) + X where the batch enumerates the elements of one side; with
+    ``inner_first`` the batch side is the inner (input) side of the Jacobian block."""
+    from ..ops.indexing import take_slices
+    batch_shape = inner_shape if inner_first else outer_shape
+    other_shape = outer_shape if inner_first else inner_shape
+    rows = stacked if (offset == 0 and size == np.shape(stacked)[0]) else take_slices(stacked, (slice(offset, offset + size),))
+    if isinstance(rows, Tracer):
+        rows = structure.reshape(rows, new_shape=tuple(batch_shape) + tuple(other_shape))
+        if inner_first:
+            n_batch, n_other = len(batch_shape), len(other_shape)
+            rows = structure.transpose(rows, permutation=tuple(range(n_batch, n_batch + n_other)) + tuple(range(n_batch)))
+        return rows
+    rows = np.asarray(rows).reshape(tuple(batch_shape) + tuple(other_shape))
+    if inner_first:
+        n_batch, n_other = len(batch_shape), len(other_shape)
+        rows = np.transpose(rows, tuple(range(n_batch, n_batch + n_other)) + tuple(range(n_batch)))
+    return rows
 
 
 def jacfwd(function, argnums=0):
-    """Return a function computing the Jacobian by forward mode, one JVP per input element.
-
-    The result for output shape (m...) and input shape (n...) has shape (m..., n...).
+    """Return a function computing the Jacobian by forward mode: all unit tangents go through one
+    batched JVP pass. For output shape (m...) and input shape (n...) the result has shape (m..., n...).
 
     >>> import chainrule as cr, chainrule.numpy as np
     >>> cr.jacfwd(lambda x: x ** 2)(np.array([1.0, 2.0]))
     array([[2., 0.],
            [0., 4.]])
     """
+    from .batching import batch_flat
 
     def jacfwd_function(*args):
         single, numbers = _normalize_argnums(argnums, len(args), "jacfwd")
@@ -315,20 +327,27 @@ def jacfwd(function, argnums=0):
             out_leaves, captured["out_tree"] = tree_flatten(function(*rebuild(tracers)))
             return out_leaves
 
-        columns = None
-        outs = None
-        for position, flat in _basis(leaves):
-            outs, out_tangents = jvp_flat(flat_function, leaves, _unit(leaves, position, flat))
-            if columns is None:
-                columns = [[[] for _ in leaves] for _ in outs]
-            for o, tangent in enumerate(out_tangents):
-                columns[o][position].append(tangent)
-        if outs is None:  # no input elements: evaluate once for the output structure
+        basis, sizes, total = _basis(leaves)
+        if total == 0:
             outs = flat_function(leaves)
-            columns = [[[] for _ in leaves] for _ in outs]
-        blocks = [[_finalize(_assemble(columns[o][i], np.shape(out), np.shape(leaf)), out)
-                   for i, leaf in enumerate(leaves)] for o, out in enumerate(outs)]
-        return _arrange(blocks, captured.get("out_tree") or tree_flatten(outs)[1], in_tree, single)
+            blocks = [[_finalize(np.zeros(np.shape(o) + np.shape(leaf)), o) for leaf in leaves] for o in outs]
+            return _arrange(blocks, captured["out_tree"], in_tree, single)
+
+        def tangent_map(tangents):
+            outs, out_tangents = jvp_flat(flat_function, leaves, tangents)
+            captured["outs"] = outs
+            return out_tangents
+
+        stacked = batch_flat(tangent_map, basis, [0] * len(basis), total)
+        outs = captured["outs"]
+        blocks = []
+        for out, tangents in zip(outs, stacked):
+            row, offset = [], 0
+            for leaf, size in zip(leaves, sizes):
+                row.append(_finalize(_block(tangents, offset, size, np.shape(out), np.shape(leaf), True), out))
+                offset += size
+            blocks.append(row)
+        return _arrange(blocks, captured["out_tree"], in_tree, single)
 
     jacfwd_function.__name__ = f"jacfwd_{_function_name(function)}"
     return jacfwd_function
@@ -343,7 +362,8 @@ def _arrange(blocks, out_tree, in_tree, single):
 
 
 def jacrev(function, argnums=0):
-    """Return a function computing the Jacobian by reverse mode, one pullback per output element.
+    """Return a function computing the Jacobian by reverse mode: one recorded forward pass, then all
+    unit cotangents go through one batched backward pass.
 
     >>> import chainrule as cr, chainrule.numpy as np
     >>> cr.jacrev(lambda x: np.array([x[0] * x[1], x[0]]))(np.array([2.0, 3.0]))
@@ -361,25 +381,19 @@ def jacrev(function, argnums=0):
 
 
 def _jacobian_from_pullback(leaves, in_tree, outs, out_tree, pullback, single):
-    rows = [[[] for _ in leaves] for _ in outs]
-    for o, out in enumerate(outs):
-        for flat in range(int(np.prod(np.shape(out), dtype=np.int64))):
-            seeds = _unit(outs, o, flat)
-            cotangents = pullback(seeds)
-            for i, (c, leaf) in enumerate(zip(cotangents, leaves)):
-                rows[o][i].append(instantiate(c, leaf))
+    from .batching import batch_flat
+    basis, sizes, total = _basis(outs)
+    if total == 0:
+        blocks = [[_finalize(np.zeros(np.shape(o) + np.shape(leaf)), o) for leaf in leaves] for o in outs]
+        return _arrange(blocks, out_tree, in_tree, single)
+    stacked = batch_flat(lambda cotangents: [instantiate(c, leaf) for c, leaf in zip(pullback(cotangents), leaves)],
+                         basis, [0] * len(basis), total)
     blocks = []
-    for o, out in enumerate(outs):
-        row = []
-        for i, leaf in enumerate(leaves):
-            # rows[o][i] holds one input-shaped cotangent per output element: stack, then move axes.
-            stacked = _assemble(rows[o][i], np.shape(leaf), np.shape(out))
-            leaf_ndim, out_ndim = len(np.shape(leaf)), len(np.shape(out))
-            permutation = tuple(range(leaf_ndim, leaf_ndim + out_ndim)) + tuple(range(leaf_ndim))
-            moved = (np.transpose(stacked, permutation) if not isinstance(stacked, Tracer)
-                     else structure.transpose(stacked, permutation=permutation))
-            row.append(_finalize(moved, out))
-        blocks.append(row)
+    offset = 0
+    for out, size in zip(outs, sizes):
+        blocks.append([_finalize(_block(cotangents, offset, size, np.shape(out), np.shape(leaf), False), out)
+                       for leaf, cotangents in zip(leaves, stacked)])
+        offset += size
     return _arrange(blocks, out_tree, in_tree, single)
 
 
@@ -434,3 +448,73 @@ def hvp(function, primals, tangents):
     """
     numbers = tuple(range(len(primals)))
     return jvp(grad(function, argnums=numbers), tuple(primals), tuple(tangents))[1]
+
+
+# ---------------------------------------------------------------------------------------------- vmap
+
+def _axes_for(spec, tree, what):
+    """Expand an in_axes/out_axes prefix ``spec`` to one axis (int or None) per leaf of ``tree``."""
+    if spec is None or isinstance(spec, int):
+        return [spec] * len(tree_flatten(tree)[0])
+    if isinstance(spec, (tuple, list)) and isinstance(tree, (tuple, list)) and len(spec) == len(tree):
+        return [a for s, t in zip(spec, tree) for a in _axes_for(s, t, what)]
+    if isinstance(spec, dict) and isinstance(tree, dict) and set(spec) == set(tree):
+        return [a for k in sorted(tree) for a in _axes_for(spec[k], tree[k], what)]
+    raise ValueError(f"vmap: {what}={spec!r} does not match the structure {tree_flatten(tree)[1]!r}")
+
+
+def vmap(function, in_axes=0, out_axes=0, axis_size=None):
+    """Vectorize ``function`` over a batch axis of its arguments, in one batched pass (no Python loop).
+
+    ``in_axes`` is an int, None (argument shared by every example) or a pytree prefix of the arguments;
+    ``out_axes`` likewise for the outputs. Composes with every transform, e.g. per-example gradients
+    ``vmap(grad(loss), in_axes=(None, 0, 0))``.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> cr.vmap(lambda w, x: np.dot(w, x), in_axes=(None, 0))(np.array([1.0, 2.0]), np.eye(2))
+    array([1., 2.])
+    """
+    from .batching import batch_flat
+
+    def vmapped(*args):
+        spec = in_axes if not isinstance(in_axes, list) else tuple(in_axes)
+        if isinstance(spec, tuple) and len(spec) != len(args):
+            raise ValueError(f"vmap: in_axes has {len(spec)} entries but the function got {len(args)} arguments")
+        leaves, in_tree = tree_flatten(args)
+        axes = _axes_for(spec, args, "in_axes")
+        sizes = set()
+        for position, (leaf, axis) in enumerate(zip(leaves, axes)):
+            if axis is None:
+                continue
+            shape = np.shape(leaf) if not isinstance(leaf, Tracer) else leaf.shape
+            if not -len(shape) <= axis < len(shape):
+                raise ValueError(f"vmap: in_axes {axis} is out of range for argument leaf {position} of shape {shape}")
+            axes[position] = axis % len(shape)
+            sizes.add(shape[axis])
+        if len(sizes) > 1:
+            raise ValueError(f"vmap: the batched axes have different sizes {sorted(sizes)}; they must agree")
+        if not sizes and axis_size is None:
+            raise ValueError("vmap: no argument is batched (all in_axes are None); give axis_size")
+        size = sizes.pop() if sizes else axis_size
+        captured = {}
+
+        def flat_function(inputs):
+            out_leaves, captured["out_tree"] = tree_flatten(function(*tree_unflatten(in_tree, inputs)))
+            captured["out"] = out_leaves
+            return out_leaves
+
+        results = batch_flat(flat_function, leaves, axes, size)
+        out_tree = captured["out_tree"]
+        out_spec = _axes_for(out_axes, tree_unflatten(out_tree, results), "out_axes")
+        moved = []
+        for value, axis in zip(results, out_spec):
+            if axis is None:
+                raise ValueError("vmap: out_axes=None is only allowed for outputs that do not depend on the batch")
+            if axis != 0:
+                from ..numpy.shaping import moveaxis
+                value = moveaxis(value, 0, axis)
+            moved.append(value if isinstance(value, Tracer) else np.asarray(value))
+        return tree_unflatten(out_tree, moved)
+
+    vmapped.__name__ = f"vmap_{_function_name(function)}"
+    return vmapped
