@@ -101,7 +101,8 @@ def _elementwise_rule(primitive, values, batched, params, size):
             shape = _shape(value)
             value = structure.reshape(value, new_shape=(shape[0],) + (1,) * (rank - len(shape) + 1) + tuple(shape[1:]))
         aligned.append(value)
-    return primitive.bind(*aligned, **params)
+    # Called (not bound) so that traced values of enclosing transforms are broadcast explicitly too.
+    return primitive(*aligned, **params)
 
 
 def _shifted_axes_rule(name):
