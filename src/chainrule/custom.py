@@ -165,7 +165,15 @@ def _custom_vjp_pullback(out_bars, outs, *inputs, rule, call):
         raise TypeError(f"custom_vjp function {rule.name} has no rules: define them with {rule.name}.defvjp(fwd, bwd)")
     n = call.num_out
     bars = [instantiate(c, o) for c, o in zip(out_bars[:n], outs[:n])]
-    return tuple(_custom_vjp_cotangents(rule, call, list(outs[n:]), bars, inputs))
+    cotangents = _custom_vjp_cotangents(rule, call, list(outs[n:]), bars, inputs)
+    residual_bars = out_bars[n:]
+    if any(c is not None for c in residual_bars):
+        # Residuals feed the backward rule of an inner derivative (higher order): their cotangents flow
+        # to the inputs through the forward rule, differentiated as ordinary code.
+        _, pullback = record(lambda leaves: _custom_vjp_run(leaves, rule=rule, call=call)[n:], list(inputs))
+        extra = pullback([instantiate(c, o) for c, o in zip(residual_bars, outs[n:])])
+        cotangents = [e if c is None else (c if e is None else add(c, e)) for c, e in zip(cotangents, extra)]
+    return tuple(cotangents)
 
 
 def _custom_vjp_jvp(primals, tangents, *, rule, call):

@@ -106,6 +106,24 @@ def check_grads(function, args, order=2, modes=("fwd", "rev"), atol=None, rtol=N
         return tree_flatten(out)[0]
 
     _check_flat(flat_function, leaves, order, tuple(modes), atol, rtol, step, rng, "")
+    if "rev" in modes:
+        _check_gradient_with_finite_differences(function, args, leaves)
+
+
+def _check_gradient_with_finite_differences(function, args, leaves):
+    """For a scalar function of one float array, also ask ``fd.check_grad`` for its verdict: its tolerance
+    comes from the finite-difference error bound, and on failure it names the wrong component."""
+    if len(args) != 1 or len(leaves) != 1 or not is_inexact(aval_of(leaves[0]).dtype):
+        return
+    x = np.asarray(leaves[0])
+    value = np.asarray(function(x))
+    if value.shape != () or not np.issubdtype(value.dtype, np.floating):
+        return
+    from .autodiff.transforms import grad
+    from .finite_diff import check_grad
+    report = check_grad(lambda point: np.asarray(function(point)), grad(function), x)
+    if not report.ok:
+        raise DerivativeMismatch(f"reverse-mode gradient disagrees with finite differences:\n{report}")
 
 
 def check_rules(primitive, args, params=None, *, order=2, atol=1e-6, rtol=1e-6, seed=0):
