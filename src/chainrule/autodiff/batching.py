@@ -216,6 +216,14 @@ def _scatter_rule(primitive, values, batched, params, size):
     operand = materialize(values[0], batched[0], size)
     updates = values[1]
     if batched[1]:
+        # Per example the updates broadcast into the indexed region from the right: align ranks first.
+        example_shape = _shape(operand)[1:]
+        dummies = [np.zeros(_shape(a), dtype=np.int64) for a in values[2:]]
+        region_rank = np.empty(example_shape, dtype=bool)[template.build(dummies)].ndim
+        update_shape = _shape(updates)
+        if len(update_shape) - 1 < region_rank:
+            updates = structure.reshape(updates, new_shape=(update_shape[0],) + (1,) * (region_rank - len(update_shape) + 1)
+                                        + tuple(update_shape[1:]))
         updates = _move_batch_for_scatter(updates, template, values[2:])
     return primitive.bind(operand, updates, *values[2:],
                           template=indexing.IndexTemplate((_FULL_SLICE,) + tuple(template)))
