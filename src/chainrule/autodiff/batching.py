@@ -1,8 +1,10 @@
 """Batching (``vmap``): an interpreter whose tracers carry a value with the batch along axis 0, and one
 batching rule per primitive, so a function of one example runs on a whole batch in one pass.
 
-Rules live in one table keyed by primitive name (like the exporters' tables); a primitive without a
-rule raises an error naming it — never a silent Python loop.
+A primitive's rule is its ``batch`` attribute (set next to the primitive) or an entry of the table
+below keyed by its name; elementwise primitives need neither. A primitive without a rule raises an
+error naming it — never a silent Python loop. A rule is ``rule(primitive, values, batched, params,
+size) -> out`` where batched values carry the batch along axis 0 and ``out`` must too.
 """
 import numpy as np
 
@@ -61,7 +63,7 @@ class BatchInterpreter(Interpreter):
             else:
                 values.append(arg)
                 batched.append(False)
-        rule = BATCH_RULES.get(primitive.name) or _rule_by_kind(primitive)
+        rule = primitive.batch or BATCH_RULES.get(primitive.name) or _rule_by_kind(primitive)
         if rule is None:
             raise NotImplementedError(f"vmap: primitive '{primitive.name}' has no batching rule yet")
         out = rule(primitive, values, batched, params, self.size)
