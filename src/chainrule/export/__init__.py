@@ -1,6 +1,7 @@
 """See a derivative: evaluation-trace tables (``explain``), pictures of the graph (``draw``) and readable
 NumPy source (``to_python``), each a loop over ``graph.equations`` with a table keyed by primitive."""
 from .draw import draw, to_dot
+from .python import to_python
 from .trace import Explanation, explain
 
-__all__ = ["Explanation", "explain", "draw", "to_dot"]
+__all__ = ["Explanation", "explain", "draw", "to_dot", "to_python"]

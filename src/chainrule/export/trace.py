@@ -245,7 +245,7 @@ def explain(function, *args, mode="both", wrt=0, tangents=None, output=0, digits
     >>> def f(x1, x2):
     ...     return (np.sin(x1 / x2) + (x1 / x2 - np.exp(x2))) * (x1 / x2 - np.exp(x2))
     >>> table = cr.explain(f, 1.5, 0.5)
-    >>> print(table.primal_rows[4].target, "=", table.primal_rows[4].substituted, "=", table.values[2])
+    >>> print(table.primal_rows[3].target, "=", table.primal_rows[3].substituted, "=", table.values[2])
     v[2] = sin(3) = 0.1411200080598672
     >>> round(float(table.gradient[1]), 6)
     -13.723962

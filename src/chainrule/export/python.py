@@ -1,0 +1,238 @@
+"""Readable NumPy source for a staged function or derivative (``to_python``): straight-line, one
+statement per equation, names v_i following the trace; a table keyed by primitive writes each line."""
+import builtins
+
+import numpy as np
+
+from ..core.graph import Literal, Var
+from ..core.tree import tree_flatten, tree_unflatten
+from .staging import number_variables, stage
+
+
+def _call(function):
+    return lambda args, params: f"{function}({', '.join(args)})"
+
+
+def _infix(operator):
+    return lambda args, params: f"{args[0]} {operator} {args[1]}"
+
+
+def _dtype(dtype):
+    return f"np.{np.dtype(dtype).name}"
+
+
+def _axes(axes):
+    return repr(tuple(int(a) for a in axes))
+
+
+def _index_code(template, arrays):
+    """The NumPy index of an IndexTemplate, with its integer-array slots filled by ``arrays``."""
+    parts = []
+    for entry in template:
+        kind = entry[0]
+        if kind == "slice":
+            start, stop, step = ("" if v is None else str(v) for v in entry[1:])
+            parts.append(f"{start}:{stop}" + (f":{step}" if step else ""))
+        elif kind == "int":
+            parts.append(str(entry[1]))
+        elif kind == "none":
+            parts.append("None")
+        elif kind == "ellipsis":
+            parts.append("...")
+        else:
+            parts.append(arrays[entry[1]])
+    return ", ".join(parts) + ("," if len(parts) == 1 else "")
+
+
+def _cumsum(args, params):
+    axis = params["axis"]
+    if params["reverse"]:
+        return f"np.flip(np.cumsum(np.flip({args[0]}, {axis}), axis={axis}), {axis})"
+    return f"np.cumsum({args[0]}, axis={axis})"
+
+
+# Each row: (args, params) -> expression; "statements" rows return a list of lines using {out}.
+CODE = {
+    **{name: _call(f"np.{name}") for name in (
+        "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh", "arccosh",
+        "arctanh", "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "cbrt", "abs", "sign",
+        "floor", "ceil", "rint", "trunc", "sinc", "maximum", "minimum", "logaddexp", "hypot", "mod", "fmod",
+        "floor_divide", "isnan", "isinf", "isfinite", "logical_and", "logical_or", "logical_xor",
+        "logical_not")},
+    "add": _infix("+"), "sub": _infix("-"), "mul": _infix("*"), "div": _infix("/"),
+    "neg": lambda args, params: f"-{args[0]}",
+    "pow": _call("np.power"),
+    "atan2": _call("np.arctan2"),
+    "lt": _infix("<"), "le": _infix("<="), "gt": _infix(">"), "ge": _infix(">="), "eq": _infix("=="),
+    "ne": _infix("!="),
+    "round": lambda args, params: f"np.round({args[0]}, {params['decimals']})",
+    "select": _call("np.where"),
+    "stop_gradient": lambda args, params: args[0],
+    "convert_element_type": lambda args, params: f"np.asarray({args[0]}).astype({_dtype(params['dtype'])})",
+    "reshape": lambda args, params: f"np.reshape({args[0]}, {tuple(params['new_shape'])!r})",
+    "transpose": lambda args, params: f"np.transpose({args[0]}, {tuple(params['permutation'])!r})",
+    "broadcast_to": lambda args, params: f"np.broadcast_to({args[0]}, {tuple(params['shape'])!r})",
+    "rev": lambda args, params: f"np.flip({args[0]}, {_axes(params['axes'])})",
+    "pad": lambda args, params: f"np.pad({args[0]}, {tuple(tuple(w) for w in params['widths'])!r})",
+    "concatenate": lambda args, params: f"np.concatenate(({', '.join(args)},), axis={params['axis']})",
+    "reduce_sum": lambda args, params: f"np.sum({args[0]}, axis={_axes(params['axes'])})",
+    "reduce_prod": lambda args, params: f"np.prod({args[0]}, axis={_axes(params['axes'])})",
+    "reduce_max": lambda args, params: f"np.max({args[0]}, axis={_axes(params['axes'])})",
+    "reduce_min": lambda args, params: f"np.min({args[0]}, axis={_axes(params['axes'])})",
+    "argmax": lambda args, params: f"np.argmax({args[0]}, axis={params['axis']})",
+    "argmin": lambda args, params: f"np.argmin({args[0]}, axis={params['axis']})",
+    "argsort": lambda args, params: f"np.argsort({args[0]}, axis={params['axis']}, kind={params['kind']!r})",
+    "argpartition": lambda args, params: f"np.argpartition({args[0]}, {params['kth']!r}, axis={params['axis']})",
+    "cumsum": _cumsum,
+    "contract": lambda args, params: f"np.einsum({params['spec']!r}, {args[0]}, {args[1]})",
+    "gather": lambda args, params: f"np.asarray({args[0]})[{_index_code(params['template'], args[1:])}]",
+    "scatter_add": lambda args, params: [
+        f"{{out}} = np.zeros({tuple(params['shape'])!r}, dtype=np.result_type({args[0]}))",
+        f"np.add.at({{out}}, ({_index_code(params['template'], args[1:])}), {args[0]})"
+        if params["template"].has_arrays else f"{{out}}[{_index_code(params['template'], args[1:])}] = {args[0]}"],
+    "scatter": lambda args, params: [
+        f"{{out}} = np.array({args[0]}, dtype=np.result_type({args[0]}, {args[1]}), copy=True)",
+        f"{{out}}[{_index_code(params['template'], args[2:])}] = {args[1]}"],
+    "solve": _call("np.linalg.solve"),
+    "inv": _call("np.linalg.inv"),
+    "det": _call("np.linalg.det"),
+    "slogdet": _call("np.linalg.slogdet"),
+    "triangular_solve": lambda args, params: (
+        f"scipy.linalg.solve_triangular({args[0]}, {args[1]}, lower={params['lower']})"),
+    # cholesky and eigh read the symmetric part of their input, as the primitives do.
+    "cholesky": lambda args, params: f"np.linalg.cholesky(0.5 * ({args[0]} + np.swapaxes({args[0]}, -1, -2)))",
+    "eigh": lambda args, params: f"np.linalg.eigh(0.5 * ({args[0]} + np.swapaxes({args[0]}, -1, -2)))",
+}
+
+# Primitives that cannot be written as plain NumPy, with the reason (none at present: call primitives
+# are inlined before generation).
+REFUSED = {}
+
+
+class _Name:
+    """A placeholder whose repr is a variable name, to write pytrees of names as Python source."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return self.name
+
+
+def _literal_code(value):
+    array = np.asarray(value)
+    if array.ndim == 0:
+        item = array.item()
+        if isinstance(item, float) and not np.isfinite(item):
+            return f"np.{'nan' if np.isnan(item) else ('inf' if item > 0 else '-inf')}"
+        if isinstance(value, (np.generic, np.ndarray)) and array.dtype != np.float64 and array.dtype.kind in "fc":
+            return f"{_dtype(array.dtype)}({item!r})"
+        return repr(item)
+    return f"np.array({array.tolist()!r}, dtype={_dtype(array.dtype)})"
+
+
+def _unpack_lines(parameter, structure, path=""):
+    """Assignments that take the leaves out of a pytree argument (tuples, lists, dicts)."""
+    if isinstance(structure, _Name):
+        return [f"{structure.name} = {parameter}{path}"]
+    lines = []
+    items = structure.items() if isinstance(structure, dict) else enumerate(structure)
+    for key, child in items:
+        lines += _unpack_lines(parameter, child, f"{path}[{key!r}]")
+    return lines
+
+
+def to_python(function, *example_args, name=None, compile=False):
+    """NumPy source of ``function`` (e.g. ``cr.grad(f)``) staged at ``example_args``: a plain function,
+    one statement per equation, that needs no chainrule. ``compile=True`` returns the function itself.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> source = to_python(cr.grad(lambda x: np.sin(x) * x), 1.0, name="grad_f")
+    >>> print(chr(10).join(source.splitlines()[:4]))
+    import numpy as np
+    <BLANKLINE>
+    <BLANKLINE>
+    def grad_f(x1):
+    >>> "np.cos(x1)" in source and "chainrule" not in source
+    True
+    >>> float(to_python(cr.grad(lambda x: np.sin(x) * x), 1.0, compile=True)(0.5)) == float(
+    ...     cr.grad(lambda x: np.sin(x) * x)(0.5))
+    True
+    """
+    graph, names, _ = stage(function, example_args)
+    numbers = number_variables(graph)
+    function_name = name or "_".join(filter(None, [getattr(function, "__name__", "function").replace(
+        "<lambda>", "f").replace("make_graph_", "")])) or "f"
+    if not function_name.isidentifier():
+        function_name = "f"
+    taken = set()
+    var_names = {}
+    for var, input_name in zip(graph.invars, names):
+        candidate = input_name if input_name.isidentifier() and not input_name.startswith("v") else \
+            f"x{len(taken) + 1}"
+        while candidate in taken or candidate == "np":
+            candidate += "_"
+        var_names[var] = candidate
+        taken.add(candidate)
+    for equation in graph.equations:
+        for var in equation.outputs:
+            var_names[var] = f"v{numbers[var]}"
+
+    def atom_code(atom):
+        return var_names[atom] if isinstance(atom, Var) else _literal_code(atom.value)
+
+    body = []
+    uses_scipy = False
+    for equation in graph.equations:
+        primitive = equation.primitive
+        row = CODE.get(primitive.name)
+        if row is None:
+            reason = REFUSED.get(primitive.name, "it has no row in chainrule.export.python.CODE")
+            raise NotImplementedError(f"to_python: the primitive {primitive.name!r} cannot be written as NumPy "
+                                      f"source: {reason}")
+        uses_scipy |= primitive.name == "triangular_solve"
+        code = row([atom_code(a) for a in equation.inputs], equation.params)
+        targets = ", ".join(var_names[v] for v in equation.outputs)
+        if isinstance(code, list):
+            body += [line.format(out=targets) for line in code]
+        else:
+            body.append(f"{targets} = {code}")
+
+    # Parameters: one per argument; pytree arguments are unpacked into their leaves first.
+    arguments = list(example_args)
+    parameters, unpacking = [], []
+    leaf_names = [var_names[v] for v in graph.invars]
+    position = 0
+    for index, arg in enumerate(arguments):
+        leaves, tree = tree_flatten(arg)
+        names_here = leaf_names[position:position + len(leaves)]
+        position += len(leaves)
+        if tree.node_type is None:  # a single array
+            parameters.append(names_here[0])
+            continue
+        parameter = f"arg{index + 1}"
+        parameters.append(parameter)
+        try:
+            structure = tree_unflatten(tree, [_Name(n) for n in names_here])
+            unpacking += _unpack_lines(parameter, structure)
+        except (TypeError, AttributeError):
+            raise NotImplementedError(f"to_python: argument {index + 1} is a {type(arg).__name__} pytree; only "
+                                      f"arrays, tuples, lists and dicts can be unpacked in plain NumPy") from None
+    outputs = [_Name(atom_code(v)) for v in graph.outvars]
+    try:
+        returned = repr(tree_unflatten(graph.out_tree, outputs)) if graph.out_tree is not None else repr(outputs)
+    except (TypeError, AttributeError):
+        returned = repr(tuple(outputs))
+    header = ["import numpy as np"] + (["import scipy.linalg"] if uses_scipy else [])
+    lines = header + ["", "", f"def {function_name}({', '.join(parameters)}):"]
+    lines += [f"    {line}" for line in unpacking + body]
+    lines.append(f"    return {returned}")
+    source = "\n".join(lines)
+    if not compile:
+        return source
+    namespace = {}
+    # The source is generated here from the graph (names, NumPy calls, literals), never from user text.
+    exec(builtins.compile(source, f"<chainrule.to_python {function_name}>", "exec"), namespace)  # noqa: S102
+    generated = namespace[function_name]
+    generated.__source__ = source
+    return generated
