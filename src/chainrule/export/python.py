@@ -63,6 +63,7 @@ CODE = {
     "neg": lambda args, params: f"-{args[0]}",
     "pow": _call("np.power"),
     "atan2": _call("np.arctan2"),
+    "real": _call("np.real"), "imag": _call("np.imag"), "conj": _call("np.conj"),
     "lt": _infix("<"), "le": _infix("<="), "gt": _infix(">"), "ge": _infix(">="), "eq": _infix("=="),
     "ne": _infix("!="),
     "round": lambda args, params: f"np.round({args[0]}, {params['decimals']})",

@@ -102,6 +102,7 @@ TABLE = {
     "ge": _head("GreaterThan"), "eq": _head("Equality"), "ne": _head("Unequality"),
     "logical_and": _head("And"), "logical_or": _head("Or"), "logical_xor": _head("Xor"),
     "logical_not": _head("Not"),
+    "real": _head("re"), "imag": _head("im"), "conj": _head("conjugate"),
     "select": Counterpart(head="Piecewise",
                           build=lambda sympy, condition, on_true, on_false:
                           sympy.Piecewise((on_true, condition), (on_false, True))),

@@ -1,0 +1,171 @@
+"""chainrule.symbolic: formulas from derivative graphs, the one bidirectional table, from_sympy."""
+import importlib.util
+import pathlib
+
+import numpy as np
+import pytest
+import sympy
+
+import chainrule as cr
+import chainrule.numpy as cnp
+from chainrule import symbolic
+from chainrule.ops import all_primitives
+from chainrule.symbolic.table import INLINED, REFUSED, TABLE
+
+
+def _spec():
+    path = pathlib.Path(__file__).resolve().parents[1] / "export" / "primitive_cases.py"
+    loader = importlib.util.spec_from_file_location("primitive_cases_for_symbolic", path)
+    module = importlib.util.module_from_spec(loader)
+    loader.loader.exec_module(module)
+    return module
+
+
+def lecture(x1, x2):
+    return (cnp.sin(x1 / x2) + (x1 / x2 - cnp.exp(x2))) * (x1 / x2 - cnp.exp(x2))
+
+
+x, y = sympy.symbols("x y", real=True)
+
+
+def test_sin_of_square_prints_nicely():
+    assert str(symbolic.formula(lambda t: cnp.sin(t ** 2), "x")) == "sin(x**2)"
+    derivative = symbolic.derivative(lambda t: cnp.sin(t ** 2), "x", simplify=True)
+    assert sympy.simplify(derivative - 2 * x * sympy.cos(x ** 2)) == 0
+    assert str(derivative) == "2*x*cos(x**2)"
+    assert derivative.subs(x, 2) == 4 * sympy.cos(4)
+
+
+def test_lecture_gradient_values():
+    pair = symbolic.gradient(lecture, "x1 x2")
+    values = symbolic.evaluate(pair, "x1 x2", [1.5, 0.5])
+    assert values == pytest.approx([3.011843, -13.723962], abs=5e-7)
+    ad = [float(g) for g in cr.grad(lecture, argnums=(0, 1))(1.5, 0.5)]
+    assert values == pytest.approx(ad, rel=1e-13)
+
+
+def test_shared_values_stay_shared():
+    def nested(t):
+        for _ in range(40):
+            t = cnp.sin(t)
+        return t
+    pair = symbolic.gradient(nested, "x")
+    assert symbolic.count_operations(pair) <= 3 * symbolic.count_operations(symbolic.formula(nested, "x"))
+    value = symbolic.evaluate(pair, "x", [0.7])[0]
+    assert value == pytest.approx(float(cr.grad(nested)(0.7)), rel=1e-13)
+
+
+def test_hessian_matches_ad():
+    def log_sum_exp(*xs):
+        return cnp.log(sum(cnp.exp(v) for v in xs))
+    names = "a b c d"
+    point = [0.1, -0.4, 0.8, 0.3]
+    pair = symbolic.hessian(log_sum_exp, names)
+    matrix = np.asarray(symbolic.lambdify(pair, names)(*point)[0], dtype=float)
+    expected = np.asarray(cr.hessian(log_sum_exp, argnums=(0, 1, 2, 3))(*point), dtype=float)
+    np.testing.assert_allclose(matrix, expected, rtol=1e-13, atol=1e-15)
+    simplified = symbolic.hessian(lambda a, b: a ** 2 * b, "x y", simplify=True)
+    assert simplified == sympy.Matrix([[2 * y, 2 * x], [2 * x, 0]])
+
+
+def test_from_sympy_gives_a_differentiable_function():
+    f = symbolic.from_sympy(sympy.sin(x ** 2) * sympy.exp(-y) / (1 + x ** 2), [x, y])
+    got = [float(g) for g in cr.grad(f, argnums=(0, 1))(0.7, 0.2)]
+    exact = [float(sympy.diff(sympy.sin(x ** 2) * sympy.exp(-y) / (1 + x ** 2), v).subs({x: 0.7, y: 0.2}))
+             for v in (x, y)]
+    assert got == pytest.approx(exact, rel=1e-13)
+    table = cr.explain(f, 0.7, 0.2)
+    assert float(table.value) == pytest.approx(float(f(0.7, 0.2)), rel=1e-15)
+
+
+def test_from_sympy_accepts_a_shared_pair():
+    pair = symbolic.gradient(lecture, "x1 x2")
+    gradient = symbolic.from_sympy(pair, "x1 x2")
+    assert [float(v) for v in gradient(1.5, 0.5)] == pytest.approx([3.011843, -13.723962], abs=5e-7)
+
+
+def test_from_sympy_refuses_unknown_functions_and_symbols():
+    with pytest.raises(symbolic.SymbolicError, match="besselj has no chainrule primitive"):
+        symbolic.from_sympy(sympy.besselj(0, x), [x])
+    with pytest.raises(symbolic.SymbolicError, match="the symbol y is not among the arguments"):
+        symbolic.from_sympy(x + y, [x])
+
+
+def test_table_heads_are_one_to_one():
+    heads = [row.head for row in TABLE.values() if row.head is not None]
+    assert len(heads) == len(set(heads))
+    primitives = all_primitives()
+    for name, row in TABLE.items():
+        if row.head is None:
+            continue
+        head = getattr(sympy, row.head)
+        arity = 3 if name == "select" else 1 if name in (
+            "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh", "arccosh",
+            "arctanh", "exp", "log", "abs", "sign", "floor", "ceil", "logical_not") else 2
+        logical = name.startswith("logical")
+        complex_valued = name in ("real", "imag", "conj")  # of a real symbol these are trivial
+        arity = 1 if complex_valued else arity
+        symbols = sympy.symbols("p q r", real=not complex_valued)[:arity]
+        arguments = [sympy.Symbol(s.name) for s in symbols] if logical else list(symbols)
+        if name == "select":
+            arguments = [symbols[0] > 0, symbols[1], symbols[2]]
+        # SymPy -> primitive: the staged function holds exactly that primitive.
+        expression = row.build(sympy, *arguments)
+        assert expression.func is head, name
+        inputs = [s for s in arguments if isinstance(s, sympy.Symbol)]
+        inputs = inputs if name != "select" else list(symbols)
+        function = symbolic.from_sympy(expression, inputs)
+        example = [np.array([True, False]) if logical else (0.6 + 0.2j if complex_valued else 0.6 + 0.1 * k)
+                   for k in range(len(inputs))]
+        graph = cr.make_graph(function)(*example)
+        assert name in [e.primitive.name for e in graph.equations], name
+        # primitive -> SymPy: exporting that primitive gives that head back.
+        staged = cr.make_graph(lambda *a: primitives[name](*a))(*(
+            [np.array(True)] * arity if logical else
+            [np.array(True), 0.5, 0.25] if name == "select" else [0.5 + 0.5j] if complex_valued else [0.5] * arity))
+        _, outputs = symbolic.graph_to_sympy(staged, list(sympy.symbols("a b c", real=not complex_valued)[:arity]),
+                                             shared=False)
+        assert outputs[0].func is head or name == "select", name
+
+
+def test_every_primitive_is_exported_or_refused_by_name():
+    primitives = set(all_primitives())
+    assert primitives <= set(TABLE) | set(REFUSED) | set(INLINED)
+    assert not set(TABLE) & set(REFUSED)
+    cases = _spec()
+    spec = cases.load_spec()
+    for name in sorted(spec):
+        function, args = cases.staged_case(name, spec)
+        graph = cr.make_graph(function)(*args)
+        inputs = []
+        for k, arg in enumerate(args):
+            array = np.asarray(arg)
+            if array.dtype.kind in "iub":  # index operands and masks stay numbers
+                inputs.append(array)
+            else:
+                symbols = np.empty(array.shape, dtype=object)
+                for index in np.ndindex(*array.shape):
+                    symbols[index] = sympy.Symbol(f"a{k}_{'_'.join(map(str, index))}", real=True)
+                inputs.append(symbols if array.ndim else symbols.item())
+        if name in REFUSED:
+            with pytest.raises(symbolic.SymbolicError, match=f"'{name}'"):
+                symbolic.graph_to_sympy(graph, inputs)
+            continue
+        _, outputs = symbolic.graph_to_sympy(graph, inputs, shared=False)
+        value = outputs[0]
+        substitution = {}
+        for symbols, arg in zip(inputs, args):
+            if isinstance(symbols, np.ndarray) and symbols.dtype == object:
+                for index in np.ndindex(*symbols.shape):
+                    substitution[symbols[index]] = sympy.Float(float(np.asarray(arg)[index]))
+            elif isinstance(symbols, sympy.Symbol):
+                substitution[symbols] = sympy.Float(float(arg))
+        expected = np.asarray(all_primitives()[name].impl(*args, **spec[name][1]))
+        def number(expression):
+            substituted = sympy.sympify(expression).xreplace(substitution)
+            if substituted.is_Boolean:
+                return float(bool(substituted))
+            return complex(substituted.evalf()).real
+
+        evaluated = np.vectorize(number, otypes=[float])(np.asarray(value, dtype=object))
+        np.testing.assert_allclose(evaluated, expected.astype(float), rtol=1e-10, atol=1e-12, err_msg=name)
