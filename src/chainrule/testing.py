@@ -16,15 +16,25 @@ class DerivativeMismatch(AssertionError):
 
 
 def _random_like(leaves, rng):
-    return [rng.standard_normal(np.shape(x)).astype(aval_of(x).dtype) if is_inexact(aval_of(x).dtype) else None
-            for x in leaves]
+    directions = []
+    for x in leaves:
+        dtype = aval_of(x).dtype
+        if not is_inexact(dtype):
+            directions.append(None)
+        elif np.issubdtype(dtype, np.complexfloating):
+            directions.append((rng.standard_normal(np.shape(x)) + 1j * rng.standard_normal(np.shape(x))).astype(dtype))
+        else:
+            directions.append(rng.standard_normal(np.shape(x)).astype(dtype))
+    return directions
 
 
 def _inner(a_leaves, b_leaves):
+    """The real pairing Re sum(a * b): with it, reverse mode's transposes satisfy <ȳ, J v> = <Jᵀ ȳ, v>
+    for real, complex-linear and merely real-linear maps (real, imag, conj, abs) alike."""
     total = 0.0
     for a, b in zip(a_leaves, b_leaves):
         if a is not None and b is not None:
-            total += float(np.sum(np.asarray(a, dtype=np.float64) * np.asarray(b, dtype=np.float64)))
+            total += float(np.real(np.sum(np.asarray(a, dtype=np.complex128) * np.asarray(b, dtype=np.complex128))))
     return total
 
 
@@ -37,14 +47,15 @@ def _central_difference(function, leaves, direction, step):
     """(f(x + h v) - f(x - h v)) / 2h on flat leaves, for every output leaf."""
     def at(sign):
         shifted = [x if v is None else np.asarray(x) + sign * step * v for x, v in zip(leaves, direction)]
-        return [np.asarray(o, dtype=np.float64) for o in function(shifted)]
+        return [np.asarray(o, dtype=np.complex128 if np.iscomplexobj(o) else np.float64) for o in function(shifted)]
     plus, minus = at(1.0), at(-1.0)
     return [(p - m) / (2.0 * step) for p, m in zip(plus, minus)]
 
 
 def _compare(name, got, expected, atol, rtol):
     for position, (g, e) in enumerate(zip(got, expected)):
-        g, e = np.asarray(g, dtype=np.float64), np.asarray(e, dtype=np.float64)
+        kind = np.complex128 if np.iscomplexobj(g) or np.iscomplexobj(e) else np.float64
+        g, e = np.asarray(g, dtype=kind), np.asarray(e, dtype=kind)
         if g.shape != e.shape:
             raise DerivativeMismatch(f"{name}: output {position} has shape {g.shape}, expected {e.shape}")
         if not np.allclose(g, e, atol=atol, rtol=rtol, equal_nan=False):
@@ -73,7 +84,7 @@ def _check_flat(flat_function, leaves, order, modes, atol, rtol, step, rng, labe
     if "rev" in modes:
         out_vjp, pullback = vjp(lambda *p: forward(list(p)), *primals)
         cotangent = _random_like(list(out_vjp), rng)
-        cotangent = [np.zeros(np.shape(o)) if c is None else c for c, o in zip(cotangent, out_vjp)]
+        cotangent = [np.zeros(np.shape(o), aval_of(o).dtype) if c is None else c for c, o in zip(cotangent, out_vjp)]
         input_cotangents = pullback(cotangent)
         left, right = _inner(cotangent, out_tangents), _inner(input_cotangents, tangents)
         scale = max(1.0, abs(left), abs(right))
@@ -161,7 +172,7 @@ def check_rules(primitive, args, params=None, *, order=2, atol=1e-6, rtol=1e-6, 
     if primitive.differentiable:
         differentiable = tuple(i for i, a in enumerate(args) if is_inexact(aval_of(a).dtype))
         rng = np.random.default_rng(seed + 1)
-        tangents = [rng.standard_normal(np.shape(args[i])) for i in differentiable]
+        tangents = _random_like([args[i] for i in differentiable], rng)
 
         def tangent_function(*a):
             def of_differentiable(*p):

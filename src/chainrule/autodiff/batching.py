@@ -10,9 +10,7 @@ import numpy as np
 
 from ..core.interpreter import ChainruleError, Interpreter, Tracer, interpreter_scope
 from ..core.avals import aval_of
-from ..ops import all_primitives
 from ..ops import contraction, indexing, structure
-from ..ops.families import ElementwisePrimitive
 
 
 class BatchTracer(Tracer):
@@ -73,12 +71,7 @@ class BatchInterpreter(Interpreter):
 
 
 def _rule_by_kind(primitive):
-    if isinstance(primitive, ElementwisePrimitive) or primitive.name in _UNARY_NAMES:
-        return _elementwise_rule
-    return None
-
-
-_UNARY_NAMES = set()
+    return _elementwise_rule if primitive.elementwise else None
 
 
 def _rank(value):
@@ -244,12 +237,6 @@ BATCH_RULES = {
     "solve": _stacked_rule, "inv": _stacked_rule, "det": _stacked_rule, "slogdet": _stacked_rule,
     "cholesky": _stacked_rule, "triangular_solve": _stacked_rule, "eigh": _stacked_rule,
 }  # custom.py adds the rules of its call primitives
-
-# Unary elementwise primitives are plain Primitives (no broadcasting needed); they batch elementwise.
-_UNARY_NAMES.update(name for name, p in all_primitives().items()
-                    if p.shape_rule.__name__ in ("float_shape_rule", "elementwise_shape_rule")
-                    and name not in BATCH_RULES)
-
 
 def batch_flat(function, leaves, axes, size):
     """Run ``function`` (flat list -> flat list) with ``leaves`` batched along ``axes`` (None: shared).

@@ -9,6 +9,7 @@ from ..core.config import config
 from ..core.interpreter import Interpreter, Tracer, bind, interpreter_scope, set_backward_primitive
 from ..core.zeros import instantiate
 from ..ops.arithmetic import add
+from ..ops.elementwise import real
 
 
 class Node:
@@ -126,12 +127,24 @@ def record(function, primals):
             if link is not None and cotangent is not None:
                 _accumulate(link[0], link[1], cotangent)
         backward(tape)
-        results = [n.cotangent for n in input_nodes]
+        results = [_project(n.cotangent, p) for n, p in zip(input_nodes, primals)]
         for n in input_nodes:
             n.cotangent = None
         return results
 
     return out_primals, pullback
+
+
+def _project(cotangent, primal):
+    """A real input's cotangent is the real part of what complex intermediates sent it."""
+    if cotangent is None or not _is_complex(cotangent) or _is_complex(primal):
+        return cotangent
+    return real(cotangent)
+
+
+def _is_complex(value):
+    dtype = value.dtype if hasattr(value, "dtype") else np.result_type(value)
+    return np.issubdtype(dtype, np.complexfloating)
 
 
 def backward(tape):

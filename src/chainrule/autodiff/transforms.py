@@ -66,6 +66,8 @@ def _finalize(value, like):
         return value
     array = np.asarray(value)
     target = aval_of(like).dtype
+    if np.iscomplexobj(array) and not np.issubdtype(target, np.complexfloating):
+        array = array.real
     if array.dtype != target:
         array = array.astype(target)
     elif not array.flags.writeable:
@@ -112,7 +114,7 @@ def _record_call(function, args, kwargs, argnums, has_aux, transform):
     return leaves, in_tree, outs, captured["out_tree"], pullback, aux
 
 
-def value_and_grad(function, argnums=0, has_aux=False):
+def value_and_grad(function, argnums=0, has_aux=False, holomorphic=False):
     """Return a function computing ``(function(*args), gradient)`` in one forward and one backward pass.
 
     >>> import chainrule as cr, chainrule.numpy as np
@@ -136,6 +138,16 @@ def value_and_grad(function, argnums=0, has_aux=False):
         if not is_inexact(out_aval.dtype):
             raise TypeError(f"grad: {_function_name(function)} returned dtype {out_aval.dtype}; its derivative "
                             f"is zero or undefined. Return a floating-point value.")
+        output_complex = np.issubdtype(out_aval.dtype, np.complexfloating)
+        if output_complex and not holomorphic:
+            raise TypeError(f"grad: {_function_name(function)} returned a complex value; grad needs a real output. "
+                            f"For a holomorphic function pass holomorphic=True (gives f'(z)); otherwise take "
+                            f"np.real or np.abs of the output.")
+        if holomorphic:
+            for leaf in leaves:
+                if not np.issubdtype(aval_of(leaf).dtype, np.complexfloating):
+                    raise TypeError("grad(holomorphic=True) needs complex inputs, got dtype "
+                                    f"{aval_of(leaf).dtype}; pass e.g. x + 0j")
         cotangents = pullback([np.ones((), out_aval.dtype)])
         grads = [_finalize(instantiate(c, leaf), leaf) for c, leaf in zip(cotangents, leaves)]
         grads = tree_unflatten(in_tree, grads)
@@ -150,18 +162,21 @@ def value_and_grad(function, argnums=0, has_aux=False):
     return value_and_grad_function
 
 
-def grad(function, argnums=0, has_aux=False):
+def grad(function, argnums=0, has_aux=False, holomorphic=False):
     """Return a function computing the gradient of scalar-valued ``function`` by reverse mode.
 
     ``argnums`` (int or tuple) picks the differentiated positional arguments, each any pytree of
     float arrays. With ``has_aux=True`` the function returns ``(output, aux)`` and so does the gradient.
+    Complex inputs follow JAX's and autograd's convention: for real f of z = x + iy the result is
+    df/dx - i df/dy (PyTorch returns its conjugate); with ``holomorphic=True`` a complex-valued
+    holomorphic f gets f'(z).
 
     >>> import chainrule as cr, chainrule.numpy as np
     >>> f = lambda x1, x2: (np.sin(x1 / x2) + x1 / x2 - np.exp(x2)) * (x1 / x2 - np.exp(x2))
     >>> [round(float(g), 6) for g in cr.grad(f, argnums=(0, 1))(1.5, 0.5)]
     [3.011843, -13.723962]
     """
-    value_and_grad_function = value_and_grad(function, argnums, has_aux)
+    value_and_grad_function = value_and_grad(function, argnums, has_aux, holomorphic)
 
     def grad_function(*args, **kwargs):
         value, gradient = value_and_grad_function(*args, **kwargs)

@@ -16,13 +16,14 @@ class Primitive:
       mode computes only the cotangents that are needed.
     - ``differentiable=False`` marks piecewise-constant or integer-valued operations (zero derivative).
     - ``convention``: the stated value at non-differentiable points, one line.
+    - ``elementwise``: acts element by element (so batching and sparsity need no rule of their own).
     """
 
     __slots__ = ("name", "impl", "shape_rule", "jvp", "vjp", "input_vjps", "differentiable",
-                 "multiple_results", "linear", "convention", "batch", "__weakref__")
+                 "multiple_results", "linear", "convention", "elementwise", "batch", "__weakref__")
 
     def __init__(self, name, impl, *, shape_rule=None, jvp=None, vjp=None, input_vjps=None,
-                 differentiable=True, multiple_results=False, linear=False, convention=None):
+                 differentiable=True, multiple_results=False, linear=False, convention=None, elementwise=False):
         self.name = name
         self.impl = impl
         self.shape_rule = shape_rule or evaluated_shape_rule(impl, multiple_results)
@@ -33,6 +34,7 @@ class Primitive:
         self.multiple_results = multiple_results
         self.linear = linear
         self.convention = convention
+        self.elementwise = elementwise
         self.batch = None
 
     def __call__(self, *args, **params):

@@ -10,7 +10,7 @@ from .arrays import (array, asarray, astype, copy, empty, eye, full, full_like, 
                      linspace, logspace, ndarray, ndim, ones, ones_like, result_type, shape, size, zeros,
                      zeros_like)
 from .elementwise import *  # noqa: F401,F403  (the ufunc-like functions, generated from the primitive tables)
-from .elementwise import (abs, around, clip, copysign, deg2rad, degrees, fabs, fix, float_power, fmax, fmin,
+from .elementwise import (abs, angle, around, clip, conj, copysign, deg2rad, degrees, fabs, fix, float_power, fmax, fmin,
                           heaviside, logaddexp2, positive, rad2deg, radians, reciprocal, remainder, round, square,
                           true_divide, where)
 from .products import cross, dot, einsum, inner, kron, matmul, outer, tensordot, vdot

@@ -31,6 +31,7 @@ _UNARY = {
     "log": _el.log, "log2": _el.log2, "log10": _el.log10, "log1p": _el.log1p, "sqrt": _el.sqrt,
     "cbrt": _el.cbrt, "absolute": _el.absolute, "sign": _el.sign, "floor": _el.floor, "ceil": _el.ceil,
     "rint": _el.rint, "trunc": _el.trunc, "sinc": _el.sinc, "negative": _ar.neg,
+    "real": _el.real, "imag": _el.imag, "conjugate": _el.conj,
     "isnan": _cmp.isnan, "isinf": _cmp.isinf, "isfinite": _cmp.isfinite, "logical_not": _cmp.logical_not,
 }
 _BINARY = {
@@ -52,6 +53,15 @@ for _name, _primitive in _BINARY.items():
 abs = absolute  # noqa: A001  (NumPy's alias)
 true_divide = divide
 remainder = mod
+
+
+conj = conjugate  # noqa: F821  (generated above)
+
+
+def angle(z, deg=False):
+    """``numpy.angle``: the argument of complex ``z`` (atan2(imag, real); 0 for real input)."""
+    result = _ar.atan2(_el.imag(z), _el.real(z))
+    return _ar.mul(result, 180.0 / _np.pi) if deg else result
 
 
 def positive(x):

@@ -135,7 +135,7 @@ _METHODS = {
     "squeeze": shaping.squeeze, "swapaxes": shaping.swapaxes, "clip": elementwise.clip,
     "round": elementwise.round, "repeat": shaping.repeat, "take": shaping.take, "trace": shaping.trace,
     "diagonal": shaping.diagonal, "sort": None, "copy": lambda self: self,
-    "conj": lambda self: self, "conjugate": lambda self: self,
+    "conj": elementwise.conjugate, "conjugate": elementwise.conjugate,
 }
 
 
@@ -146,7 +146,7 @@ def _sort_in_place(self, axis=-1, kind=None):
 _METHODS["sort"] = _sort_in_place
 
 # Functions that NumPy's own API may hand a traced value to (np.sum(x), np.sin(x), ...).
-_UFUNC_NAMES = {"true_divide": "divide", "absolute": "absolute", "conjugate": "positive", "remainder": "mod",
+_UFUNC_NAMES = {"true_divide": "divide", "absolute": "absolute", "remainder": "mod",
                 "matmul": "matmul"}
 
 
@@ -184,7 +184,8 @@ def install():
     Tracer.T = property(lambda self: shaping.transpose(self))
     Tracer.mT = property(lambda self: shaping.swapaxes(self, -1, -2))
     Tracer.at = property(lambda self: _AtProperty(self))
-    Tracer.real = property(lambda self: self)
+    Tracer.real = property(elementwise.real)
+    Tracer.imag = property(elementwise.imag)
     Tracer.__array_ufunc__ = _array_ufunc
     Tracer.__array_function__ = _array_function
     Tracer.__iter__ = lambda self: (self[i] for i in range(len(self)))

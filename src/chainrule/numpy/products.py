@@ -172,10 +172,11 @@ def outer(a, b):
 
 
 def vdot(a, b):
-    """``numpy.vdot`` for real input: the dot product of the flattened arrays."""
+    """``numpy.vdot``: the dot product of the flattened arrays, conjugating the first."""
     if not is_traced(a, b):
         return _np.vdot(a, b)
-    return einsum("i,i->", reshape(a, (-1,)), reshape(b, (-1,)))
+    from .elementwise import conjugate
+    return einsum("i,i->", reshape(conjugate(a), (-1,)), reshape(b, (-1,)))
 
 
 def kron(a, b):

@@ -106,7 +106,7 @@ def _neg_transpose(out_bar, out, x):
     return neg(out_bar)
 
 
-neg = families.linear("neg", np.negative, _neg_transpose, shape_rule=elementwise_shape_rule)
+neg = families.linear("neg", np.negative, _neg_transpose, shape_rule=elementwise_shape_rule, unary_elementwise=True)
 
 
 def _pow_d_base(x, y, out):

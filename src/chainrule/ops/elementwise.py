@@ -1,7 +1,9 @@
 """Unary elementwise primitives (sin, exp, log, sqrt, abs, ...), each one line from its derivative."""
 import numpy as np
 
-from . import families
+from ..core.avals import ShapedArray
+from ..core.primitive import Primitive
+from . import families, structure
 from .arithmetic import add, div, mul, neg, sub
 from .families import elementwise_shape_rule, unary, zero_derivative
 
@@ -29,7 +31,61 @@ log10 = unary("log10", np.log10, lambda x, y: div(1.0 / LOG10, x))
 log1p = unary("log1p", np.log1p, lambda x, y: div(1.0, add(1.0, x)))
 sqrt = unary("sqrt", np.sqrt, lambda x, y: div(0.5, y), convention="sqrt'(0) = inf, as the limit")
 cbrt = unary("cbrt", np.cbrt, lambda x, y: div(1.0 / 3.0, mul(y, y)), convention="cbrt'(0) = inf, as the limit")
-absolute = unary("abs", np.abs, lambda x, y: sign(x), float_result=False, convention="abs'(0) = 0")
+
+
+def is_complex(x):
+    """Whether ``x`` (array, number or traced value) has a complex dtype."""
+    dtype = x.dtype if hasattr(x, "dtype") else np.result_type(x)
+    return np.issubdtype(dtype, np.complexfloating)
+
+
+def _real_shape_rule(x):
+    dtype = np.empty(0, dtype=x.dtype if hasattr(x, "dtype") else np.result_type(x)).real.dtype
+    return ShapedArray(x.shape if hasattr(x, "shape") else np.shape(x), dtype)
+
+
+def _abs_derivative(x, y):
+    # Real x: sign(x), with abs'(0) = 0. Complex x: conj(x)/|x| (d|z|/dx - i d|z|/dy), 0 at z = 0.
+    if not is_complex(x):
+        return sign(x)
+    from .comparison import eq, select
+    at_zero = eq(y, 0)
+    return select(at_zero, 0.0, div(conj(x), select(at_zero, 1.0, y)))
+
+
+def _abs_jvp(primals, tangents):
+    (x,), (x_dot,) = primals, tangents
+    y = absolute.bind(x)
+    y_dot = mul(x_dot, _abs_derivative(x, y))
+    return y, real(y_dot) if is_complex(x) else y_dot
+
+
+def _abs_pullback(y_bar, y, x):
+    return (mul(y_bar, _abs_derivative(x, y)),)
+
+
+absolute = Primitive("abs", np.abs, shape_rule=_real_shape_rule, jvp=_abs_jvp, vjp=_abs_pullback, elementwise=True,
+                     convention="abs'(0) = 0; for complex z the gradient is conj(z)/|z| (0 at z = 0)")
+
+
+# Complex parts. Pullbacks are transposes (no conjugation), JAX's and autograd's convention: for real f
+# of complex z, grad gives df/dx - i df/dy.
+def _real_transpose(out_bar, out, x):
+    return structure.convert_element_type(out_bar, dtype=np.result_type(x)) if is_complex(x) else out_bar
+
+
+def _imag_transpose(out_bar, out, x):
+    return mul(out_bar, -1j) if is_complex(x) else mul(out_bar, 0.0)
+
+
+def _conj_transpose(out_bar, out, x):
+    return conj(out_bar)
+
+
+real = families.linear("real", np.real, _real_transpose, shape_rule=_real_shape_rule, unary_elementwise=True)
+imag = families.linear("imag", np.imag, _imag_transpose, shape_rule=_real_shape_rule, unary_elementwise=True)
+conj = families.linear("conj", np.conjugate, _conj_transpose, shape_rule=elementwise_shape_rule,
+                       unary_elementwise=True)
 
 
 def _sinc_derivative(x, y):
@@ -49,12 +105,17 @@ def _sinc_derivative(x, y):
 sinc = unary("sinc", np.sinc, _sinc_derivative, convention="smooth at 0 (removable singularity): every derivative order is exact there")
 
 _piecewise = "piecewise constant: derivative 0 everywhere, including at the jumps"
-sign = zero_derivative("sign", np.sign, shape_rule=elementwise_shape_rule, convention=_piecewise)
-floor = zero_derivative("floor", np.floor, shape_rule=elementwise_shape_rule, convention=_piecewise)
-ceil = zero_derivative("ceil", np.ceil, shape_rule=elementwise_shape_rule, convention=_piecewise)
-rint = zero_derivative("rint", np.rint, shape_rule=elementwise_shape_rule, convention=_piecewise)
-trunc = zero_derivative("trunc", np.trunc, shape_rule=elementwise_shape_rule, convention=_piecewise)
+sign = zero_derivative("sign", np.sign, shape_rule=elementwise_shape_rule, convention=_piecewise,
+                       unary_elementwise=True)
+floor = zero_derivative("floor", np.floor, shape_rule=elementwise_shape_rule, convention=_piecewise,
+                        unary_elementwise=True)
+ceil = zero_derivative("ceil", np.ceil, shape_rule=elementwise_shape_rule, convention=_piecewise,
+                       unary_elementwise=True)
+rint = zero_derivative("rint", np.rint, shape_rule=elementwise_shape_rule, convention=_piecewise,
+                       unary_elementwise=True)
+trunc = zero_derivative("trunc", np.trunc, shape_rule=elementwise_shape_rule, convention=_piecewise,
+                        unary_elementwise=True)
 round_ = zero_derivative("round", lambda x, *, decimals=0: np.round(x, decimals),
-                         shape_rule=elementwise_shape_rule, convention=_piecewise)
+                         shape_rule=elementwise_shape_rule, convention=_piecewise, unary_elementwise=True)
 
 __all__ = [name for name, value in list(globals().items()) if isinstance(value, families.Primitive)]

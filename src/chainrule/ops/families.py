@@ -17,6 +17,9 @@ class ElementwisePrimitive(Primitive):
 
     __slots__ = ()
 
+    def __init__(self, name, impl, **kwargs):
+        super().__init__(name, impl, elementwise=True, **kwargs)
+
     def __call__(self, *args, **params):
         shape = None
         uneven = False
@@ -85,7 +88,7 @@ def unary(name, impl, derivative, *, convention=None, float_result=True):
         return (arithmetic.mul(y_bar, derivative(x, y, **params)),)
 
     primitive = Primitive(name, impl, shape_rule=float_shape_rule if float_result else elementwise_shape_rule,
-                          jvp=jvp, vjp=pullback, convention=convention)
+                          jvp=jvp, vjp=pullback, convention=convention, elementwise=True)
     pullback.__name__ = f"{name}_pullback"
     jvp.__name__ = f"{name}_jvp"
     return primitive
@@ -126,9 +129,11 @@ def binary(name, impl, derivatives, *, convention=None, float_result=False):
     return primitive
 
 
-def linear(name, impl, transpose, *, shape_rule=None, elementwise=False):
+def linear(name, impl, transpose, *, shape_rule=None, elementwise=False, unary_elementwise=False):
     """A primitive linear in its (single differentiable) first argument: the JVP applies the primitive
-    to the tangent, the VJP is ``transpose(cotangent, out, *inputs, **params)``."""
+    to the tangent, the VJP is ``transpose(cotangent, out, *inputs, **params)``. ``elementwise`` makes
+    it an n-ary broadcasting ElementwisePrimitive; ``unary_elementwise`` marks a one-argument
+    elementwise operation (neg, real, conj)."""
 
     def jvp(primals, tangents, **params):
         out = primitive.bind(*primals, **params)
@@ -140,12 +145,16 @@ def linear(name, impl, transpose, *, shape_rule=None, elementwise=False):
         return (transpose(out_bar, out, *inputs, **params),) + (None,) * (len(inputs) - 1)
 
     pullback.__name__ = f"{name}_pullback"
-    kind = ElementwisePrimitive if elementwise else Primitive
-    primitive = kind(name, impl, shape_rule=shape_rule, jvp=jvp, vjp=pullback, linear=True)
+    if elementwise:
+        primitive = ElementwisePrimitive(name, impl, shape_rule=shape_rule, jvp=jvp, vjp=pullback, linear=True)
+    else:
+        primitive = Primitive(name, impl, shape_rule=shape_rule, jvp=jvp, vjp=pullback, linear=True,
+                              elementwise=unary_elementwise)
     return primitive
 
 
-def zero_derivative(name, impl, *, shape_rule=None, convention=None, multiple_results=False, elementwise=False):
+def zero_derivative(name, impl, *, shape_rule=None, convention=None, multiple_results=False, elementwise=False,
+                    unary_elementwise=False):
     """A piecewise-constant or integer-valued primitive: its derivative is zero where it exists."""
 
     def jvp(primals, tangents, **params):
@@ -154,9 +163,14 @@ def zero_derivative(name, impl, *, shape_rule=None, convention=None, multiple_re
     def pullback(out_bar, out, *inputs, **params):
         return (None,) * len(inputs)
 
-    kind = ElementwisePrimitive if elementwise else Primitive
-    primitive = kind(name, impl, shape_rule=shape_rule, jvp=jvp, vjp=pullback, differentiable=False,
-                     multiple_results=multiple_results, convention=convention)
+    if elementwise:
+        primitive = ElementwisePrimitive(name, impl, shape_rule=shape_rule, jvp=jvp, vjp=pullback,
+                                         differentiable=False, multiple_results=multiple_results,
+                                         convention=convention)
+    else:
+        primitive = Primitive(name, impl, shape_rule=shape_rule, jvp=jvp, vjp=pullback, differentiable=False,
+                              multiple_results=multiple_results, convention=convention,
+                              elementwise=unary_elementwise)
     return primitive
 
 
