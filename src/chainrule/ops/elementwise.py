@@ -60,8 +60,14 @@ def _abs_jvp(primals, tangents):
     return y, real(y_dot) if is_complex(x) else y_dot
 
 
+def _real_part_of(cotangent):
+    # A real output's cotangent is real: complex parts arriving from complex consumers are projected away
+    # before a non-holomorphic rule multiplies by a complex coefficient.
+    return real(cotangent) if is_complex(cotangent) else cotangent
+
+
 def _abs_pullback(y_bar, y, x):
-    return (mul(y_bar, _abs_derivative(x, y)),)
+    return (mul(_real_part_of(y_bar), _abs_derivative(x, y)),)
 
 
 absolute = Primitive("abs", np.abs, shape_rule=_real_shape_rule, jvp=_abs_jvp, vjp=_abs_pullback, elementwise=True,
@@ -71,10 +77,12 @@ absolute = Primitive("abs", np.abs, shape_rule=_real_shape_rule, jvp=_abs_jvp, v
 # Complex parts. Pullbacks are transposes (no conjugation), JAX's and autograd's convention: for real f
 # of complex z, grad gives df/dx - i df/dy.
 def _real_transpose(out_bar, out, x):
+    out_bar = _real_part_of(out_bar)
     return structure.convert_element_type(out_bar, dtype=np.result_type(x)) if is_complex(x) else out_bar
 
 
 def _imag_transpose(out_bar, out, x):
+    out_bar = _real_part_of(out_bar)
     return mul(out_bar, -1j) if is_complex(x) else mul(out_bar, 0.0)
 
 
