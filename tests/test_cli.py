@@ -122,7 +122,7 @@ def test_parser_never_evaluates(monkeypatch):
     assert calls == []
 
 
-_ALLOWED = set("0123456789.+-*/() ,xyzabcdefghijklmnopqrstuvw")
+_ALLOWED = set("0123456789.+-*/() ,_xyzabcdefghijklmnopqrstuvw")
 
 
 @settings(max_examples=300, deadline=None)

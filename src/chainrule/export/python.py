@@ -64,6 +64,11 @@ CODE = {
     "pow": _call("np.power"),
     "atan2": _call("np.arctan2"),
     "real": _call("np.real"), "imag": _call("np.imag"), "conj": _call("np.conj"),
+    **{name: _call(f"scipy.special.{name}") for name in (
+        "erf", "erfc", "erfcx", "erfinv", "gamma", "gammaln", "zeta", "gammainc", "gammaincc", "betainc", "xlogy",
+        "xlog1py")},
+    **{name: (lambda name: lambda args, params: f"scipy.special.{name}({params['order']!r}, {args[0]})")(name)
+       for name in ("polygamma", "jv", "yv", "iv", "ive")},
     "lt": _infix("<"), "le": _infix("<="), "gt": _infix(">"), "ge": _infix(">="), "eq": _infix("=="),
     "ne": _infix("!="),
     "round": lambda args, params: f"np.round({args[0]}, {params['decimals']})",
@@ -183,7 +188,7 @@ def to_python(function, *example_args, name=None, compile=False):
         return var_names[atom] if isinstance(atom, Var) else _literal_code(atom.value)
 
     body = []
-    uses_scipy = False
+    modules = set()
     for equation in graph.equations:
         primitive = equation.primitive
         row = CODE.get(primitive.name)
@@ -191,8 +196,8 @@ def to_python(function, *example_args, name=None, compile=False):
             reason = REFUSED.get(primitive.name, "it has no row in chainrule.export.python.CODE")
             raise NotImplementedError(f"to_python: the primitive {primitive.name!r} cannot be written as NumPy "
                                       f"source: {reason}")
-        uses_scipy |= primitive.name == "triangular_solve"
         code = row([atom_code(a) for a in equation.inputs], equation.params)
+        modules.update(module for module in ("scipy.linalg", "scipy.special") if module + "." in str(code))
         targets = ", ".join(var_names[v] for v in equation.outputs)
         if isinstance(code, list):
             body += [line.format(out=targets) for line in code]
@@ -224,7 +229,7 @@ def to_python(function, *example_args, name=None, compile=False):
         returned = repr(tree_unflatten(graph.out_tree, outputs)) if graph.out_tree is not None else repr(outputs)
     except (TypeError, AttributeError):
         returned = repr(tuple(outputs))
-    header = ["import numpy as np"] + (["import scipy.linalg"] if uses_scipy else [])
+    header = ["import numpy as np"] + [f"import {module}" for module in sorted(modules)]
     lines = header + ["", "", f"def {function_name}({', '.join(parameters)}):"]
     lines += [f"    {line}" for line in unpacking + body]
     lines.append(f"    return {returned}")

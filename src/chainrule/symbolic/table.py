@@ -103,6 +103,8 @@ TABLE = {
     "logical_and": _head("And"), "logical_or": _head("Or"), "logical_xor": _head("Xor"),
     "logical_not": _head("Not"),
     "real": _head("re"), "imag": _head("im"), "conj": _head("conjugate"),
+    "erf": _head("erf"), "erfc": _head("erfc"), "erfinv": _head("erfinv"), "gamma": _head("gamma"),
+    "zeta": _head("zeta"),
     "select": Counterpart(head="Piecewise",
                           build=lambda sympy, condition, on_true, on_false:
                           sympy.Piecewise((on_true, condition), (on_false, True))),
@@ -123,6 +125,18 @@ TABLE = {
     "trunc": _composite(_truncate),
     "floor_divide": _composite(lambda sympy, x, y: sympy.floor(x / y)),
     "fmod": _composite(lambda sympy, x, y: x - y * _truncate(sympy, x / y)),
+    "gammaln": _composite(lambda sympy, x: sympy.log(sympy.Abs(sympy.gamma(x)))),
+    "polygamma": _composite(lambda sympy, x, *, order: sympy.polygamma(order, x)),
+    "erfcx": _composite(lambda sympy, x: sympy.exp(x ** 2) * sympy.erfc(x)),
+    "jv": _composite(lambda sympy, x, *, order: sympy.besselj(order, x)),
+    "yv": _composite(lambda sympy, x, *, order: sympy.bessely(order, x)),
+    "iv": _composite(lambda sympy, x, *, order: sympy.besseli(order, x)),
+    "ive": _composite(lambda sympy, x, *, order: sympy.besseli(order, x) * sympy.exp(-sympy.Abs(x))),
+    "gammainc": _composite(lambda sympy, a, x: sympy.lowergamma(a, x) / sympy.gamma(a)),
+    "gammaincc": _composite(lambda sympy, a, x: sympy.uppergamma(a, x) / sympy.gamma(a)),
+    "betainc": _composite(lambda sympy, a, b, x: sympy.betainc_regularized(a, b, 0, x)),
+    "xlogy": _composite(lambda sympy, x, y: sympy.Piecewise((0, sympy.Eq(x, 0)), (x * sympy.log(y), True))),
+    "xlog1py": _composite(lambda sympy, x, y: sympy.Piecewise((0, sympy.Eq(x, 0)), (x * sympy.log(1 + y), True))),
     "stop_gradient": _composite(lambda sympy, x: x),  # the value; derivatives come from the derivative graph
     "convert_element_type": _composite(_convert),
     # Structural and reductions: the primitive's own impl, run on arrays of SymPy expressions.
