@@ -106,6 +106,14 @@ def _reflected(function):
     return lambda self, other: function(other, self)
 
 
+def _in_place(function):
+    """``x op= v``: NumPy updates the array object itself, so every name bound to it sees the result."""
+    def update(self, other):
+        setitem(self, Ellipsis, function(self, other))
+        return self
+    return update
+
+
 _OPERATORS = {
     "__add__": elementwise.add, "__radd__": _reflected(elementwise.add),
     "__sub__": elementwise.subtract, "__rsub__": _reflected(elementwise.subtract),
@@ -121,6 +129,9 @@ _OPERATORS = {
     "__neg__": elementwise.negative, "__pos__": elementwise.positive, "__abs__": elementwise.absolute,
     "__invert__": elementwise.logical_not,
     "__getitem__": getitem, "__setitem__": setitem,
+    "__iadd__": _in_place(elementwise.add), "__isub__": _in_place(elementwise.subtract),
+    "__imul__": _in_place(elementwise.multiply), "__itruediv__": _in_place(elementwise.divide),
+    "__ipow__": _in_place(elementwise.power), "__imatmul__": _in_place(products.matmul),
 }
 
 _METHODS = {
@@ -158,7 +169,12 @@ def _find_function(name, module_name):
 
 
 def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
-    if method != "__call__" or kwargs.get("out") is not None:
+    if kwargs.get("out") is not None:
+        raise ChainruleError(
+            f"numpy.{ufunc.__name__} was asked to write a traced value into a NumPy array in place (out=, or "
+            f"an operator like +=). A NumPy array cannot hold a traced value: write y = y + value instead, "
+            f"or build the array with chainrule.numpy so that it is traced too.")
+    if method != "__call__":
         return NotImplemented
     kwargs.pop("out", None)
     function = _find_function(_UFUNC_NAMES.get(ufunc.__name__, ufunc.__name__), "numpy")
