@@ -106,6 +106,6 @@ def test_every_primitive_can_be_explained():
         table = cr.explain(function, *args, mode="both")
         expected = all_primitives()[name].impl(*args, **spec[name][1])
         first = expected[0] if isinstance(expected, (list, tuple)) else expected
-        np.testing.assert_allclose(np.asarray(table.values[1], dtype=float), np.asarray(first, dtype=float),
+        np.testing.assert_allclose(np.asarray(table.values[1], dtype=complex), np.asarray(first, dtype=complex),
                                    err_msg=name)
         assert len(table.to_text().splitlines()) > len(args), name
