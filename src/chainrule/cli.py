@@ -345,6 +345,11 @@ def main(argv=None, out=None):
             parser.print_help(out)
             return 2
         return arguments.run(arguments, out)
+    except BrokenPipeError:
+        # The reader (e.g. `| head`) stopped early: not an error of the command.
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except CommandError as error:
         name = getattr(locals().get("arguments"), "command", None)
         prefix = f"chainrule {name}" if name else "chainrule"
