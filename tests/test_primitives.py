@@ -121,6 +121,28 @@ SPEC = {
 }
 
 
+# Special functions (chainrule.ops.special). Integer arguments are held fixed (differentiable in x only).
+SPEC.update({
+    "gammaln": ((uniform(0.5, 4),), {}),
+    "polygamma": ((uniform(0.5, 4),), {"order": 1}),
+    "gamma": ((uniform(0.5, 3),), {}),
+    "erf": ((uniform(-2, 2),), {}),
+    "erfc": ((uniform(-2, 2),), {}),
+    "erfinv": ((uniform(-0.8, 0.8),), {}),
+    "erfcx": ((uniform(-1, 3),), {}),
+    "iv": ((uniform(0.5, 3),), {"order": 1.5}),
+    "ive": ((uniform(-3, 3),), {"order": 1.0}),
+    "jv": ((uniform(0.5, 5),), {"order": 0.5}),
+    "yv": ((uniform(0.5, 5),), {"order": 1.0}),
+    "xlogy": ((uniform(-2, 2), uniform(0.5, 3)), {}),
+    "xlog1py": ((uniform(-2, 2), uniform(-0.5, 3)), {}),
+    "zeta": ((np.array([2, 3, 4]), uniform(0.5, 3)), {}),
+    "gammainc": ((np.array([1, 2, 5]), uniform(0.5, 4)), {}),
+    "gammaincc": ((np.array([1, 2, 5]), uniform(0.5, 4)), {}),
+    "betainc": ((np.array([1, 2, 5]), np.array([2, 3, 1]), uniform(0.2, 0.8)), {}),
+})
+
+
 def test_every_primitive_has_a_row():
     missing = sorted(set(all_primitives()) - set(SPEC))
     assert not missing, f"primitives without a spec-table row: {missing}"
