@@ -131,9 +131,21 @@ def _scatter_jvp(primals, tangents, *, template):
     return out, scatter(x_dot, updates_dot, *arrays, template=template)
 
 
+def _last_update_wins(x, region_shape, arrays, template):
+    """Mask over the indexed region: True where that update is the one left in the output (the last
+    one written to its position), built from primitives so that traced index arrays work too."""
+    ids = np.arange(int(np.prod(region_shape, dtype=np.int64)), dtype=np.int64).reshape(region_shape)
+    winners = scatter(np.full(np.shape(x), -1, dtype=np.int64), ids, *arrays, template=template)
+    from .comparison import eq
+    return eq(gather(winners, *arrays, template=template), ids)
+
+
 def _scatter_pullback(out_bar, out, x, updates, *arrays, template):
     x_bar = scatter(out_bar, 0.0, *arrays, template=template)
     updates_bar = gather(out_bar, *arrays, template=template)
+    if template.has_arrays:  # repeated positions: an overwritten update does not reach the output
+        from .comparison import select
+        updates_bar = select(_last_update_wins(x, np.shape(updates_bar), arrays, template), updates_bar, 0.0)
     updates_shape = np.shape(updates)
     if np.shape(updates_bar) != updates_shape:  # updates were broadcast into the indexed region
         from .structure import _broadcast_transpose
@@ -142,8 +154,8 @@ def _scatter_pullback(out_bar, out, x, updates, *arrays, template):
 
 
 scatter = Primitive("scatter", _scatter_impl, jvp=_scatter_jvp, vjp=_scatter_pullback,
-                    convention="with repeated indices the last update wins, as in NumPy; each repeated "
-                               "update still receives the cotangent of its position")
+                    convention="with repeated indices the last update wins, as in NumPy; the overwritten "
+                               "updates get zero cotangent")
 
 
 def take_slices(x, slices):
