@@ -66,15 +66,28 @@ class _IndexedUpdate:
         return self.add(_ar.neg(values))
 
     def _unique_update(self, combine, values, name):
-        template, index_arrays = _split(self.index)
-        if index_arrays:
-            flat = _np.ravel_multi_index(_np.broadcast_arrays(*[_np.asarray(a) for a in index_arrays]),
-                                         [arrays.shape(self.array)[i] for i in range(len(index_arrays))], mode="wrap")
-            if _np.unique(flat).size != flat.size:
-                raise NotImplementedError(f"x.at[index].{name} with repeated indices is not supported; "
-                                          f"combine the repeated updates first")
-        current = getitem(self.array, self.index) if isinstance(self.array, Tracer) else _np.asarray(self.array)[self.index]
-        return self.set(combine(current, values))
+        # NumPy's ufunc.at semantics: the updates apply one after another, so a repeated position
+        # combines all of its updates. Positions are found on the concrete index, whatever its form.
+        x = self.array
+        _split(self.index)
+        positions = _np.arange(arrays.size(x)).reshape(arrays.shape(x))[self.index]
+        flat = positions.reshape(-1)
+        if _np.unique(flat).size == flat.size:
+            return self.set(combine(self.get(), values))
+        if arrays.shape(values) != positions.shape:
+            values = shaping.broadcast_to(values, positions.shape)
+        values = shaping.ravel(values)
+        occurrence = _np.empty(flat.size, dtype=_np.int64)
+        seen = {}
+        for k, position in enumerate(flat.tolist()):
+            occurrence[k] = seen.get(position, 0)
+            seen[position] = occurrence[k] + 1
+        out = shaping.ravel(x)
+        for round_ in range(int(occurrence.max()) + 1):  # each round touches a position at most once
+            picked = _np.nonzero(occurrence == round_)[0]
+            targets = flat[picked]
+            out = _updated(out, targets, combine(getitem(out, targets), getitem(values, picked)))
+        return shaping.reshape(out, arrays.shape(x))
 
     def multiply(self, values):
         return self._unique_update(_ar.mul, values, "multiply")
