@@ -83,7 +83,8 @@ def _custom_jvp_pullback(out_bars, outs, *inputs, rule, call):
 
 
 custom_jvp_call = Primitive("custom_jvp_call", _custom_jvp_impl, jvp=_custom_jvp_jvp, vjp=_custom_jvp_pullback,
-                            multiple_results=True, shape_rule=_staged_shape_rule(_custom_jvp_run))
+                            multiple_results=True, shape_rule=_staged_shape_rule(_custom_jvp_run),
+                            calls_function=True)
 
 
 class custom_jvp:
@@ -206,7 +207,8 @@ def _custom_vjp_jvp(primals, tangents, *, rule, call):
 
 
 custom_vjp_call = Primitive("custom_vjp_call", _custom_vjp_impl, jvp=_custom_vjp_jvp, vjp=_custom_vjp_pullback,
-                            multiple_results=True, shape_rule=_staged_shape_rule(_custom_vjp_run))
+                            multiple_results=True, shape_rule=_staged_shape_rule(_custom_vjp_run),
+                            calls_function=True)
 
 
 class custom_vjp:
@@ -270,7 +272,8 @@ def _checkpoint_pullback(out_bars, outs, *inputs, function, call):
 
 
 checkpoint_call = Primitive("checkpoint_call", _checkpoint_impl, jvp=_checkpoint_jvp, vjp=_checkpoint_pullback,
-                            multiple_results=True, shape_rule=_staged_shape_rule(_checkpoint_run))
+                            multiple_results=True, shape_rule=_staged_shape_rule(_checkpoint_run),
+                            calls_function=True)
 
 
 def checkpoint(function):

@@ -88,6 +88,15 @@ def _function_name(function):
     return getattr(function, "__name__", type(function).__name__)
 
 
+def _wraps(transformed, function, transform):
+    """Name the transformed function after the original and keep a link to it (``__wrapped__``), so
+    tools that read signatures (inspect, the exporters) see the original parameters."""
+    transformed.__name__ = f"{transform}_{_function_name(function)}"
+    transformed.__qualname__ = transformed.__name__
+    transformed.__doc__ = f"{transform} of {_function_name(function)}."
+    transformed.__wrapped__ = function
+
+
 # ---------------------------------------------------------------------------------------------- reverse
 
 def _record_call(function, args, kwargs, argnums, has_aux, transform):
@@ -157,8 +166,7 @@ def value_and_grad(function, argnums=0, has_aux=False, holomorphic=False):
             return (value, aux), result
         return value, result
 
-    value_and_grad_function.__name__ = f"value_and_grad_{_function_name(function)}"
-    value_and_grad_function.__doc__ = f"Value and gradient of {_function_name(function)}."
+    _wraps(value_and_grad_function, function, "value_and_grad")
     return value_and_grad_function
 
 
@@ -182,8 +190,7 @@ def grad(function, argnums=0, has_aux=False, holomorphic=False):
         value, gradient = value_and_grad_function(*args, **kwargs)
         return (gradient, value[1]) if has_aux else gradient
 
-    grad_function.__name__ = f"grad_{_function_name(function)}"
-    grad_function.__doc__ = f"Gradient of {_function_name(function)}."
+    _wraps(grad_function, function, "grad")
     return grad_function
 
 
@@ -364,7 +371,7 @@ def jacfwd(function, argnums=0):
             blocks.append(row)
         return _arrange(blocks, captured["out_tree"], in_tree, single)
 
-    jacfwd_function.__name__ = f"jacfwd_{_function_name(function)}"
+    _wraps(jacfwd_function, function, "jacfwd")
     return jacfwd_function
 
 
@@ -391,7 +398,7 @@ def jacrev(function, argnums=0):
         leaves, in_tree, outs, out_tree, pullback, _ = _record_call(function, args, {}, numbers, False, "jacrev")
         return _jacobian_from_pullback(leaves, in_tree, outs, out_tree, pullback, single)
 
-    jacrev_function.__name__ = f"jacrev_{_function_name(function)}"
+    _wraps(jacrev_function, function, "jacrev")
     return jacrev_function
 
 
@@ -438,7 +445,7 @@ def jacobian(function, argnums=0, mode="auto"):
             return jacfwd(function, argnums)(*args)
         return _jacobian_from_pullback(leaves, in_tree, outs, out_tree, pullback, single)
 
-    jacobian_function.__name__ = f"jacobian_{_function_name(function)}"
+    _wraps(jacobian_function, function, "jacobian")
     return jacobian_function
 
 
@@ -531,5 +538,5 @@ def vmap(function, in_axes=0, out_axes=0, axis_size=None):
             moved.append(value if isinstance(value, Tracer) else np.asarray(value))
         return tree_unflatten(out_tree, moved)
 
-    vmapped.__name__ = f"vmap_{_function_name(function)}"
+    _wraps(vmapped, function, "vmap")
     return vmapped

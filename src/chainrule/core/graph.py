@@ -256,8 +256,60 @@ def eval_graph(graph, *args):
 
 
 def simplify_graph(graph):
-    """Share common subexpressions, then drop equations whose outputs are never used."""
-    return eliminate_dead_code(share_common_subexpressions(graph))
+    """Fold identities (x*1, x+0, -(-x)), share common subexpressions, then drop equations whose outputs
+    are never used."""
+    return eliminate_dead_code(share_common_subexpressions(fold_identities(graph)))
+
+
+def _is_literal(atom, value):
+    if not isinstance(atom, Literal):
+        return False
+    array = np.asarray(atom.value)
+    return array.size == 1 and bool(array.reshape(-1)[0] == value)
+
+
+def _identity_operand(equation):
+    """The input an equation merely passes through (x*1, 1*x, x/1, x+0, 0+x, x-0), or None.
+
+    Only when the output has the input's shape and dtype, so no broadcast or promotion is lost."""
+    name = equation.primitive.name
+    inputs = equation.inputs
+    candidate = None
+    if name == "mul":
+        candidate = inputs[0] if _is_literal(inputs[1], 1) else inputs[1] if _is_literal(inputs[0], 1) else None
+    elif name == "div" and _is_literal(inputs[1], 1):
+        candidate = inputs[0]
+    elif name == "add":
+        candidate = inputs[0] if _is_literal(inputs[1], 0) else inputs[1] if _is_literal(inputs[0], 0) else None
+    elif name == "sub" and _is_literal(inputs[1], 0):
+        candidate = inputs[0]
+    if isinstance(candidate, Var) and candidate.aval == equation.outputs[0].aval:
+        return candidate
+    return None
+
+
+def fold_identities(graph):
+    """Replace equations that pass an input through unchanged (and -(-x)) by that input."""
+    replacement = {}
+    negated = {}
+    equations = []
+
+    def resolve(atom):
+        return replacement.get(atom, atom) if isinstance(atom, Var) else atom
+
+    for equation in graph.equations:
+        equation = Equation(equation.primitive, [resolve(a) for a in equation.inputs], equation.params,
+                            equation.outputs)
+        passed = None if equation.primitive.multiple_results else _identity_operand(equation)
+        if passed is None and equation.primitive.name == "neg" and equation.inputs[0] in negated:
+            passed = negated[equation.inputs[0]]
+        if passed is not None:
+            replacement[equation.outputs[0]] = passed
+            continue
+        if equation.primitive.name == "neg" and isinstance(equation.inputs[0], Var):
+            negated[equation.outputs[0]] = equation.inputs[0]
+        equations.append(equation)
+    return Graph(graph.invars, equations, [resolve(v) for v in graph.outvars], graph.in_tree, graph.out_tree)
 
 
 def _literal_key(literal):
@@ -323,3 +375,44 @@ def eliminate_dead_code(graph):
             live.update(a for a in equation.inputs if isinstance(a, Var))
     kept.reverse()
     return Graph(graph.invars, kept, graph.outvars, graph.in_tree, graph.out_tree)
+
+
+def inline_calls(graph):
+    """``graph`` with every call primitive (custom rules, checkpoint) replaced by the equations of the
+    function it calls: what exporters show and what sparsity analysis reads.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> block = cr.checkpoint(lambda x: np.sin(x) * 2.0)
+    >>> graph = cr.make_graph(lambda x: block(x) + 1.0)(0.5)
+    >>> [e.primitive.name for e in graph.equations]
+    ['checkpoint_call', 'add']
+    >>> [e.primitive.name for e in inline_calls(graph).equations]
+    ['sin', 'mul', 'add']
+    """
+    if not any(e.primitive.calls_function for e in graph.equations):
+        return graph
+    alias = {}
+
+    def resolve(atom):
+        return alias.get(atom, atom) if isinstance(atom, Var) else atom
+
+    equations = []
+    for equation in graph.equations:
+        inputs = [resolve(a) for a in equation.inputs]
+        if not equation.primitive.calls_function:
+            equations.append(Equation(equation.primitive, inputs, equation.params, equation.outputs))
+            continue
+        primitive, params = equation.primitive, equation.params
+        inner = inline_calls(make_graph(lambda *leaves: list(primitive.impl(*leaves, **params)), simplify=False)(
+            *[a.aval for a in inputs]))
+        inner_alias = dict(zip(inner.invars, inputs))
+
+        def resolve_inner(atom):
+            return inner_alias.get(atom, atom) if isinstance(atom, Var) else atom
+
+        for inner_equation in inner.equations:
+            equations.append(Equation(inner_equation.primitive, [resolve_inner(a) for a in inner_equation.inputs],
+                                      inner_equation.params, inner_equation.outputs))
+        for output, inner_output in zip(equation.outputs, inner.outvars):
+            alias[output] = resolve_inner(inner_output)
+    return Graph(graph.invars, equations, [resolve(v) for v in graph.outvars], graph.in_tree, graph.out_tree)

@@ -17,13 +17,17 @@ class Primitive:
     - ``differentiable=False`` marks piecewise-constant or integer-valued operations (zero derivative).
     - ``convention``: the stated value at non-differentiable points, one line.
     - ``elementwise``: acts element by element (so batching and sparsity need no rule of their own).
+    - ``calls_function``: its implementation runs a user function (custom rules, checkpoint); graph
+      consumers may inline it (``core.graph.inline_calls``).
     """
 
     __slots__ = ("name", "impl", "shape_rule", "jvp", "vjp", "input_vjps", "differentiable",
-                 "multiple_results", "linear", "convention", "elementwise", "batch", "__weakref__")
+                 "multiple_results", "linear", "convention", "elementwise", "calls_function", "batch",
+                 "__weakref__")
 
     def __init__(self, name, impl, *, shape_rule=None, jvp=None, vjp=None, input_vjps=None,
-                 differentiable=True, multiple_results=False, linear=False, convention=None, elementwise=False):
+                 differentiable=True, multiple_results=False, linear=False, convention=None, elementwise=False,
+                 calls_function=False):
         self.name = name
         self.impl = impl
         self.shape_rule = shape_rule or evaluated_shape_rule(impl, multiple_results)
@@ -35,6 +39,7 @@ class Primitive:
         self.linear = linear
         self.convention = convention
         self.elementwise = elementwise
+        self.calls_function = calls_function
         self.batch = None
 
     def __call__(self, *args, **params):

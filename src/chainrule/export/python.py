@@ -158,8 +158,8 @@ def to_python(function, *example_args, name=None, compile=False):
     import numpy as np
     <BLANKLINE>
     <BLANKLINE>
-    def grad_f(x1):
-    >>> "np.cos(x1)" in source and "chainrule" not in source
+    def grad_f(x):
+    >>> "np.cos(x)" in source and "chainrule" not in source
     True
     >>> float(to_python(cr.grad(lambda x: np.sin(x) * x), 1.0, compile=True)(0.5)) == float(
     ...     cr.grad(lambda x: np.sin(x) * x)(0.5))

@@ -5,51 +5,8 @@ import inspect
 import numpy as np
 
 from ..core.avals import ShapedArray
-from ..core.graph import Equation, Graph, Literal, Var, make_graph
+from ..core.graph import Graph, Literal, inline_calls, make_graph
 from ..core.tree import tree_flatten
-
-# Call primitives wrap a whole user function in one equation; exporters show what it computes instead.
-CALL_PRIMITIVES = ("custom_jvp_call", "custom_vjp_call", "checkpoint_call")
-
-
-def inline_calls(graph):
-    """``graph`` with every call primitive replaced by the equations of the function it calls.
-
-    >>> import chainrule as cr, chainrule.numpy as np
-    >>> block = cr.checkpoint(lambda x: np.sin(x) * 2.0)
-    >>> graph = cr.make_graph(lambda x: block(x) + 1.0)(0.5)
-    >>> [e.primitive.name for e in inline_calls(graph).equations]
-    ['sin', 'mul', 'add']
-    """
-    if not any(e.primitive.name in CALL_PRIMITIVES for e in graph.equations):
-        return graph
-    alias = {}
-
-    def resolve(atom):
-        return alias.get(atom, atom) if isinstance(atom, Var) else atom
-
-    equations = []
-    for equation in graph.equations:
-        inputs = [resolve(a) for a in equation.inputs]
-        if equation.primitive.name not in CALL_PRIMITIVES:
-            equations.append(Equation(equation.primitive, inputs, equation.params, equation.outputs))
-            continue
-        primitive, params = equation.primitive, equation.params
-        inner = make_graph(lambda *leaves: list(primitive.impl(*leaves, **params)))(
-            *[ShapedArray(a.aval.shape, a.aval.dtype) for a in inputs])
-        inner = inline_calls(inner)
-        inner_alias = dict(zip(inner.invars, inputs))
-
-        def inner_resolve(atom):
-            return inner_alias.get(atom, atom) if isinstance(atom, Var) else atom
-
-        for inner_equation in inner.equations:
-            equations.append(Equation(inner_equation.primitive, [inner_resolve(a) for a in inner_equation.inputs],
-                                      inner_equation.params, inner_equation.outputs))
-        for output, inner_output in zip(equation.outputs, inner.outvars):
-            alias[output] = inner_resolve(inner_output)
-    return Graph(graph.invars, equations, [resolve(v) for v in graph.outvars], graph.in_tree, graph.out_tree)
-
 
 def stage(function, args):
     """Stage ``function`` on ``args`` into a flat Graph; returns (graph, input names, input values)."""

@@ -91,9 +91,9 @@ def gradient(function, names, *, simplify=False):
     >>> import chainrule.numpy as np
     >>> replacements, (d_dx, d_dy) = gradient(lambda x, y: np.exp(x * y) * x, "x y")
     >>> replacements
-    [(v2, exp(x*y)), (v5, v2*x)]
+    [(v2, exp(x*y)), (v3, v2*x)]
     >>> d_dx, d_dy
-    (v2 + v5*y, v5*x)
+    (v2 + v3*y, v3*x)
     """
     from ..autodiff.transforms import grad
     names = _names(names)

@@ -2,9 +2,8 @@
 SymPy -> a chainrule-differentiable function, both through ``table.TABLE``."""
 import numpy as np
 
-from ..core.avals import ShapedArray
-from ..core.graph import Equation, Graph, Literal, Var, make_graph
-from .table import INLINED, REFUSED, TABLE
+from ..core.graph import Graph, Literal, Var, inline_calls
+from .table import REFUSED, TABLE
 
 
 def sympy_module():
@@ -109,31 +108,6 @@ def apply_equation(equation, args, sympy):
         raise
     except NotImplementedError as error:
         raise SymbolicError(f"the primitive {name!r}: {error}") from None
-
-
-def inline_calls(graph):
-    """``graph`` with call primitives (custom_jvp, custom_vjp, checkpoint) replaced by what they call."""
-    if not any(e.primitive.name in INLINED for e in graph.equations):
-        return graph
-    alias = {}
-    equations = []
-    for equation in graph.equations:
-        inputs = [alias.get(a, a) if isinstance(a, Var) else a for a in equation.inputs]
-        if equation.primitive.name not in INLINED:
-            equations.append(Equation(equation.primitive, inputs, equation.params, equation.outputs))
-            continue
-        primitive, params = equation.primitive, equation.params
-        inner = inline_calls(make_graph(lambda *leaves: list(primitive.impl(*leaves, **params)))(
-            *[ShapedArray(a.aval.shape, a.aval.dtype) for a in inputs]))
-        alias.update(zip(inner.invars, inputs))
-        for inner_equation in inner.equations:
-            equations.append(Equation(inner_equation.primitive,
-                                      [alias.get(a, a) if isinstance(a, Var) else a for a in inner_equation.inputs],
-                                      inner_equation.params, inner_equation.outputs))
-        for output, inner_output in zip(equation.outputs, inner.outvars):
-            alias[output] = alias.get(inner_output, inner_output) if isinstance(inner_output, Var) else inner_output
-    outvars = [alias.get(v, v) if isinstance(v, Var) else v for v in graph.outvars]
-    return Graph(graph.invars, equations, outvars, graph.in_tree, graph.out_tree)
 
 
 def _is_atomic(expression):
