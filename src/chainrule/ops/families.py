@@ -62,6 +62,9 @@ def broadcast_traced(args):
 
 
 def elementwise_shape_rule(*avals, **params):
+    first = avals[0]
+    if type(first) is ShapedArray and all(a == first for a in avals[1:]):  # the common case, kept cheap
+        return first
     shapes = [a.shape if isinstance(a, ShapedArray) else np.shape(a) for a in avals]
     dtypes = [a.dtype if isinstance(a, ShapedArray) else a for a in avals]
     return ShapedArray(np.broadcast_shapes(*shapes), np.result_type(*dtypes))
@@ -70,7 +73,9 @@ def elementwise_shape_rule(*avals, **params):
 def float_shape_rule(*avals, **params):
     """Shape rule of operations whose result is floating even for integer input (sin, log, ...)."""
     aval = elementwise_shape_rule(*avals)
-    dtype = aval.dtype if np.issubdtype(aval.dtype, np.inexact) else np.result_type(aval.dtype, np.float64)
+    if aval.dtype.kind in "fc":
+        return aval
+    dtype = np.result_type(aval.dtype, np.float64)
     return ShapedArray(aval.shape, dtype)
 
 
