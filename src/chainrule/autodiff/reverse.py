@@ -64,15 +64,23 @@ class ReverseInterpreter(Interpreter):
     def process(self, primitive, args, params):
         primals = []
         parents = []
+        nested = False  # whether enclosing transforms' tracers are involved
         for arg in args:
             if type(arg) is ReverseTracer and arg._trace is self:
-                primals.append(arg.primal)
+                primal = arg.primal
+                primals.append(primal)
                 # A parent is (node, output index): a tracer may later be re-pointed by x[i] = v.
                 parents.append((arg.node, arg.index))
             else:
+                primal = arg
                 primals.append(arg)
                 parents.append(None)
-        out = bind(primitive, primals, params)
+            if not nested and isinstance(primal, Tracer):
+                nested = True
+        if nested or config.debug_nans:
+            out = bind(primitive, primals, params)
+        else:
+            out = primitive.impl(*primals, **params)
         if not primitive.differentiable:
             return out
         node = Node(primitive, params, parents, primals, out)

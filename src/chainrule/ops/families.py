@@ -23,13 +23,19 @@ class ElementwisePrimitive(Primitive):
     def __call__(self, *args, **params):
         shape = None
         uneven = False
+        top = None
         for arg in args:
             if isinstance(arg, Tracer):
                 arg_shape = arg.shape
+                trace = arg._trace
                 if shape is None:
                     shape = arg_shape
-                elif arg_shape != shape:
-                    uneven = True
+                    top = trace
+                else:
+                    if arg_shape != shape:
+                        uneven = True
+                    if trace.level > top.level:
+                        top = trace
         if shape is not None:
             if not uneven:
                 for arg in args:
@@ -41,8 +47,10 @@ class ElementwisePrimitive(Primitive):
                         uneven = True
                         break
             if uneven:
-                args = broadcast_traced(args)
-            return bind(self, args, params)
+                return bind(self, broadcast_traced(args), params)
+            if not top.active:
+                return bind(self, args, params)  # raises the escaped-tracer error
+            return top.process(self, args, params)
         # No traced argument: evaluate at once (the common case inside derivative rules).
         out = self.impl(*args, **params)
         if config.debug_nans:
