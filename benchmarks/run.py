@@ -160,6 +160,85 @@ def workload_rosenbrock_hvp(library, repeat):
             "derivative_seconds": median_time(lambda: block(h(x, v)), repeat)}
 
 
+def workload_rosenbrock_hvp_reuse(library, repeat):
+    """The same HVP with glibc told to keep freed memory (MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_),
+    so that large temporaries reuse warm pages instead of faulting fresh ones."""
+    return workload_rosenbrock_hvp(library, repeat)
+
+
+def _jacobian_backend(library):
+    import numpy
+    if library == "chainrule":
+        import chainrule as cr
+        import chainrule.numpy as xp
+        return xp, cr.jacfwd, cr.jacrev, numpy.asarray, lambda r: r
+    if library in ("jax", "jax-jit"):
+        import jax
+        jax.config.update("jax_enable_x64", True)
+        import jax.numpy as xp
+        wrap = jax.jit if library == "jax-jit" else (lambda f: f)
+        return (xp, lambda f: wrap(jax.jacfwd(f)), lambda f: wrap(jax.jacrev(f)), xp.asarray,
+                jax.block_until_ready)
+    if library == "autograd":
+        import autograd
+        import autograd.numpy as xp
+        return xp, None, autograd.jacobian, numpy.asarray, lambda r: r
+    return None
+
+
+def workload_dense_jacobian(library, repeat):
+    """Jacobian of a dense R^200 -> R^200 map, forward and reverse, relative to one evaluation."""
+    import numpy
+    found = _jacobian_backend(library)
+    if found is None:
+        return None
+    xp, jacfwd, jacrev, to_array, block = found
+    rng = numpy.random.default_rng(3)
+    A = to_array(rng.standard_normal((200, 200)) / 14.0)
+    x = to_array(rng.standard_normal(200))
+    f = lambda x: xp.tanh(A @ xp.sin(x)) * x
+    f_call = wrap_f(library, f)
+    result = {"f_seconds": median_time(lambda: block(f_call(x)), repeat * 5)}
+    if jacfwd is not None:
+        forward = jacfwd(f)
+        result["jacfwd_seconds"] = median_time(lambda: block(forward(x)), repeat)
+    reverse = jacrev(f)
+    result["jacrev_seconds"] = median_time(lambda: block(reverse(x)), repeat)
+    return result
+
+
+def workload_per_example(library, repeat):
+    """Per-example gradients of the shallow network (batch 64) relative to the batched gradient."""
+    import numpy
+    if library == "chainrule":
+        import chainrule as cr
+        import chainrule.numpy as xp
+        vmap, grad, to_array, block = cr.vmap, cr.grad, numpy.asarray, lambda r: r
+    elif library in ("jax", "jax-jit"):
+        import jax
+        jax.config.update("jax_enable_x64", True)
+        import jax.numpy as xp
+        wrap = jax.jit if library == "jax-jit" else (lambda f: f)
+        vmap, grad, to_array, block = jax.vmap, (lambda f, **k: wrap(jax.grad(f, **k))), xp.asarray, \
+            jax.block_until_ready
+    else:
+        return None
+    rng = numpy.random.default_rng(0)
+    X, Y = to_array(rng.standard_normal((64, 1000))), to_array(rng.standard_normal((64, 10)))
+    W1, W2 = to_array(rng.standard_normal((1000, 100)) * 0.03), to_array(rng.standard_normal((100, 10)) * 0.1)
+
+    def loss(W1, W2, X, Y):
+        return xp.sum((Y - xp.maximum(X @ W1, 0.0) @ W2) ** 2)
+
+    batched = grad(loss, argnums=(0, 1))
+    per_example = vmap(grad(loss, argnums=(0, 1)), in_axes=(None, None, 0, 0))
+    if library == "jax-jit":
+        import jax
+        per_example = jax.jit(per_example)
+    return {"f_seconds": median_time(lambda: block(batched(W1, W2, X, Y)), repeat),
+            "derivative_seconds": median_time(lambda: block(per_example(W1, W2, X, Y)), repeat)}
+
+
 def workload_import(library, repeat):
     module = {"chainrule": "chainrule", "autograd": "autograd", "jax": "jax", "torch": "torch"}.get(library)
     if module is None:
@@ -196,7 +275,8 @@ def workload_memory(library, repeat):
 WORKLOADS = {
     "lecture": workload_lecture, "loop": workload_loop, "network": workload_network,
     "least_squares": workload_least_squares, "rosenbrock_hvp": workload_rosenbrock_hvp,
-    "import": workload_import, "memory": workload_memory,
+    "rosenbrock_hvp_reuse": workload_rosenbrock_hvp_reuse, "dense_jacobian": workload_dense_jacobian,
+    "per_example": workload_per_example, "import": workload_import, "memory": workload_memory,
 }
 
 
@@ -207,7 +287,10 @@ def installed(library):
 
 def run_child(workload, library, repeat):
     command = [sys.executable, os.path.abspath(__file__), "--child", workload, library, str(repeat)]
-    result = subprocess.run(command, capture_output=True, text=True)
+    environment = dict(os.environ)
+    if workload.endswith("_reuse"):
+        environment.update(MALLOC_MMAP_THRESHOLD_=str(32 * 2 ** 20), MALLOC_TRIM_THRESHOLD_=str(2 ** 30))
+    result = subprocess.run(command, capture_output=True, text=True, env=environment)
     if result.returncode != 0:
         return {"error": result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "failed"}
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -241,6 +324,19 @@ def render(results, targets):
         ("network", "grad / f", "≤ 3", lambda r, lib: ratio(r.get(lib)), "{:.1f}"),
         ("least_squares", "grad / f", "≤ 2.5", lambda r, lib: ratio(r.get(lib)), "{:.1f}"),
         ("rosenbrock_hvp", "hvp / f", "≤ 6", lambda r, lib: ratio(r.get(lib)), "{:.1f}"),
+        ("rosenbrock_hvp_reuse", "hvp / f, freed memory kept", "", lambda r, lib: ratio(r.get(lib)), "{:.1f}"),
+        ("rosenbrock_hvp_reuse", "hvp time (ms), freed memory kept", "",
+         lambda r, lib: r.get(lib, {}).get("derivative_seconds", None) and r[lib]["derivative_seconds"] * 1e3,
+         "{:.1f}"),
+        ("dense_jacobian", "jacfwd / f", "≤ 15",
+         lambda r, lib: r[lib]["jacfwd_seconds"] / r[lib]["f_seconds"] if "jacfwd_seconds" in r.get(lib, {}) else None,
+         "{:.0f}"),
+        ("dense_jacobian", "jacrev / f", "≤ 15",
+         lambda r, lib: r[lib]["jacrev_seconds"] / r[lib]["f_seconds"] if "jacrev_seconds" in r.get(lib, {}) else None,
+         "{:.0f}"),
+        ("dense_jacobian", "jacfwd time (ms)", "",
+         lambda r, lib: r[lib]["jacfwd_seconds"] * 1e3 if "jacfwd_seconds" in r.get(lib, {}) else None, "{:.2f}"),
+        ("per_example", "per-example grads / batched grad", "≤ 3", lambda r, lib: ratio(r.get(lib)), "{:.1f}"),
         ("import", "import time (s)", "≤ 0.3",
          lambda r, lib: r.get(lib, {}).get("import_seconds") if r.get(lib) else None, "{:.2f}"),
         ("memory", "peak memory of grad / input size", "",
@@ -260,7 +356,11 @@ def render(results, targets):
               "`sum((Y - relu(X @ W1) @ W2)**2)` with X 64×1000, W1 1000×100, W2 100×10; `least_squares` is "
               "`sum((y - A @ x)**2)` with A 20000×1000; `rosenbrock_hvp` is a Hessian-vector product of the "
               "Rosenbrock function with n = 100000 (forward-over-reverse where the library has it, autograd "
-              "reverse-over-reverse); `memory` is the peak traced memory of one gradient of a 50-step "
+              "reverse-over-reverse), and `_reuse` the same with glibc keeping freed memory "
+              "(`MALLOC_MMAP_THRESHOLD_`, `MALLOC_TRIM_THRESHOLD_`): by default every large temporary lands on "
+              "fresh pages, and page faults dominate all libraries' eager times; `dense_jacobian` is the "
+              "Jacobian of `tanh(A @ sin(x)) * x` with A 200×200; `per_example` is the per-example gradients "
+              "(`vmap(grad)`) of the network's loss over 64 examples relative to one batched gradient; `memory` is the peak traced memory of one gradient of a 50-step "
               "`tanh(x)*1.5` chain divided by the size of x (chainrule keeps each step's output once).", ""]
     return "\n".join(lines)
 
