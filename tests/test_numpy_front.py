@@ -301,3 +301,392 @@ def test_derivatives_match_jax(function, args, smooth):
         # second order: forward over reverse
         second = cr.hvp(_loss(cnp, function, weights), args, tangents)
         assert_close(second, expected_second, rtol=1e-9, what="hvp")
+
+
+# ------------------------------------------------------------------------------------------- operators
+
+MATRIX = AWAY_FROM_JUMPS
+OPERATORS = {
+    "add": lambda a, b: a + b, "radd": lambda a, b: 2.5 + a, "sub": lambda a, b: a - b, "rsub": lambda a, b: 1.0 - a,
+    "mul": lambda a, b: a * b, "rmul": lambda a, b: 3.0 * a, "truediv": lambda a, b: a / (b * b + 1.0),
+    "rtruediv": lambda a, b: 2.0 / (a * a + 1.0), "floordiv": lambda a, b: a // 0.7, "rfloordiv": lambda a, b: 5.3 // (a * a + 1.0),
+    "mod": lambda a, b: a % 0.7, "rmod": lambda a, b: 5.3 % (a * a + 1.0), "mod_traced": lambda a, b: a % (b * b + 1.0),
+    "pow": lambda a, b: a ** 2, "pow_float": lambda a, b: (a * a + 1.0) ** 1.5, "rpow": lambda a, b: 2.0 ** a,
+    "pow_traced": lambda a, b: (a * a + 1.0) ** b, "matmul": lambda a, b: a @ b.T, "rmatmul": lambda a, b: onp.ones((2, 3)) @ a,
+    "neg": lambda a, b: -a, "pos": lambda a, b: +a, "abs": lambda a, b: abs(a),
+    "ndarray_left": lambda a, b: onp.linspace(0.0, 1.0, 4) * a - onp.ones((3, 1)),
+}
+COMPARISONS = {"lt": operator.lt, "le": operator.le, "gt": operator.gt, "ge": operator.ge, "eq": operator.eq,
+               "ne": operator.ne}
+
+
+@pytest.mark.parametrize("name", sorted(OPERATORS))
+def test_operators(name):
+    function = OPERATORS[name]
+    a, b = MATRIX, normal((3, 4), 21)
+    expected = function(a, b)
+    tangents = (normal((3, 4), 22), normal((3, 4), 23))
+    out, out_dot = cr.jvp(function, (a, b), tangents)
+    assert_close(out, expected)
+    assert_close(out_dot, jax.jvp(function, (jnp.asarray(a), jnp.asarray(b)), tangents)[1])
+    weights = normal(onp.shape(expected), 24)
+    loss = lambda a, b: (function(a, b) * weights).sum()
+    assert_close(cr.grad(loss, argnums=(0, 1))(a, b),
+                 jax.grad(loss, argnums=(0, 1))(jnp.asarray(a), jnp.asarray(b)))
+
+
+@pytest.mark.parametrize("name", sorted(COMPARISONS))
+def test_comparisons_on_tracers(name):
+    compare = COMPARISONS[name]
+    a = onp.array([0.5, 1.0, 2.0])
+
+    def f(x):
+        mask = compare(x, 1.0)
+        assert onp.asarray(mask).dtype == bool
+        onp.testing.assert_array_equal(mask, compare(a, 1.0))
+        return cnp.sum(cnp.where(mask, x * x, -x))
+
+    expected = jax.grad(lambda x: jnp.sum(jnp.where(compare(x, 1.0), x * x, -x)))(a)
+    assert_close(cr.grad(f)(a), expected)
+
+
+def test_in_place_operators_update_the_traced_array():
+    def f(x):
+        y = x * 1.0
+        alias = y
+        y += x
+        y *= x
+        y -= 1.0
+        y /= 2.0
+        y **= 2
+        return cnp.sum(alias)  # NumPy semantics: every name bound to the array sees the updates
+
+    def g(x):
+        return jnp.sum(((((x + x) * x) - 1.0) / 2.0) ** 2)
+
+    x = normal(5, 25)
+    assert_close(cr.grad(f)(x), jax.grad(g)(x))
+    onp.testing.assert_allclose(f(x.copy()), g(x))
+
+
+# ------------------------------------------------------------------------------------------- methods
+
+METHODS = {
+    "T": lambda a: a.T, "reshape_args": lambda a: a.reshape(4, 3), "reshape_tuple": lambda a: a.reshape((2, -1)),
+    "transpose": lambda a: a.transpose(), "transpose_args": lambda a: a.transpose(1, 0),
+    "transpose_tuple": lambda a: a.transpose((1, 0)), "sum": lambda a: a.sum(), "sum_axis": lambda a: a.sum(axis=0),
+    "sum_keepdims": lambda a: a.sum(1, keepdims=True), "mean": lambda a: a.mean(axis=1), "max": lambda a: a.max(),
+    "max_axis": lambda a: a.max(axis=0), "min": lambda a: a.min(1), "prod": lambda a: a.prod(axis=1),
+    "dot": lambda a: a.dot(a.T), "astype": lambda a: a.astype(onp.float32).astype(onp.float64) * 1.0,
+    "flatten": lambda a: a.flatten(), "ravel": lambda a: a.ravel(), "squeeze": lambda a: a[None, :, None].squeeze(),
+    "squeeze_axis": lambda a: a[None].squeeze(0), "var": lambda a: a.var(), "std": lambda a: a.std(axis=0),
+    "cumsum": lambda a: a.cumsum(axis=1), "clip": lambda a: a.clip(-1.0, 1.0), "swapaxes": lambda a: a.swapaxes(0, 1),
+    "diagonal": lambda a: a.diagonal(), "trace": lambda a: a.trace(), "repeat": lambda a: a.repeat(2, axis=1),
+    "take": lambda a: a.take(onp.array([0, 0, 5])), "copy": lambda a: a.copy(), "ptp": lambda a: a.ptp(axis=1)
+    if isinstance(a, onp.ndarray) is False else onp.ptp(a, axis=1),
+    "iterate": lambda a: [row * k for k, row in enumerate(a)], "mT": lambda a: a.mT,
+}
+
+
+@pytest.mark.parametrize("name", sorted(METHODS))
+def test_methods(name):
+    method = METHODS[name]
+    a = MATRIX
+    expected = method(a)
+    tangent = normal((3, 4), 26)
+    out, out_dot = cr.jvp(method, (a,), (tangent,))
+    assert_close(out, expected)
+    jax_method = (lambda x: jnp.ptp(x, axis=1)) if name == "ptp" else method
+    assert_close(out_dot, jax.jvp(jax_method, (jnp.asarray(a),), (tangent,))[1])
+    weights = [normal(onp.shape(e), 27) for e in _leaves(expected)]
+    loss = lambda xp, f: lambda x: sum(xp.sum(o * w) for o, w in zip(_leaves(f(x)), weights))
+    assert_close(cr.grad(loss(cnp, method))(a), jax.grad(loss(jnp, jax_method))(jnp.asarray(a)))
+
+
+def test_attributes_of_tracers():
+    a = normal((2, 3, 4), 28)
+    seen = {}
+
+    def f(x):
+        seen.update(shape=x.shape, ndim=x.ndim, size=x.size, dtype=x.dtype, length=len(x),
+                    numpy_shape=onp.shape(x), numpy_ndim=onp.ndim(x), numpy_size=onp.size(x))
+        return cnp.sum(x)
+
+    for transform in (lambda: cr.grad(f)(a), lambda: cr.jvp(f, (a,), (a,)), lambda: cr.jacfwd(f)(a)):
+        seen.clear()
+        transform()
+        assert seen == dict(shape=(2, 3, 4), ndim=3, size=24, dtype=onp.dtype(onp.float64), length=2,
+                            numpy_shape=(2, 3, 4), numpy_ndim=3, numpy_size=24)
+    assert cr.grad(lambda x: (x.astype(onp.float32) * 2.0).sum())(a.astype(onp.float32)).dtype == onp.float32
+
+
+def test_astype_to_integer_drops_the_derivative():
+    x = onp.array([1.7, -2.2])
+    assert_close(cr.grad(lambda x: cnp.sum(x.astype(int) * x))(x), onp.array([1.0, -2.0]))
+
+
+def test_sort_method_sorts_in_place():
+    x = normal(5, 29)
+
+    def f(x):
+        y = x * 1.0
+        y.sort()
+        return cnp.sum(y * onp.arange(5.0))
+
+    assert_close(f(x.copy()), onp.sum(onp.sort(x) * onp.arange(5.0)))
+    assert_close(cr.grad(f)(x), jax.grad(lambda x: jnp.sum(jnp.sort(x) * jnp.arange(5.0)))(x))
+
+
+# ------------------------------------------------------------------------------------------- NumPy dispatch
+
+NUMPY_CALLS = {
+    "sum": lambda a: onp.sum(a, axis=0), "mean": lambda a: onp.mean(a), "sin": onp.sin, "exp": onp.exp,
+    "maximum": lambda a: onp.maximum(a, 0.1), "where": lambda a: onp.where(a > 0, a, 0.0),
+    "dot": lambda a: onp.dot(a, a.T), "matmul": lambda a: onp.matmul(a.T, a), "concatenate": lambda a: onp.concatenate([a, a]),
+    "stack": lambda a: onp.stack([a, 2.0 * a], axis=1), "reshape": lambda a: onp.reshape(a, (4, 3)),
+    "transpose": onp.transpose, "clip": lambda a: onp.clip(a, -1.0, 1.0), "linalg.norm": onp.linalg.norm,
+    "linalg.inv": lambda a: onp.linalg.inv(a @ a.T + onp.eye(3)), "einsum": lambda a: onp.einsum("ij,ij->i", a, a),
+    "ndarray_times": lambda a: onp.ones(4) * a, "ndarray_plus": lambda a: onp.arange(4.0) + a,
+    "square": onp.square, "power": lambda a: onp.power(a, 3), "abs": onp.abs, "max": lambda a: onp.max(a, axis=1),
+    "cumsum": onp.cumsum, "var": onp.var, "outer": lambda a: onp.outer(a[0], a[1]), "tanh": onp.tanh,
+    "true_divide": lambda a: onp.true_divide(a, 2.0), "remainder": lambda a: onp.remainder(a, 0.77),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NUMPY_CALLS))
+def test_numpy_functions_dispatch_on_tracers(name):
+    # NumPy's own functions hand traced values to chainrule (__array_ufunc__ / __array_function__)
+    call = NUMPY_CALLS[name]
+    a = MATRIX
+    expected = call(a)
+    out, out_dot = cr.jvp(call, (a,), (normal((3, 4), 30),))
+    assert_close(out, expected)
+    # the derivative against central differences of the plain NumPy computation
+    weights = normal(onp.shape(expected), 31)
+    got = cr.grad(lambda x: cnp.sum(call(x) * weights))(a)
+    step = 1e-6
+    numeric = onp.zeros_like(a)
+    for index in onp.ndindex(a.shape):
+        e = onp.zeros_like(a)
+        e[index] = step
+        numeric[index] = (onp.sum(call(a + e) * weights) - onp.sum(call(a - e) * weights)) / (2 * step)
+    onp.testing.assert_allclose(got, numeric, rtol=1e-6, atol=1e-6)
+
+
+def test_numpy_array_of_tracers_points_to_chainrule():
+    with pytest.raises(TypeError, match="chainrule.numpy"):
+        cr.grad(lambda x: onp.sum(onp.array([x, x])))(1.0)
+    assert_close(cr.grad(lambda x: cnp.sum(cnp.array([x, 2.0 * x, [x, x][0]])))(1.0), 4.0)
+
+
+# ------------------------------------------------------------------------------------------- x[i] = v
+
+def test_setitem_inside_grad_is_a_functional_update():
+    def f(xp, x):
+        y = x * 1.0
+        if xp is jnp:
+            y = y.at[1].set(x[0] ** 2).at[2:4].set(xp.sin(x[2:4])).at[-1].add(x[0] * x[1])
+        else:
+            y[1] = x[0] ** 2
+            y[2:4] = xp.sin(x[2:4])
+            y[-1] += x[0] * x[1]
+        return xp.sum(y * y) + xp.sum(x * y)
+
+    x = normal(5, 32)
+    assert_close(cr.grad(lambda x: f(cnp, x))(x), jax.grad(lambda x: f(jnp, x))(x))
+    assert_close(cr.hessian(lambda x: f(cnp, x))(x), jax.hessian(lambda x: f(jnp, x))(x))
+    onp.testing.assert_array_equal(x, normal(5, 32))  # the caller's array is untouched
+
+
+@pytest.mark.parametrize("index", [
+    pytest.param((1, slice(None)), id="row"), pytest.param((Ellipsis, 2), id="ellipsis"),
+    pytest.param((onp.array([0, 2, 0]),), id="repeated_rows"), pytest.param((onp.array([[1], [2]]), onp.array([0, 3])),
+                                                                               id="broadcast_arrays"),
+    pytest.param((slice(None), onp.array([3, 3])), id="slice_then_repeats"),
+    pytest.param((onp.array([True, False, True]),), id="mask"), pytest.param((None, 0), id="none"),
+])
+def test_setitem_and_at_set_match_numpy_and_jax(index):
+    x = normal((3, 4), 33)
+    region = onp.empty((3, 4))[index].shape
+
+    def f(x, v):
+        y = x * 1.0
+        y[index] = v
+        return y
+
+    def g(x, v):
+        return x.at[index].set(v)
+
+    v = normal(region, 34)
+    expected = x.copy()
+    expected[index] = v
+    assert_close(f(x, v), expected)
+    assert_close(cr.jvp(f, (x, v), (x, v))[0], expected)
+    assert_close(cr.jvp(g, (x, v), (x, v))[0], expected)
+    weights = normal((3, 4), 35)
+    for function in (f, g):
+        loss = lambda x, v: cnp.sum(cnp.sin(function(x, v)) * weights)
+        expected_gradient = jax.grad(lambda x, v: jnp.sum(jnp.sin(jnp.asarray(x).at[index].set(v)) * weights),
+                                     argnums=(0, 1))(x, v)
+        assert_close(cr.grad(loss, argnums=(0, 1))(x, v), expected_gradient)
+
+
+def test_setitem_with_repeated_indices_last_update_wins():
+    # NumPy keeps the last of the repeated updates; the overwritten ones do not influence the result.
+    x = normal(5, 36)
+
+    def f(x):
+        y = x * 1.0
+        y[onp.array([0, 0, 3])] = x[1:4] * 2.0
+        return cnp.sum(y ** 2)
+
+    def expected(x):
+        y = x * 1.0
+        y[[0, 3]] = [x[2] * 2.0, x[3] * 2.0]
+        return onp.sum(y ** 2)
+
+    onp.testing.assert_allclose(f(x.copy()), expected(x))
+    analytic = 2.0 * x.copy()
+    analytic[0] = 0.0
+    analytic[2] += 2.0 * (2.0 * x[2]) * 2.0
+    analytic[3] = 2.0 * (2.0 * x[3]) * 2.0
+    assert_close(cr.grad(f)(x), analytic)
+    assert_close(cr.jacrev(cr.grad(f))(x), cr.jacfwd(cr.grad(f))(x))
+
+
+@pytest.mark.parametrize("method", ["set", "add", "multiply", "divide", "power", "min", "max"])
+@pytest.mark.parametrize("index", [pytest.param(onp.array([0, 3]), id="unique"),
+                                   pytest.param(onp.array([3, 0, 3]), id="repeated"),
+                                   pytest.param((slice(None), onp.array([0, 2])), id="slice_then_array"),
+                                   pytest.param(slice(1, 3), id="slice")])
+def test_at_updates(method, index):
+    x = uniform(0.5, 2.0, (4, 3), 37)
+    region = onp.empty((4, 3))[index].shape
+    v = uniform(0.5, 2.0, region, 38)
+    ufunc = {"set": None, "add": onp.add, "multiply": onp.multiply, "divide": onp.divide, "power": onp.power,
+             "min": onp.minimum, "max": onp.maximum}[method]
+    expected = x.copy()
+    if ufunc is None:
+        expected[index] = v
+    else:
+        ufunc.at(expected, index, v)  # NumPy's unbuffered in-place semantics, repeated indices included
+    update = lambda x, v: getattr(x.at[index], method)(v)
+    out, _ = cr.jvp(update, (x, v), (x, v))
+    assert_close(out, expected)
+    weights = normal((4, 3), 39)
+    loss = lambda x, v: cnp.sum(cnp.sin(update(x, v)) * weights)
+    gradient = cr.grad(loss, argnums=(0, 1))(x, v)
+    # central differences of the NumPy reference
+    def reference(x, v):
+        y = x.copy()
+        if ufunc is None:
+            y[index] = v
+        else:
+            ufunc.at(y, index, v)
+        return onp.sum(onp.sin(y) * weights)
+    step = 1e-6
+    for argument, got in zip((0, 1), gradient):
+        base = [x, v]
+        numeric = onp.zeros_like(base[argument])
+        for position in onp.ndindex(numeric.shape):
+            plus, minus = [b.copy() for b in base], [b.copy() for b in base]
+            plus[argument][position] += step
+            minus[argument][position] -= step
+            numeric[position] = (reference(*plus) - reference(*minus)) / (2 * step)
+        onp.testing.assert_allclose(got, numeric, rtol=1e-6, atol=1e-7)
+
+
+def test_at_get():
+    x = normal((3, 4), 40)
+    index = (onp.array([2, 2, 0]), slice(1, 3))
+    assert_close(cr.jvp(lambda x: x.at[index].get(), (x,), (x,))[0], x[index])
+    assert_close(cr.grad(lambda x: cnp.sum(x.at[index].get() ** 2))(x),
+                 jax.grad(lambda x: jnp.sum(x.at[index].get() ** 2))(x))
+
+
+def test_repeated_index_gradients_accumulate():
+    x = normal(4, 41)
+    index = onp.array([0, 2, 0, 0, 3])
+    assert_close(cr.grad(lambda x: cnp.sum(x[index] ** 2))(x), jax.grad(lambda x: jnp.sum(x[index] ** 2))(x))
+    assert_close(cr.grad(lambda x: cnp.sum(cnp.take(x, index) * onp.arange(5.0)))(x),
+                 jax.grad(lambda x: jnp.sum(jnp.take(x, index) * jnp.arange(5.0)))(x))
+
+
+# ------------------------------------------------------------------------------------------- conventions
+
+def test_convention_abs_at_zero_is_zero():
+    for f in (cnp.abs, cnp.absolute, cnp.fabs, abs, lambda x: cnp.linalg.norm(cnp.reshape(x, (1,)), 1)):
+        assert float(cr.grad(f)(0.0)) == 0.0
+        assert float(cr.jvp(f, (0.0,), (1.0,))[1]) == 0.0
+    assert "abs'(0) = 0" in cnp.absolute.__doc__
+
+
+def test_convention_ties_split_equally():
+    assert_close(cr.grad(cnp.maximum, argnums=(0, 1))(1.0, 1.0), (0.5, 0.5))
+    assert_close(cr.grad(cnp.minimum, argnums=(0, 1))(1.0, 1.0), (0.5, 0.5))
+    assert_close(cr.grad(lambda x: cnp.maximum(x, 0.0))(0.0), 0.5)  # ReLU at 0, like JAX
+    assert_close(cr.grad(cnp.max)(onp.array([1.0, 3.0, 3.0])), onp.array([0.0, 0.5, 0.5]))
+    assert_close(cr.grad(cnp.min)(onp.array([2.0, 2.0, 2.0, 5.0])), onp.array([1.0, 1.0, 1.0, 0.0]) / 3.0)
+    assert_close(cr.jvp(cnp.max, (onp.array([3.0, 3.0]),), (onp.array([1.0, 0.0]),))[1], 0.5)
+    assert "1/2" in cnp.maximum.__doc__ or "equally" in cnp.maximum.__doc__
+    # JAX agrees on all of these
+    assert_close(jax.grad(jnp.maximum, argnums=(0, 1))(1.0, 1.0), (0.5, 0.5))
+    assert_close(jax.grad(jnp.max)(jnp.array([1.0, 3.0, 3.0])), onp.array([0.0, 0.5, 0.5]))
+
+
+def test_convention_piecewise_constant_functions_have_zero_derivative():
+    for name in ("sign", "floor", "ceil", "rint", "trunc", "round", "fix"):
+        function = getattr(cnp, name)
+        for x in (-1.0, 0.0, 0.5, 2.0):
+            assert float(cr.grad(function)(x)) == 0.0, name
+    assert float(cr.grad(lambda x: x // 1.0)(2.0)) == 0.0
+
+
+def test_convention_other_points():
+    assert_close(cr.grad(cnp.sinc)(0.0), 0.0)
+    assert_close(cr.grad(cr.grad(cnp.sinc))(0.0), jax.grad(jax.grad(jnp.sinc))(0.0))
+    assert_close(cr.grad(cnp.hypot, argnums=(0, 1))(0.0, 0.0), (0.0, 0.0))
+    assert_close(cr.grad(cnp.arctan2, argnums=(0, 1))(0.0, 0.0), (0.0, 0.0))
+    assert_close(cr.grad(cnp.linalg.norm)(onp.zeros(3)), onp.zeros(3))
+    assert_close(cr.grad(lambda x: x ** 0.0)(0.0), 0.0)
+    assert_close(cr.grad(lambda y: 0.0 ** y)(2.0), 0.0)
+    assert_close(cr.grad(lambda x: x ** 2)(0.0), 0.0)
+    # clip: derivative 1 on [a_min, a_max] including the ends, 0 outside (documented)
+    assert [float(cr.grad(lambda x: cnp.clip(x, 0.0, 1.0))(x)) for x in (-0.5, 0.0, 0.5, 1.0, 1.5)] == \
+        [0.0, 1.0, 1.0, 1.0, 0.0]
+    assert "including its ends" in cnp.clip.__doc__
+    # sort with ties keeps a stable order, so each tied element gets its own position's cotangent
+    assert_close(cr.grad(lambda x: cnp.sum(cnp.sort(x) * onp.arange(3.0)))(onp.array([1.0, 1.0, 0.0])),
+                 onp.array([1.0, 2.0, 0.0]))
+
+
+def test_documented_conventions_are_stated_on_the_primitives():
+    missing = [name for name, p in cr.ops.all_primitives().items()
+               if name in ("abs", "maximum", "minimum", "sign", "floor", "reduce_max", "reduce_min", "sinc",
+                             "hypot", "atan2", "pow", "select", "scatter") and not p.convention]
+    assert not missing
+
+
+# ------------------------------------------------------------------------------------------- constructors
+
+def test_constructors_pass_through():
+    assert_close(cnp.array([1.0, 2.0]), onp.array([1.0, 2.0]))
+    assert cnp.asarray([1, 2]).dtype == onp.asarray([1, 2]).dtype
+    for name, args in [("zeros", ((2, 3),)), ("ones", (4,)), ("full", ((2, 2), 7.0)), ("eye", (3,)),
+                       ("identity", (3,)), ("arange", (0.0, 2.0, 0.5)), ("linspace", (0.0, 1.0, 5)),
+                       ("zeros_like", (X,)), ("ones_like", (X,)), ("full_like", (X, 3.0))]:
+        got, expected = getattr(cnp, name)(*args), getattr(onp, name)(*args)
+        assert isinstance(got, onp.ndarray) and got.dtype == expected.dtype, name
+        onp.testing.assert_array_equal(got, expected)
+
+
+def test_constructors_with_traced_values():
+    def f(x):
+        a = cnp.full((2, 3), x)
+        b = cnp.full_like(onp.zeros(3), x * 2.0)
+        c = cnp.array([[x, 1.0], [2.0, x ** 2]])
+        d = cnp.zeros_like(a) + cnp.ones_like(a)  # constants: no derivative of their own
+        return cnp.sum(a) + cnp.sum(b) + cnp.sum(c) + cnp.sum(d * x)
+
+    g = lambda x: 6 * x + 6 * x + (x + 3.0 + x ** 2) + 6 * x
+    assert_close(cr.grad(f)(1.5), jax.grad(g)(1.5))
