@@ -205,3 +205,16 @@ def test_in_place_update_is_differentiated():
     numpy.testing.assert_allclose(cr.grad(f)(x), expected)
     numpy.testing.assert_allclose(cr.grad(lambda x: np.sum(x.at[numpy.array([0, 0, 2])].add(x[1]) ** 2))(x),
                                   cr.grad(lambda x: (x[0] + 2 * x[1]) ** 2 + x[1] ** 2 + (x[2] + x[1]) ** 2)(x))
+
+
+def test_errors_inside_transforms_end_at_the_users_line():
+    import traceback
+
+    def f(x):
+        return np.sum(x * 2.0 + numpy.ones(3))  # shapes (2,) and (3,) do not broadcast
+
+    with pytest.raises(ValueError, match=r"\(2,\), \(3,\)") as caught:
+        cr.grad(f)(numpy.ones(2))
+    frames = traceback.extract_tb(caught.value.__traceback__)
+    assert frames[-1].name == "f" and "numpy.ones(3)" in frames[-1].line
+    assert not any("/chainrule/ops/" in frame.filename or "/chainrule/autodiff/" in frame.filename for frame in frames)

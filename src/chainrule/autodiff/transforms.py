@@ -4,6 +4,7 @@ import numpy as np
 
 from ..core.avals import aval_of, is_inexact
 from ..core.interpreter import Tracer
+from ..core.tracebacks import user_facing
 from ..core.tree import tree_flatten, tree_unflatten, tree_map
 from ..core.zeros import instantiate
 from ..ops import structure
@@ -94,7 +95,9 @@ def _wraps(transformed, function, transform):
     transformed.__name__ = f"{transform}_{_function_name(function)}"
     transformed.__qualname__ = transformed.__name__
     transformed.__doc__ = f"{transform} of {_function_name(function)}."
-    transformed.__wrapped__ = function
+    entry_point = user_facing(transformed)
+    entry_point.__wrapped__ = function
+    return entry_point
 
 
 # ---------------------------------------------------------------------------------------------- reverse
@@ -166,8 +169,7 @@ def value_and_grad(function, argnums=0, has_aux=False, holomorphic=False):
             return (value, aux), result
         return value, result
 
-    _wraps(value_and_grad_function, function, "value_and_grad")
-    return value_and_grad_function
+    return _wraps(value_and_grad_function, function, "value_and_grad")
 
 
 def grad(function, argnums=0, has_aux=False, holomorphic=False):
@@ -190,10 +192,10 @@ def grad(function, argnums=0, has_aux=False, holomorphic=False):
         value, gradient = value_and_grad_function(*args, **kwargs)
         return (gradient, value[1]) if has_aux else gradient
 
-    _wraps(grad_function, function, "grad")
-    return grad_function
+    return _wraps(grad_function, function, "grad")
 
 
+@user_facing
 def vjp(function, *primals, has_aux=False):
     """Reverse mode: return ``(function(*primals), pullback)``; ``pullback(cotangent)`` gives one
     cotangent per primal (a tuple), and may be called many times.
@@ -256,6 +258,7 @@ def _forward_call(function, primals, tangents, transform):
     return outs, out_tangents, captured["out_tree"]
 
 
+@user_facing
 def jvp(function, primals, tangents):
     """Forward mode: return ``(function(*primals), J @ tangents)`` in one pass.
 
@@ -270,6 +273,7 @@ def jvp(function, primals, tangents):
     return tree_unflatten(out_tree, [f[0] for f in finalize]), tree_unflatten(out_tree, [f[1] for f in finalize])
 
 
+@user_facing
 def linearize(function, *primals):
     """Return ``(function(*primals), jvp_function)`` where ``jvp_function(*tangents)`` is the linear map
     ``J @ tangents`` at ``primals`` (each call runs one forward-mode pass).
@@ -371,8 +375,7 @@ def jacfwd(function, argnums=0):
             blocks.append(row)
         return _arrange(blocks, captured["out_tree"], in_tree, single)
 
-    _wraps(jacfwd_function, function, "jacfwd")
-    return jacfwd_function
+    return _wraps(jacfwd_function, function, "jacfwd")
 
 
 def _arrange(blocks, out_tree, in_tree, single):
@@ -398,8 +401,7 @@ def jacrev(function, argnums=0):
         leaves, in_tree, outs, out_tree, pullback, _ = _record_call(function, args, {}, numbers, False, "jacrev")
         return _jacobian_from_pullback(leaves, in_tree, outs, out_tree, pullback, single)
 
-    _wraps(jacrev_function, function, "jacrev")
-    return jacrev_function
+    return _wraps(jacrev_function, function, "jacrev")
 
 
 def _jacobian_from_pullback(leaves, in_tree, outs, out_tree, pullback, single):
@@ -445,8 +447,7 @@ def jacobian(function, argnums=0, mode="auto"):
             return jacfwd(function, argnums)(*args)
         return _jacobian_from_pullback(leaves, in_tree, outs, out_tree, pullback, single)
 
-    _wraps(jacobian_function, function, "jacobian")
-    return jacobian_function
+    return _wraps(jacobian_function, function, "jacobian")
 
 
 def hessian(function, argnums=0):
@@ -460,6 +461,7 @@ def hessian(function, argnums=0):
     return jacfwd(jacrev(function, argnums), argnums)
 
 
+@user_facing
 def hvp(function, primals, tangents):
     """Hessian-vector product ∇²f(primals)·tangents by forward-over-reverse mode, at a small constant
     times the cost of one gradient; the Hessian is never formed. Returns one entry per primal (a tuple).
@@ -538,5 +540,4 @@ def vmap(function, in_axes=0, out_axes=0, axis_size=None):
             moved.append(value if isinstance(value, Tracer) else np.asarray(value))
         return tree_unflatten(out_tree, moved)
 
-    _wraps(vmapped, function, "vmap")
-    return vmapped
+    return _wraps(vmapped, function, "vmap")
