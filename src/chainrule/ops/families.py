@@ -47,7 +47,7 @@ class ElementwisePrimitive(Primitive):
                         uneven = True
                         break
             if uneven:
-                return bind(self, broadcast_traced(args), params)
+                return bind(self, broadcast_traced(args, self.name), params)
             if not top.active:
                 return bind(self, args, params)  # raises the escaped-tracer error
             return top.process(self, args, params)
@@ -58,14 +58,14 @@ class ElementwisePrimitive(Primitive):
         return out
 
 
-def broadcast_traced(args):
-    """Broadcast the traced arguments of an elementwise call to the shape of the result."""
+def broadcast_traced(args, name="elementwise operation"):
+    """Broadcast the traced arguments of elementwise primitive ``name`` to the shape of the result."""
     from .structure import broadcast_to
     try:
         shape = np.broadcast_shapes(*(np.shape(a) if not isinstance(a, Tracer) else a.shape for a in args))
     except ValueError:
         shapes = ", ".join(str(a.shape if isinstance(a, Tracer) else np.shape(a)) for a in args)
-        raise ValueError(f"operands could not be broadcast together with shapes {shapes}") from None
+        raise ValueError(f"{name}: operands could not be broadcast together with shapes {shapes}") from None
     return tuple(broadcast_to(a, shape) if isinstance(a, Tracer) and a.shape != shape else a for a in args)
 
 
