@@ -21,6 +21,10 @@ from .shaping import (argpartition, argsort, array_split, atleast_1d, atleast_2d
                       flipud, hstack, moveaxis, pad, partition, ravel, repeat, reshape, roll, rot90, row_stack,
                       sort, split, squeeze, stack, swapaxes, take, take_along_axis, tile, trace, transpose, tril,
                       triu, vstack)
+from .extras import (append, block, convolve, corrcoef, correlate, cov, cumulative_sum, delete, diff, digitize,
+                     ediff1d, gradient, histogram, insert, interp, meshgrid, median, nan_to_num, nancumprod,
+                     nancumsum, nanmax, nanmean, nanmin, nanprod, nanstd, nansum, nanvar, percentile, polyfit,
+                     polyval, quantile, ravel_multi_index, searchsorted, trapezoid, unravel_index, vander)
 from . import methods as _methods
 
 _methods.install()
