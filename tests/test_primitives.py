@@ -143,6 +143,10 @@ SPEC.update({
 })
 
 
+# Fourier transforms over trailing axes; tests/test_fft.py checks the other kinds (ifft, rfft, irfft).
+SPEC["fft"] = ((uniform(-2, 2, (2, 4)) + 1j * uniform(-2, 2, (2, 4)),), {"kind": "fft", "lengths": (4,)})
+
+
 def test_every_primitive_has_a_row():
     missing = sorted(set(all_primitives()) - set(SPEC))
     assert not missing, f"primitives without a spec-table row: {missing}"

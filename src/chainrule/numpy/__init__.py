@@ -6,6 +6,7 @@ return what NumPy returns.
 import numpy as _np
 
 from . import linalg
+from . import fft
 from .arrays import (array, asarray, astype, copy, empty, eye, full, full_like, identity, is_traced, arange,
                      linspace, logspace, ndarray, ndim, ones, ones_like, result_type, shape, size, zeros,
                      zeros_like)
