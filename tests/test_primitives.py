@@ -145,6 +145,8 @@ SPEC.update({
 
 # Fourier transforms over trailing axes; tests/test_fft.py checks the other kinds (ifft, rfft, irfft).
 SPEC["fft"] = ((uniform(-2, 2, (2, 4)) + 1j * uniform(-2, 2, (2, 4)),), {"kind": "fft", "lengths": (4,)})
+# Decompositions; tests/test_linalg_extras.py covers wide and square shapes too.
+SPEC["svd"] = ((np.diag([4.0, 2.0, 1.0, 0.0])[:, :3] + 0.1 * uniform(-1, 1, (4, 3)),), {})
 
 
 def test_every_primitive_has_a_row():

@@ -10,9 +10,6 @@ from . import elementwise as _el, reductions as _red, shaping as _sh
 from .arrays import asarray, astype, normalize_axes, shape, ndim, zeros
 from .products import matmul
 
-_QUANTILE_CONVENTION = ("the derivative flows to the one or two order statistics the quantile interpolates "
-                        "between (linear method), with the interpolation weights; tied values take it in the "
-                        "order a stable sort gives them")
 
 
 def _traced_anywhere(values):
@@ -597,12 +594,13 @@ def _check_quantiles(q, name):
 
 
 def quantile(a, q, axis=None, method="linear", keepdims=False):
-    """``numpy.quantile`` with the default ``method='linear'``. Gradient convention: """ + \
-        _QUANTILE_CONVENTION + """.
+    """``numpy.quantile`` with the default ``method='linear'``. Gradient convention: the derivative flows to
+    the one or two order statistics the quantile interpolates between, with the interpolation weights; tied
+    values take it in the order a stable sort gives them.
 
     >>> import chainrule as cr, numpy
     >>> cr.grad(lambda a: quantile(a, 0.25))(numpy.array([3.0, 1.0, 2.0]))
-    array([0.5, 0.5, 0. ])
+    array([0. , 0.5, 0.5])
     """
     if not _traced_anywhere((a, q)):
         return _np.quantile(a, q, axis=axis, method=method, keepdims=keepdims)

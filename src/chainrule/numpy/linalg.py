@@ -188,11 +188,163 @@ def _matrix_norm(x, ord, axes, keepdims):
         sums = _sum(magnitude, axis=col_axis, keepdims=True)
         reduce = _max if ord == _np.inf else _min
         out = reduce(sums, axis=row_axis, keepdims=True)
+    elif ord in (2, -2, "nuc"):
+        from .shaping import moveaxis
+        singular = svd(moveaxis(x, (row_axis, col_axis), (-2, -1)), compute_uv=False)
+        out = _max(singular, axis=-1) if ord == 2 else _min(singular, axis=-1) if ord == -2 else _sum(singular, axis=-1)
+        if keepdims:
+            out = reshape(out, tuple(1 if i in axes else d for i, d in enumerate(shape(x))))
+        return out
     else:
-        raise NotImplementedError(f"norm: matrix order {ord!r} needs singular values, which chainrule does not "
-                                  f"differentiate yet; use ord='fro', 1, -1, inf or -inf")
+        raise ValueError(f"norm: invalid matrix order {ord!r}; use None, 'fro', 'nuc', 1, -1, 2, -2, inf or -inf")
     if keepdims:
         return out
     return reshape(out, tuple(d for i, d in enumerate(shape(out)) if i not in axes))
 
 
+
+
+def svd(a, full_matrices=True, compute_uv=True, hermitian=False):
+    """``numpy.linalg.svd`` of real matrices: (U, S, Vh), or S with ``compute_uv=False``. Traced non-square
+    input needs ``full_matrices=False`` (the completed bases are not unique). Caveat: singular vectors are not
+    differentiable where singular values repeat (their derivative contains 1 / (s_j^2 - s_i^2)), nor for a
+    non-square matrix at a zero singular value; singular values alone are differentiable wherever they are
+    distinct and nonzero.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> cr.grad(lambda a: np.sum(np.linalg.svd(a, compute_uv=False)))(np.array([[3.0, 0.0], [0.0, -2.0]]))
+    array([[ 1.,  0.],
+           [ 0., -1.]])
+    """
+    if not isinstance(a, Tracer):
+        return _np.linalg.svd(a, full_matrices=full_matrices, compute_uv=compute_uv, hermitian=hermitian)
+    from ..ops import decompositions as _decompositions
+    dims = shape(a)
+    if len(dims) < 2:
+        raise LinAlgError(f"svd: the input must have at least 2 dimensions, got shape {dims}")
+    if _np.issubdtype(a.dtype, _np.complexfloating):
+        raise NotImplementedError("svd: complex matrices are not differentiable here yet; split into real and "
+                                  "imaginary parts or use eigh of a^H a")
+    s, u, vt = _decompositions.svd(a)
+    if not compute_uv:
+        return s
+    if full_matrices and dims[-1] != dims[-2]:
+        raise NotImplementedError(f"svd: full_matrices=True of a traced {dims[-2]}x{dims[-1]} matrix is not "
+                                  f"differentiable (the completed bases are not unique); pass full_matrices=False")
+    return u, s, vt
+
+
+def svdvals(x):
+    """``numpy.linalg.svdvals``: the singular values (see ``svd`` for where they are differentiable).
+
+    >>> import chainrule.numpy as np
+    >>> np.linalg.svdvals(np.array([[3.0, 0.0], [0.0, -2.0]]))
+    array([3., 2.])
+    """
+    return svd(x, compute_uv=False)
+
+
+def _cutoff_reciprocal(s, rcond):
+    largest = _max(s, axis=-1, keepdims=True)
+    keep = _cmp.gt(s, _ar.mul(largest, rcond))
+    return _cmp.select(keep, _ar.div(1.0, _cmp.select(keep, s, 1.0)), 0.0)
+
+
+def pinv(a, rcond=None, hermitian=False):
+    """``numpy.linalg.pinv`` through the SVD, singular values below ``rcond * max(s)`` dropped; differentiable
+    where the rank is constant (see ``svd``).
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> np.linalg.pinv(np.array([[2.0, 0.0], [0.0, 0.0]]))
+    array([[0.5, 0. ],
+           [0. , 0. ]])
+    """
+    if not isinstance(a, Tracer):
+        return _np.linalg.pinv(a, rcond=1e-15 if rcond is None else rcond, hermitian=hermitian)
+    from .products import matmul
+    from .shaping import swapaxes
+    rcond = 1e-15 if rcond is None else rcond
+    u, s, vt = svd(a, full_matrices=False)
+    scaled = _ar.mul(swapaxes(vt, -1, -2), reshape(_cutoff_reciprocal(s, rcond), shape(s)[:-1] + (1, -1)))
+    return matmul(scaled, swapaxes(u, -1, -2))
+
+
+def lstsq(a, b, rcond=None):
+    """``numpy.linalg.lstsq``: (x, residuals, rank, s), x = pinv(a) b; differentiable in ``a`` and ``b`` where
+    the rank is constant. ``rank`` is computed from the values (no derivative).
+
+    >>> import chainrule.numpy as np
+    >>> np.linalg.lstsq(np.array([[1.0, 0.0], [1.0, 1.0], [1.0, 2.0]]), np.array([1.0, 2.0, 3.0]))[0].round(12)
+    array([1., 1.])
+    """
+    if not is_traced(a, b):
+        return _np.linalg.lstsq(a, b, rcond=rcond)
+    from .products import matmul
+    a, b = asarray(a), asarray(b)
+    m, n = shape(a)
+    if shape(b)[0] != m:
+        raise LinAlgError(f"lstsq: a has shape {shape(a)} but b has shape {shape(b)}; their first dimensions "
+                          f"must agree")
+    rcond = _np.finfo(_np.float64).eps * max(m, n) if rcond is None else rcond
+    s = svd(a, compute_uv=False)
+    x = matmul(pinv(a, rcond=rcond), b)
+    singular_values = _np.asarray(s.concrete_value() if isinstance(s, Tracer) else s)
+    rank = int(_np.sum(singular_values > rcond * singular_values.max()))
+    if rank == n and m > n:
+        residual = _ar.sub(b, matmul(a, x))
+        residuals = _sum(_ar.mul(residual, residual), axis=0)
+        if ndim(b) == 1:
+            residuals = reshape(residuals, (1,))
+    else:
+        residuals = _np.empty((0,))
+    return x, residuals, rank, s
+
+
+def matrix_rank(A, tol=None, hermitian=False):
+    """``numpy.linalg.matrix_rank`` (an integer: no derivative).
+
+    >>> import chainrule.numpy as np
+    >>> int(np.linalg.matrix_rank(np.array([[1.0, 2.0], [2.0, 4.0]])))
+    1
+    """
+    if isinstance(A, Tracer):
+        A = A.concrete_value()
+    return _np.linalg.matrix_rank(A, tol=tol, hermitian=hermitian)
+
+
+def tensorsolve(a, b, axes=None):
+    """``numpy.linalg.tensorsolve``: solve tensordot(a, x, x.ndim) = b by reshaping to a square system.
+
+    >>> import chainrule.numpy as np
+    >>> np.linalg.tensorsolve(np.eye(4).reshape(2, 2, 2, 2), np.ones((2, 2))).shape
+    (2, 2)
+    """
+    if not is_traced(a, b):
+        return _np.linalg.tensorsolve(a, b, axes=axes)
+    from .shaping import moveaxis
+    a, b = asarray(a), asarray(b)
+    if axes is not None:
+        a = moveaxis(a, axes, tuple(range(ndim(a) - len(axes), ndim(a))))
+    solution_shape = shape(a)[ndim(b):]
+    size = int(_np.prod(solution_shape, dtype=_np.int64))
+    if int(_np.prod(shape(b), dtype=_np.int64)) != size:
+        raise LinAlgError(f"tensorsolve: a of shape {shape(a)} does not give a square system for b of shape "
+                          f"{shape(b)}")
+    return reshape(solve(reshape(a, (size, size)), reshape(b, (size,))), solution_shape)
+
+
+def tensorinv(a, ind=2):
+    """``numpy.linalg.tensorinv``: the inverse with respect to tensordot over the first ``ind`` axes.
+
+    >>> import chainrule.numpy as np
+    >>> np.linalg.tensorinv(np.eye(4).reshape(4, 2, 2), ind=1).shape
+    (2, 2, 4)
+    """
+    if not isinstance(a, Tracer):
+        return _np.linalg.tensorinv(a, ind=ind)
+    dims = shape(a)
+    leading, trailing = dims[:ind], dims[ind:]
+    size = int(_np.prod(leading, dtype=_np.int64))
+    if int(_np.prod(trailing, dtype=_np.int64)) != size:
+        raise LinAlgError(f"tensorinv: shape {dims} split after axis {ind} is not square")
+    return reshape(inv(reshape(a, (size, -1))), trailing + leading)

@@ -4,7 +4,7 @@ Every module here defines primitives through the families in ``families.py`` or,
 need more, a ``Primitive`` with explicit rules.
 """
 from . import families, elementwise, arithmetic, comparison, structure, reduction, contraction, indexing, linalg, control  # noqa: F401
-from . import special, fft  # noqa: F401
+from . import special, fft, decompositions  # noqa: F401
 
 
 def all_primitives():
@@ -12,7 +12,7 @@ def all_primitives():
     from ..core.primitive import Primitive
     found = {}
     for module in (elementwise, arithmetic, comparison, structure, reduction, contraction, indexing, linalg, control,
-                   special, fft):
+                   special, fft, decompositions):
         for value in vars(module).values():
             if isinstance(value, Primitive):
                 found[value.name] = value
