@@ -10,6 +10,10 @@ from ..core.interpreter import Interpreter, Tracer, bind, interpreter_scope, set
 from ..core.zeros import instantiate
 from ..ops.arithmetic import add
 from ..ops.elementwise import real
+from .residuals import MISSING, plan_for, stand_in
+
+
+LARGE = 2048  # elements: from this size on, a node keeps only what its pullback reads
 
 
 class Node:
@@ -64,6 +68,8 @@ class ReverseInterpreter(Interpreter):
     def process(self, primitive, args, params):
         primals = []
         parents = []
+        mask = 0  # bit i set: argument i is differentiated here
+        bit = 1
         nested = False  # whether enclosing transforms' tracers are involved
         for arg in args:
             if type(arg) is ReverseTracer and arg._trace is self:
@@ -71,10 +77,12 @@ class ReverseInterpreter(Interpreter):
                 primals.append(primal)
                 # A parent is (node, output index): a tracer may later be re-pointed by x[i] = v.
                 parents.append((arg.node, arg.index))
+                mask |= bit
             else:
                 primal = arg
                 primals.append(arg)
                 parents.append(None)
+            bit <<= 1
             if not nested and isinstance(primal, Tracer):
                 nested = True
         if nested or config.debug_nans:
@@ -83,7 +91,24 @@ class ReverseInterpreter(Interpreter):
             out = primitive.impl(*primals, **params)
         if not primitive.differentiable:
             return out
-        node = Node(primitive, params, parents, primals, out)
+        # Keep only what the pullbacks read; shape/dtype stand-ins replace the rest. Small arrays are kept
+        # whole: dropping them saves little memory and costs time on every primitive.
+        stored_out = out
+        first = primals[0]
+        if ((type(out) is np.ndarray and out.size >= LARGE) or (type(first) is np.ndarray and first.size >= LARGE)
+                or nested):
+            plan = primitive.residual_plans.get(mask, MISSING)
+            if plan is MISSING:
+                plan = primitive.residual_plans[mask] = plan_for(primitive, mask, len(args))
+        else:
+            plan = None
+        if plan is not None:
+            keep_out, dropped = plan
+            for position in dropped:
+                primals[position] = stand_in(primals[position])
+            if not keep_out:
+                stored_out = stand_in(out)
+        node = Node(primitive, params, parents, primals, stored_out)
         self.tape.append(node)
         if primitive.multiple_results:
             node.cotangent = [None] * len(out)

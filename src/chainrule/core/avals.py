@@ -11,6 +11,14 @@ class ShapedArray:
         self.shape = tuple(int(d) for d in shape)
         self.dtype = np.dtype(dtype)
 
+    @classmethod
+    def of_array(cls, array):
+        """The abstract value of a NumPy array, without re-validating its shape and dtype (hot path)."""
+        aval = object.__new__(cls)
+        aval.shape = array.shape
+        aval.dtype = array.dtype
+        return aval
+
     @property
     def ndim(self):
         return len(self.shape)

@@ -1,4 +1,6 @@
 """Primitive: a small closed operation with its evaluation, shape rule and derivative rules in one place."""
+import dis
+
 import numpy as np
 
 from .avals import ShapedArray, aval_of
@@ -23,7 +25,7 @@ class Primitive:
 
     __slots__ = ("name", "impl", "shape_rule", "jvp", "vjp", "input_vjps", "differentiable",
                  "multiple_results", "linear", "convention", "elementwise", "calls_function", "batch",
-                 "__weakref__")
+                 "residual_plans", "__weakref__")
 
     def __init__(self, name, impl, *, shape_rule=None, jvp=None, vjp=None, input_vjps=None,
                  differentiable=True, multiple_results=False, linear=False, convention=None, elementwise=False,
@@ -41,6 +43,7 @@ class Primitive:
         self.elementwise = elementwise
         self.calls_function = calls_function
         self.batch = None
+        self.residual_plans = {}  # reverse mode's cache: what a node keeps, per set of differentiated inputs
 
     def __call__(self, *args, **params):
         return bind(self, args, params)
@@ -64,3 +67,29 @@ def evaluated_shape_rule(impl, multiple_results):
         return aval_of(np.asarray(out))
 
     return shape_rule
+
+
+_LOADS = {"LOAD_FAST", "LOAD_FAST_CHECK", "LOAD_FAST_AND_CLEAR", "LOAD_DEREF", "LOAD_CLOSURE"}
+_VARARGS_FLAG = 0x04
+
+
+def parameters_read(function):
+    """The names of ``function``'s positional parameters (``*args`` included) that its body reads, or
+    None without bytecode. Reverse mode uses it to keep only what pullbacks need."""
+    code = getattr(function, "__code__", None)
+    if code is None:
+        return None
+    names = list(code.co_varnames[:code.co_argcount])
+    if code.co_flags & _VARARGS_FLAG:
+        names.append(code.co_varnames[code.co_argcount + code.co_kwonlyargcount])
+    loaded = {i.argval for i in dis.get_instructions(code) if i.opname in _LOADS}
+    loaded |= set(code.co_cellvars)  # captured by an inner function: assume it is read
+    return {name for name in names if name in loaded}
+
+
+def varargs_name(function):
+    """The name of ``function``'s ``*args`` parameter, or None."""
+    code = function.__code__
+    if not code.co_flags & _VARARGS_FLAG:
+        return None
+    return code.co_varnames[code.co_argcount + code.co_kwonlyargcount]

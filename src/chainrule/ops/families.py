@@ -8,7 +8,7 @@ import numpy as np
 from ..core.avals import ShapedArray
 from ..core.config import config
 from ..core.interpreter import Tracer, bind, check_nans
-from ..core.primitive import Primitive
+from ..core.primitive import Primitive, parameters_read, varargs_name
 
 
 class ElementwisePrimitive(Primitive):
@@ -103,8 +103,19 @@ def unary(name, impl, derivative, *, convention=None, float_result=True):
     primitive = Primitive(name, impl, shape_rule=float_shape_rule if float_result else elementwise_shape_rule,
                           jvp=jvp, vjp=pullback, convention=convention, elementwise=True)
     pullback.__name__ = f"{name}_pullback"
+    pullback.reads = _derivative_reads(derivative, out_position=1, input_positions=(0,))
     jvp.__name__ = f"{name}_jvp"
     return primitive
+
+
+def _derivative_reads(derivative, out_position, input_positions):
+    """``reads`` of a pullback that only multiplies the cotangent by ``derivative(...)``: what the
+    formula reads (e.g. exp's reads only the output, sin's only the input)."""
+    read = parameters_read(derivative)
+    names = derivative.__code__.co_varnames[:derivative.__code__.co_argcount] if read is not None else ()
+    if read is None or len(names) <= max(out_position, *input_positions):
+        return (True, tuple(range(len(input_positions))))
+    return (names[out_position] in read, tuple(k for k, position in enumerate(input_positions) if names[position] in read))
 
 
 def binary(name, impl, derivatives, *, convention=None, float_result=False):
@@ -129,6 +140,7 @@ def binary(name, impl, derivatives, *, convention=None, float_result=False):
         def input_pullback(out_bar, out, *inputs, **params):
             return arithmetic.mul(out_bar, derivative(*inputs, out, **params))
         input_pullback.__name__ = f"{name}_pullback_{position}"
+        input_pullback.reads = _derivative_reads(derivative, out_position=2, input_positions=(0, 1))
         return input_pullback
 
     input_vjps = tuple(make_input_pullback(d, i) for i, d in enumerate(derivatives))
@@ -158,12 +170,24 @@ def linear(name, impl, transpose, *, shape_rule=None, elementwise=False, unary_e
         return (transpose(out_bar, out, *inputs, **params),) + (None,) * (len(inputs) - 1)
 
     pullback.__name__ = f"{name}_pullback"
+    pullback.reads = _transpose_reads(transpose)
     if elementwise:
         primitive = ElementwisePrimitive(name, impl, shape_rule=shape_rule, jvp=jvp, vjp=pullback, linear=True)
     else:
         primitive = Primitive(name, impl, shape_rule=shape_rule, jvp=jvp, vjp=pullback, linear=True,
                               elementwise=unary_elementwise)
     return primitive
+
+
+def _transpose_reads(transpose):
+    """``reads`` of a linear primitive's pullback: the linear operand (input 0) only for its shape and
+    dtype; the other inputs (index arrays, ...) and the output as the transpose reads them."""
+    read = parameters_read(transpose)
+    names = transpose.__code__.co_varnames[:transpose.__code__.co_argcount]
+    out_read = read is None or (len(names) > 1 and names[1] in read)
+    if read is None or varargs_name(transpose) in read:
+        return (out_read, "all but first")
+    return (out_read, tuple(k for k, name in enumerate(names[2:]) if k > 0 and name in read))
 
 
 def zero_derivative(name, impl, *, shape_rule=None, convention=None, multiple_results=False, elementwise=False,
