@@ -218,3 +218,18 @@ def test_errors_inside_transforms_end_at_the_users_line():
     frames = traceback.extract_tb(caught.value.__traceback__)
     assert frames[-1].name == "f" and "numpy.ones(3)" in frames[-1].line
     assert not any("/chainrule/ops/" in frame.filename or "/chainrule/autodiff/" in frame.filename for frame in frames)
+
+
+def test_linearize_evaluates_the_function_once():
+    calls = []
+
+    def f(x):
+        calls.append(1)
+        return np.sin(x) * x if np.sum(x) > 0 else x   # Python control flow on values
+
+    x = numpy.array([0.3, 0.5])
+    y, f_jvp = cr.linearize(f, x)
+    columns = [f_jvp(e) for e in numpy.eye(2)]
+    assert len(calls) == 1
+    numpy.testing.assert_allclose(numpy.stack(columns, axis=1), cr.jacfwd(f)(x), rtol=1e-15)
+    numpy.testing.assert_allclose(y, numpy.sin(x) * x)

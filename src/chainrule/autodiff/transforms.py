@@ -3,6 +3,7 @@ linearize, jacfwd, jacrev, jacobian, hessian, hvp. They use only the JVP and rev
 import numpy as np
 
 from ..core.avals import aval_of, is_inexact
+from ..core.graph import eval_graph, make_graph
 from ..core.interpreter import Tracer
 from ..core.tracebacks import user_facing
 from ..core.tree import tree_flatten, tree_unflatten, tree_map
@@ -276,19 +277,38 @@ def jvp(function, primals, tangents):
 @user_facing
 def linearize(function, *primals):
     """Return ``(function(*primals), jvp_function)`` where ``jvp_function(*tangents)`` is the linear map
-    ``J @ tangents`` at ``primals`` (each call runs one forward-mode pass).
+    ``J @ tangents`` at ``primals``.
+
+    ``function`` runs once: its primal values are computed now and only the tangent operations are
+    staged into a graph (Python control flow on values works), which each call evaluates. Inside
+    another transform, where primals are traced, each call runs one forward-mode pass instead.
 
     >>> import chainrule as cr, chainrule.numpy as np
     >>> y, f_jvp = cr.linearize(np.sin, 0.0)
-    >>> float(f_jvp(2.0))
-    2.0
+    >>> float(y), float(f_jvp(2.0))
+    (0.0, 2.0)
     """
-    out, _ = jvp(function, primals, tuple(tree_map(lambda p: np.zeros(np.shape(p)), p) for p in primals))
+    leaves, _ = tree_flatten(primals)
+    zeros = tuple(tree_map(lambda p: np.zeros(np.shape(p), aval_of(p).dtype), p) for p in primals)
+    if any(isinstance(leaf, Tracer) for leaf in leaves):
+        out, _ = jvp(function, primals, zeros)
+        return out, lambda *tangents: jvp(function, primals, tangents)[1]
+    captured = {}
+
+    def tangent_map(*tangents):
+        out, out_tangent = jvp(function, primals, tangents)
+        captured["out"] = out
+        return out_tangent
+
+    graph = make_graph(tangent_map)(*zeros)
 
     def jvp_function(*tangents):
-        return jvp(function, primals, tangents)[1]
+        if len(tangents) != len(primals):
+            raise TypeError(f"linearize: the linear map takes {len(primals)} tangent(s), got {len(tangents)}")
+        results = eval_graph(graph, *tangents)
+        return tree_map(lambda r: r if isinstance(r, Tracer) else np.asarray(r), results)
 
-    return out, jvp_function
+    return captured["out"], jvp_function
 
 
 # ---------------------------------------------------------------------------------------------- Jacobians
