@@ -91,3 +91,35 @@ def test_errors_name_the_problem():
         cr.grad(lambda a: np.sum(np.linalg.lstsq(a, numpy.ones(4))[0]))(tall)
     with pytest.raises(ValueError, match="invalid matrix order"):
         cr.grad(lambda a: np.linalg.norm(a, 3))(tall)
+
+
+def test_scipy_linalg_and_signal_against_jax():
+    import jax.scipy.linalg as jlinalg
+    import jax.scipy.signal as jsignal
+    import chainrule.scipy.linalg as linalg
+    import chainrule.scipy.signal as signal
+    spd = square @ square.T + 3 * numpy.eye(3)
+    b = rng.standard_normal((3, 2))
+    cases = [
+        (lambda m, a, r: m.solve_triangular(a, r, lower=True), (numpy.tril(spd), b)),
+        (lambda m, a, r: m.solve_triangular(a, r, trans=1), (numpy.triu(spd), b)),
+        (lambda m, a, r: m.cho_solve(m.cho_factor(a), r), (spd, b)),
+        (lambda m, a: m.expm(a), (0.8 * square,)),
+        (lambda m, a: m.expm(a), (3.0 * square,)),
+        (lambda m, a: m.inv(a), (spd,)),
+    ]
+    for function, args in cases:
+        symmetric = lambda *a: (0.5 * (a[0] + a[0].T),) + a[1:] if function is cases[2][0] else a  # noqa: E731
+        ours = lambda *a: np.sum(np.sin(function(linalg, *symmetric(*a))))  # noqa: E731
+        theirs = lambda *a: jnp.sum(jnp.sin(function(jlinalg, *symmetric(*a))))  # noqa: E731
+        argnums = tuple(range(len(args)))
+        for g, e in zip(cr.grad(ours, argnums=argnums)(*args), jax.grad(theirs, argnums=argnums)(*args)):
+            numpy.testing.assert_allclose(g, e, rtol=1e-8, atol=1e-10)
+    check_grads(lambda a: linalg.expm(a), (0.8 * square,), order=2)
+    x, v = rng.standard_normal(6), rng.standard_normal(3)
+    for mode in ("full", "same", "valid"):
+        for name in ("convolve", "correlate"):
+            ours = lambda a, k: np.sum(np.sin(getattr(signal, name)(a, k, mode=mode)))  # noqa: E731
+            theirs = lambda a, k: jnp.sum(jnp.sin(getattr(jsignal, name)(a, k, mode=mode)))  # noqa: E731
+            for g, e in zip(cr.grad(ours, argnums=(0, 1))(x, v), jax.grad(theirs, argnums=(0, 1))(x, v)):
+                numpy.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-12)
