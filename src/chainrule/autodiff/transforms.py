@@ -4,7 +4,7 @@ import numpy as np
 
 from ..core.avals import aval_of, is_inexact
 from ..core.graph import eval_graph, make_graph
-from ..core.interpreter import Tracer
+from ..core.interpreter import Tracer, interpreter_depth
 from ..core.tracebacks import user_facing
 from ..core.tree import tree_flatten, tree_unflatten, tree_map
 from ..core.zeros import instantiate
@@ -281,16 +281,16 @@ def linearize(function, *primals):
 
     ``function`` runs once: its primal values are computed now and only the tangent operations are
     staged into a graph (Python control flow on values works), which each call evaluates. Inside
-    another transform, where primals are traced, each call runs one forward-mode pass instead.
+    another transform (traced primals, or a function closing over traced values) each call runs one
+    forward-mode pass instead.
 
     >>> import chainrule as cr, chainrule.numpy as np
     >>> y, f_jvp = cr.linearize(np.sin, 0.0)
     >>> float(y), float(f_jvp(2.0))
     (0.0, 2.0)
     """
-    leaves, _ = tree_flatten(primals)
     zeros = tuple(tree_map(lambda p: np.zeros(np.shape(p), aval_of(p).dtype), p) for p in primals)
-    if any(isinstance(leaf, Tracer) for leaf in leaves):
+    if interpreter_depth():  # inside a transform: primals or closed-over values may be traced
         out, _ = jvp(function, primals, zeros)
         return out, lambda *tangents: jvp(function, primals, tangents)[1]
     captured = {}

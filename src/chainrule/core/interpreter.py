@@ -79,7 +79,8 @@ class Tracer:
     The NumPy front installs the array methods and operators on this class.
     """
 
-    __slots__ = ("_trace",)
+    # _view_base/_views: NumPy view bookkeeping kept by the NumPy front (see chainrule.numpy.views).
+    __slots__ = ("_trace", "_view_base", "_views", "__weakref__")
     __array_priority__ = 1000
 
     @property

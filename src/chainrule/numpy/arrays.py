@@ -77,6 +77,9 @@ def array(object, dtype=None, copy=True, ndmin=0):
     """
     if isinstance(object, Tracer) or (isinstance(object, (list, tuple)) and _contains_tracer(object)):
         out = _stack_nested(object)
+        if out is object and copy:
+            from .views import clone
+            out = clone(out)
         if dtype is not None and _np.dtype(dtype) != out.dtype:
             out = structure.convert_element_type(out, dtype=_np.dtype(dtype))
         while ndim(out) < ndmin:
@@ -97,7 +100,7 @@ def _contains_tracer(sequence):
 def asarray(a, dtype=None):
     """``numpy.asarray``; traced values pass through (converted to ``dtype`` if given)."""
     if isinstance(a, Tracer) or (isinstance(a, (list, tuple)) and _contains_tracer(a)):
-        return array(a, dtype=dtype)
+        return array(a, dtype=dtype, copy=False)
     return _np.asarray(a, dtype=dtype)
 
 
@@ -148,4 +151,9 @@ identity = _np.identity
 arange = _np.arange
 linspace = _np.linspace
 logspace = _np.logspace
-copy = _np.copy
+def copy(a):
+    """``numpy.copy``: a new array object (updating one leaves the other alone)."""
+    if isinstance(a, Tracer):
+        from .views import clone
+        return clone(a)
+    return _np.copy(a)

@@ -4,7 +4,7 @@ import numpy as _np
 
 from ..core.interpreter import Tracer, ChainruleError
 from ..ops import arithmetic as _ar, comparison as _cmp, indexing as _ix
-from . import arrays, elementwise, linalg, products, reductions, shaping
+from . import arrays, elementwise, linalg, products, reductions, shaping, views
 
 
 def _split(index):
@@ -17,7 +17,12 @@ def _split(index):
 def getitem(x, index):
     """``x[index]`` with NumPy's basic and advanced indexing; repeated indices accumulate gradients."""
     template, index_arrays = _split(index)
-    return _ix.gather(x, *index_arrays, template=template)
+    out = _ix.gather(x, *index_arrays, template=template)
+    if index_arrays:
+        return out
+    # Basic indexing gives a view in NumPy: writes into it reach x.
+    return views.mark_view(out, x, lambda base: _ix.gather(base, template=template),
+                           lambda base, value: _ix.scatter(base, value, template=template))
 
 
 def _updated(x, index, values):
@@ -28,15 +33,10 @@ def _updated(x, index, values):
 def setitem(x, index, values):
     """``x[index] = values`` on a traced array: recorded as a functional update, differentiated correctly.
 
-    Every name bound to this traced array sees the new value (NumPy's semantics for the same object).
+    NumPy's semantics hold: every name bound to this array sees the new value, a view's base is
+    updated when the view is written into, and the base's views show the update.
     """
-    updated = _updated(x, index, values)
-    if type(updated) is not type(x) or updated._trace is not x._trace:
-        raise ChainruleError(
-            "x[index] = value: the value is traced by a transform nested inside the one that traces x, so x "
-            "cannot be updated in place. Write x = x.at[index].set(value) instead.")
-    for slot in type(x).__slots__:
-        setattr(x, slot, getattr(updated, slot))
+    views.update_in_place(x, _updated(x, index, values))
 
 
 class _IndexedUpdate:
@@ -158,7 +158,7 @@ _METHODS = {
     "flatten": lambda self, order="C": shaping.ravel(self), "ravel": lambda self, order="C": shaping.ravel(self),
     "squeeze": shaping.squeeze, "swapaxes": shaping.swapaxes, "clip": elementwise.clip,
     "round": elementwise.round, "repeat": shaping.repeat, "take": shaping.take, "trace": shaping.trace,
-    "diagonal": shaping.diagonal, "sort": None, "copy": lambda self: self,
+    "diagonal": shaping.diagonal, "sort": None, "copy": views.clone,
     "conj": elementwise.conjugate, "conjugate": elementwise.conjugate,
 }
 

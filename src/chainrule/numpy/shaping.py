@@ -7,6 +7,7 @@ import numpy as _np
 from ..core.interpreter import Tracer
 from ..ops import comparison as _cmp, indexing as _ix, reduction as _red, structure as _st
 from .arrays import is_traced, normalize_axes, shape, ndim, asarray
+from .views import mark_view
 
 
 def _resolve_shape(newshape, total):
@@ -25,6 +26,12 @@ def _resolve_shape(newshape, total):
     return tuple(newshape)
 
 
+def _reshaped_view(a, target):
+    """``a`` reshaped to ``target``: a view in NumPy (writes into it reach ``a``)."""
+    return mark_view(_st.reshape(a, new_shape=target), a, lambda base: _st.reshape(base, new_shape=target),
+                     lambda base, value: _st.reshape(value, new_shape=base.shape))
+
+
 def reshape(a, newshape=None, order="C", *, shape=None):
     """``numpy.reshape`` (C order)."""
     if newshape is None:
@@ -34,7 +41,7 @@ def reshape(a, newshape=None, order="C", *, shape=None):
     if order != "C":
         raise NotImplementedError("reshape of traced arrays supports order='C' only")
     target = _resolve_shape(newshape, a.size)
-    return a if target == a.shape else _st.reshape(a, new_shape=target)
+    return a if target == a.shape else _reshaped_view(a, target)
 
 
 def ravel(a, order="C"):
@@ -49,7 +56,10 @@ def transpose(a, axes=None):
     permutation = tuple(reversed(range(a.ndim))) if axes is None else tuple(int(x) % a.ndim for x in axes)
     if permutation == tuple(range(a.ndim)):
         return a
-    return _st.transpose(a, permutation=permutation)
+    inverse = tuple(_np.argsort(permutation))
+    return mark_view(_st.transpose(a, permutation=permutation), a,
+                     lambda base: _st.transpose(base, permutation=permutation),
+                     lambda base, value: _st.transpose(value, permutation=inverse))
 
 
 def swapaxes(a, axis1, axis2):
@@ -82,7 +92,7 @@ def expand_dims(a, axis):
     out_ndim = a.ndim + len(axes)
     axes = normalize_axes(axes, out_ndim)
     dims = iter(a.shape)
-    return _st.reshape(a, new_shape=tuple(1 if i in axes else next(dims) for i in range(out_ndim)))
+    return _reshaped_view(a, tuple(1 if i in axes else next(dims) for i in range(out_ndim)))
 
 
 def squeeze(a, axis=None):
@@ -97,7 +107,7 @@ def squeeze(a, axis=None):
             if a.shape[i] != 1:
                 raise ValueError(f"cannot select an axis to squeeze out which has size not equal to one "
                                  f"(axis {i} of shape {a.shape})")
-    return _st.reshape(a, new_shape=tuple(d for i, d in enumerate(a.shape) if i not in axes))
+    return _reshaped_view(a, tuple(d for i, d in enumerate(a.shape) if i not in axes))
 
 
 def broadcast_to(array, shape):
@@ -278,7 +288,9 @@ def flip(m, axis=None):
     """``numpy.flip``."""
     if not isinstance(m, Tracer):
         return _np.flip(m, axis)
-    return _st.rev(m, axes=normalize_axes(axis, m.ndim))
+    axes = normalize_axes(axis, m.ndim)
+    return mark_view(_st.rev(m, axes=axes), m, lambda base: _st.rev(base, axes=axes),
+                     lambda base, value: _st.rev(value, axes=axes))
 
 
 def fliplr(m):
