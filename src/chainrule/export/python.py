@@ -108,6 +108,17 @@ CODE = {
     # cholesky and eigh read the symmetric part of their input, as the primitives do.
     "cholesky": lambda args, params: f"np.linalg.cholesky(0.5 * ({args[0]} + np.swapaxes({args[0]}, -1, -2)))",
     "eigh": lambda args, params: f"np.linalg.eigh(0.5 * ({args[0]} + np.swapaxes({args[0]}, -1, -2)))",
+    "svd": lambda args, params: f"_svd_s_u_vt(np.linalg.svd({args[0]}, full_matrices=False))",
+    "fft": lambda args, params: (f"np.fft.{params['kind']}n({args[0]}, s={tuple(params['lengths'])!r}, "
+                                 f"axes={tuple(range(-len(params['lengths']), 0))!r})"),
+}
+
+# Helpers some rows call, written into the generated source when used.
+HELPERS = {
+    "_svd_s_u_vt": ["def _svd_s_u_vt(factors):",
+                    "    # the svd primitive orders its results (s, u, vt); NumPy returns (u, s, vt)",
+                    "    u, s, vt = factors",
+                    "    return s, u, vt"],
 }
 
 # Primitives that cannot be written as plain NumPy, with the reason (none at present: call primitives
@@ -230,6 +241,9 @@ def to_python(function, *example_args, name=None, compile=False):
     except (TypeError, AttributeError):
         returned = repr(tuple(outputs))
     header = ["import numpy as np"] + [f"import {module}" for module in sorted(modules)]
+    for helper, helper_lines in HELPERS.items():
+        if any(helper + "(" in line for line in body):
+            header += ["", ""] + helper_lines
     lines = header + ["", "", f"def {function_name}({', '.join(parameters)}):"]
     lines += [f"    {line}" for line in unpacking + body]
     lines.append(f"    return {returned}")
