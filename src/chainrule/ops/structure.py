@@ -92,7 +92,11 @@ def _convert_impl(x, *, dtype):
 
 
 def _convert_transpose(out_bar, out, x, *, dtype):
-    return convert_element_type(out_bar, dtype=np.result_type(x))
+    target = np.result_type(x)
+    if np.issubdtype(np.result_type(out_bar), np.complexfloating) and not np.issubdtype(target, np.complexfloating):
+        from .elementwise import real  # a real input's cotangent is the real part (JAX's convention)
+        out_bar = real(out_bar)
+    return convert_element_type(out_bar, dtype=target)
 
 
 convert_element_type = linear("convert_element_type", _convert_impl, _convert_transpose,
