@@ -197,19 +197,21 @@ def backward(tape):
                 node.cotangent = None
             if debugging:
                 set_backward_primitive(primitive)
-            parents = node.parents
             input_vjps = primitive.input_vjps
             if input_vjps is not None:
-                for parent, input_vjp in zip(parents, input_vjps):
-                    if parent is not None and input_vjp is not None:
-                        parent_node, index = parent
-                        _accumulate(parent_node, index,
-                                    input_vjp(cotangent, node.out, *node.inputs, **node.params))
-                continue
-            cotangents = primitive.vjp(cotangent, node.out, *node.inputs, **node.params)
-            for parent, parent_cotangent in zip(parents, cotangents):
-                if parent is not None and parent_cotangent is not None:
-                    _accumulate(parent[0], parent[1], parent_cotangent)
+                pairs = [(parent, rule(cotangent, node.out, *node.inputs, **node.params))
+                         for parent, rule in zip(node.parents, input_vjps) if parent is not None and rule is not None]
+            else:
+                pairs = zip(node.parents, primitive.vjp(cotangent, node.out, *node.inputs, **node.params))
+            for parent, parent_cotangent in pairs:
+                if parent is None or parent_cotangent is None:
+                    continue
+                parent_node, index = parent
+                if index is None:  # the common single-output case, inlined from _accumulate
+                    current = parent_node.cotangent
+                    parent_node.cotangent = parent_cotangent if current is None else add(current, parent_cotangent)
+                else:
+                    _accumulate(parent_node, index, parent_cotangent)
     finally:
         if debugging:
             set_backward_primitive(None)
