@@ -1,33 +1,17 @@
 """Forward mode: a JVP interpreter whose tracers carry (primal, tangent) and apply each primitive's ``jvp``."""
-import numpy as np
 
 from ..core.avals import aval_of
-from ..core.interpreter import Interpreter, Tracer, interpreter_scope
+from ..core.interpreter import Interpreter, PrimalTracer, interpreter_scope
 from ..core.zeros import instantiate
 
 
-class JVPTracer(Tracer):
-    __slots__ = ("primal", "tangent")
+class JVPTracer(PrimalTracer):
+    __slots__ = ("tangent",)
 
     def __init__(self, trace, primal, tangent):
         self._trace = trace
         self.primal = primal
         self.tangent = tangent
-
-    @property
-    def aval(self):
-        return aval_of(self.primal)
-
-    @property
-    def shape(self):
-        try:
-            return self.primal.shape
-        except AttributeError:  # a Python number
-            return ()
-
-    def concrete_value(self):
-        primal = self.primal
-        return primal.concrete_value() if isinstance(primal, Tracer) else primal
 
     def __repr__(self):
         return f"JVPTracer(primal={self.primal!r}, tangent={self.tangent!r})"

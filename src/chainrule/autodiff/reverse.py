@@ -6,7 +6,7 @@ import numpy as np
 
 from ..core.avals import aval_of
 from ..core.config import config
-from ..core.interpreter import Interpreter, Tracer, bind, interpreter_scope, set_backward_primitive
+from ..core.interpreter import Interpreter, PrimalTracer, Tracer, bind, interpreter_scope, set_backward_primitive
 from ..core.zeros import instantiate
 from ..ops.arithmetic import add
 from ..ops.elementwise import real
@@ -30,29 +30,14 @@ class Node:
         self.cotangent = None
 
 
-class ReverseTracer(Tracer):
-    __slots__ = ("primal", "node", "index")
+class ReverseTracer(PrimalTracer):
+    __slots__ = ("node", "index")
 
     def __init__(self, trace, primal, node, index=None):
         self._trace = trace
         self.primal = primal
         self.node = node
         self.index = index
-
-    @property
-    def aval(self):
-        return aval_of(self.primal)
-
-    @property
-    def shape(self):
-        try:
-            return self.primal.shape
-        except AttributeError:  # a Python number
-            return ()
-
-    def concrete_value(self):
-        primal = self.primal
-        return primal.concrete_value() if isinstance(primal, Tracer) else primal
 
     def __repr__(self):
         return f"ReverseTracer(primal={self.primal!r})"

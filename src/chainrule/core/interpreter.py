@@ -150,15 +150,27 @@ class Tracer:
         return id(self)
 
 
-def find_top(args):
-    """The innermost active interpreter among ``args``' tracers, or None for plain values."""
-    top = None
-    for arg in args:
-        if isinstance(arg, Tracer):
-            trace = arg._trace
-            if top is None or trace.level > top.level:
-                top = trace
-    return top
+class PrimalTracer(Tracer):
+    """A tracer that carries a concrete ``primal`` value (forward and reverse mode): Python control flow
+    on it works, and its shape is the primal's."""
+
+    __slots__ = ("primal",)
+
+    @property
+    def aval(self):
+        from .avals import aval_of
+        return aval_of(self.primal)
+
+    @property
+    def shape(self):
+        try:
+            return self.primal.shape
+        except AttributeError:  # a Python number
+            return ()
+
+    def concrete_value(self):
+        primal = self.primal
+        return primal.concrete_value() if isinstance(primal, Tracer) else primal
 
 
 def bind(primitive, args, params):

@@ -4,8 +4,7 @@ import dis
 import numpy as np
 
 from .avals import ShapedArray, aval_of
-from .config import config
-from .interpreter import Tracer, bind, check_nans
+from .interpreter import bind
 
 
 class Primitive:
@@ -47,21 +46,7 @@ class Primitive:
         self.residual_plans = {}  # reverse mode's cache: what a node keeps, per set of differentiated inputs
 
     def __call__(self, *args, **params):
-        # bind(), inlined: this is paid on every primitive call.
-        top = None
-        for arg in args:
-            if isinstance(arg, Tracer):
-                trace = arg._trace
-                if top is None or trace.level > top.level:
-                    top = trace
-        if top is None:
-            out = self.impl(*args, **params)
-            if config.debug_nans:
-                check_nans(self, out)
-            return out
-        if not top.active:
-            return bind(self, args, params)  # raises the escaped-tracer error
-        return top.process(self, args, params)
+        return bind(self, args, params)
 
     def bind(self, *args, **params):
         return bind(self, args, params)

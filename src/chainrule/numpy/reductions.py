@@ -114,26 +114,27 @@ def average(a, axis=None, weights=None, returned=False, keepdims=False):
     return (result, total) if returned else result
 
 
+def _arg_extremum(primitive, numpy_function, a, axis, keepdims):
+    if not isinstance(a, Tracer):
+        return numpy_function(a, axis=axis, keepdims=keepdims)
+    if axis is None:
+        out = primitive(_st.reshape(a, new_shape=(a.size,)), axis=0)
+        return _st.reshape(out, new_shape=(1,) * a.ndim) if keepdims else out
+    axis = normalize_axes(axis, a.ndim)[0]
+    out = primitive(a, axis=axis)
+    if not keepdims:
+        return out
+    return _st.reshape(out, new_shape=tuple(1 if i == axis else d for i, d in enumerate(a.shape)))
+
+
 def argmax(a, axis=None, keepdims=False):
     """``numpy.argmax`` (an integer: derivative 0)."""
-    if isinstance(a, Tracer):
-        if axis is None:
-            a = _st.reshape(a, new_shape=(a.size,))
-            axis = 0
-        out = _red.argmax(a, axis=normalize_axes(axis, a.ndim)[0])
-        return out if not keepdims else _np.expand_dims(out, axis)
-    return _np.argmax(a, axis=axis, keepdims=keepdims)
+    return _arg_extremum(_red.argmax, _np.argmax, a, axis, keepdims)
 
 
 def argmin(a, axis=None, keepdims=False):
     """``numpy.argmin`` (an integer: derivative 0)."""
-    if isinstance(a, Tracer):
-        if axis is None:
-            a = _st.reshape(a, new_shape=(a.size,))
-            axis = 0
-        out = _red.argmin(a, axis=normalize_axes(axis, a.ndim)[0])
-        return out if not keepdims else _np.expand_dims(out, axis)
-    return _np.argmin(a, axis=axis, keepdims=keepdims)
+    return _arg_extremum(_red.argmin, _np.argmin, a, axis, keepdims)
 
 
 def _flatten_for_axis(a, axis):
