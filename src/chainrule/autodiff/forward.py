@@ -1,6 +1,5 @@
 """Forward mode: a JVP interpreter whose tracers carry (primal, tangent) and apply each primitive's ``jvp``."""
 
-from ..core.avals import aval_of
 from ..core.interpreter import Interpreter, PrimalTracer, interpreter_scope
 from ..core.zeros import instantiate
 

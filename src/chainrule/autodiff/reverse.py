@@ -4,7 +4,6 @@ A node keeps references to its inputs and output (no copies); the tape is freed 
 """
 import numpy as np
 
-from ..core.avals import aval_of
 from ..core.config import config
 from ..core.interpreter import Interpreter, PrimalTracer, Tracer, bind, interpreter_scope, set_backward_primitive
 from ..core.zeros import instantiate
