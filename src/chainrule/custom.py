@@ -17,8 +17,7 @@ from .core.primitive import Primitive
 from .core.tree import tree_flatten, tree_map, tree_unflatten
 from .core.zeros import instantiate
 from .ops import control
-from .ops.arithmetic import add, mul
-from .ops.reduction import reduce_sum
+from .ops.arithmetic import add
 from .ops.structure import reshape
 from .ops.contraction import contract
 

@@ -1,5 +1,4 @@
 """cr.draw and to_dot: the exact DOT structure of the lecture's graph, and pictures without Graphviz."""
-import numpy as np
 import pytest
 
 import chainrule as cr

@@ -6,7 +6,6 @@ import numpy as np
 
 from ..core.config import config
 from ..core.interpreter import Interpreter, PrimalTracer, Tracer, bind, interpreter_scope, set_backward_primitive
-from ..core.zeros import instantiate
 from ..ops.arithmetic import add
 from ..ops.elementwise import real
 from .residuals import MISSING, plan_for, stand_in

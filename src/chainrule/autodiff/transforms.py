@@ -9,7 +9,7 @@ from ..core.tracebacks import user_facing
 from ..core.tree import tree_flatten, tree_unflatten, tree_map
 from ..core.zeros import instantiate
 from ..ops import structure
-from .forward import JVPTracer, jvp_flat
+from .forward import jvp_flat
 from .reverse import ReverseTracer, record
 
 

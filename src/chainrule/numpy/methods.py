@@ -3,7 +3,7 @@
 import numpy as _np
 
 from ..core.interpreter import Tracer, ChainruleError
-from ..ops import arithmetic as _ar, comparison as _cmp, indexing as _ix
+from ..ops import arithmetic as _ar, indexing as _ix
 from . import arrays, elementwise, linalg, products, reductions, shaping, views
 
 

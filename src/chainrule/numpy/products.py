@@ -4,8 +4,7 @@ import string
 
 import numpy as _np
 
-from ..core.interpreter import Tracer
-from ..ops import arithmetic as _ar, contraction as _ct, indexing as _ix, reduction as _red, structure as _st
+from ..ops import arithmetic as _ar, contraction as _ct, indexing as _ix, reduction as _red
 from .arrays import is_traced, shape, ndim, asarray
 from .shaping import broadcast_to, reshape, transpose
 

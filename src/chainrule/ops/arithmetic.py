@@ -5,7 +5,6 @@ the rest come from ``families.binary``.
 """
 import numpy as np
 
-from ..core.primitive import Primitive
 from . import families
 from .families import ElementwisePrimitive, elementwise_shape_rule
 

@@ -1,6 +1,4 @@
 """Control primitives: ``stop_gradient`` (identity with zero derivative). Loops and conditionals come later."""
-import numpy as np
-
 from ..core.avals import ShapedArray
 from .families import zero_derivative
 

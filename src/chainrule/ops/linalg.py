@@ -4,7 +4,6 @@ import numpy as np
 
 from ..core.avals import ShapedArray
 from ..core.primitive import Primitive
-from ..core.zeros import instantiate
 from . import arithmetic, structure, reduction
 from .contraction import matmul
 
@@ -200,7 +199,7 @@ def _eigh_impl(a):
 
 def _eigen_gaps(w):
     """F_ij = 1 / (w_j - w_i) off the diagonal, 0 on it."""
-    from .comparison import eq, select
+    from .comparison import select
     difference = arithmetic.sub(structure.broadcast_to(structure.reshape(w, new_shape=np.shape(w)[:-1] + (1, np.shape(w)[-1])),
                                                        np.shape(w) + (np.shape(w)[-1],)),
                                 structure.broadcast_to(structure.reshape(w, new_shape=np.shape(w) + (1,)),
