@@ -123,3 +123,61 @@ def test_scipy_linalg_and_signal_against_jax():
             theirs = lambda a, k: jnp.sum(jnp.sin(getattr(jsignal, name)(a, k, mode=mode)))  # noqa: E731
             for g, e in zip(cr.grad(ours, argnums=(0, 1))(x, v), jax.grad(theirs, argnums=(0, 1))(x, v)):
                 numpy.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-12)
+
+
+# --- eig and eigvals: complex results; compared through gauge-invariant quantities (eigenvalues, |v|^2,
+# V diag(w) V^-1), since JAX and NumPy may scale each eigenvector by a different phase.
+
+general = rng.standard_normal((4, 4))  # one real eigenvalue pair and one complex-conjugate pair
+general_complex = rng.standard_normal((3, 3)) + 1j * rng.standard_normal((3, 3))
+
+
+def _eig(m, a):
+    if m is jnp:  # JAX asks for an explicit opt-in to eigenvector derivatives
+        import jax.lax.linalg
+        return jax.lax.linalg.eig(a, compute_left_eigenvectors=False, enable_eigvec_derivs=True)
+    return m.linalg.eig(a)
+
+
+def _eig_invariants(m, a):
+    w, v = _eig(m, a)
+    weights = numpy.linspace(0.5, 1.5, v.shape[-1])
+    magnitudes = m.real(v * m.conj(v))
+    rebuilt = (v * w[..., None, :]) @ m.linalg.inv(v)
+    return m.concatenate([m.ravel(m.real(w)), m.ravel(m.imag(w)), m.ravel(magnitudes @ weights),
+                          m.ravel(m.real(rebuilt)), m.ravel(m.imag(rebuilt))])
+
+
+@pytest.mark.parametrize("a", [general, general_complex, rng.standard_normal((2, 3, 3))],
+                         ids=["real", "complex", "stack"])
+def test_eig_against_jax(a):
+    numpy.testing.assert_allclose(cr.jvp(lambda x: _eig_invariants(np, x), (a,), (a,))[0],
+                                  jax.jit(lambda x: _eig_invariants(jnp, x))(a), rtol=1e-10, atol=1e-12)
+    scalar = _scalar(_eig_invariants, np, (a,))
+    expected = jax.jit(jax.grad(_scalar(_eig_invariants, jnp, (a,))))(a)
+    numpy.testing.assert_allclose(cr.grad(scalar)(a), expected, rtol=1e-8, atol=1e-10)
+    eigenvalues = lambda m, x: m.linalg.eigvals(x) if m is np else _eig(m, x)[0]  # noqa: E731
+    numpy.testing.assert_allclose(cr.grad(_scalar(lambda m, x: m.real(eigenvalues(m, x)), np, (a,)))(a),
+                                  jax.jit(jax.grad(_scalar(lambda m, x: m.real(eigenvalues(m, x)), jnp, (a,))))(a),
+                                  rtol=1e-8, atol=1e-10)
+    # Second order on one case keeps this fast; check_rules covers the primitive's second order.
+    check_grads(lambda x: _eig_invariants(np, x), (a,), order=2 if a is general_complex else 1)
+
+
+def test_eig_values_and_gauge_match_numpy():
+    w, v = cr.jvp(lambda x: np.linalg.eig(x), (general,), (general,))[0]
+    expected_w, expected_v = numpy.linalg.eig(general)
+    numpy.testing.assert_allclose(w, expected_w, rtol=1e-12)
+    numpy.testing.assert_allclose(v, expected_v, rtol=1e-12, atol=1e-14)  # same phases, not only same span
+    assert w.dtype == numpy.complex128 and v.dtype == numpy.complex128
+
+
+@pytest.mark.parametrize("a", [general, general_complex], ids=["real", "complex"])
+def test_eig_rules(a):
+    check_rules(decompositions.eig, (a,), atol=1e-5, rtol=1e-5)
+
+
+def test_eig_caveat_is_stated():
+    assert "repeated eigenvalues" in np.linalg.eig.__doc__ and "repeated eigenvalues" in decompositions.eig.convention
+    with pytest.raises(numpy.linalg.LinAlgError, match="square"):
+        cr.grad(lambda a: np.sum(np.real(np.linalg.eigvals(a))))(tall)

@@ -109,6 +109,7 @@ CODE = {
     "cholesky": lambda args, params: f"np.linalg.cholesky(0.5 * ({args[0]} + np.swapaxes({args[0]}, -1, -2)))",
     "eigh": lambda args, params: f"np.linalg.eigh(0.5 * ({args[0]} + np.swapaxes({args[0]}, -1, -2)))",
     "svd": lambda args, params: f"_svd_s_u_vt(np.linalg.svd({args[0]}, full_matrices=False))",
+    "eig": lambda args, params: f"_eig_w_v({args[0]})",
     "fft": lambda args, params: (f"np.fft.{params['kind']}n({args[0]}, s={tuple(params['lengths'])!r}, "
                                  f"axes={tuple(range(-len(params['lengths']), 0))!r})"),
 }
@@ -119,6 +120,13 @@ HELPERS = {
                     "    # the svd primitive orders its results (s, u, vt); NumPy returns (u, s, vt)",
                     "    u, s, vt = factors",
                     "    return s, u, vt"],
+    "_eig_w_v": ["def _eig_w_v(a):",
+                 "    # the eig primitive is complex, its columns' largest components real (NumPy's gauge)",
+                 "    w, v = np.linalg.eig(a)",
+                 "    w, v = w.astype(np.result_type(w, np.complex64)), v.astype(np.result_type(v, np.complex64))",
+                 "    largest = np.take_along_axis(v, np.argmax(np.abs(v), axis=-2)[..., None, :], axis=-2)",
+                 "    phase = np.where(largest == 0, 1.0, np.abs(largest) / np.where(largest == 0, 1.0, largest))",
+                 "    return w, v * phase * np.where(largest.real < 0, -1.0, 1.0)"],
 }
 
 # Primitives that cannot be written as plain NumPy, with the reason (none at present: call primitives

@@ -1,4 +1,5 @@
-"""``chainrule.numpy.linalg``: norm, solve, inv, det, slogdet, cholesky, eigh, eigvalsh, multi_dot, matrix_power."""
+"""``chainrule.numpy.linalg``: norm, solve, inv, det, slogdet, cholesky, eigh, eigvalsh, eig, eigvals, qr, svd,
+svdvals, pinv, lstsq, matrix_rank, multi_dot, matrix_power, tensorsolve, tensorinv."""
 import numpy as _np
 
 from ..core.interpreter import Tracer
@@ -83,6 +84,40 @@ def eigvalsh(a, UPLO="L"):
     if not isinstance(a, Tracer):
         return _np.linalg.eigvalsh(a, UPLO)
     return eigh(a, UPLO)[0]
+
+
+def eig(a):
+    """``numpy.linalg.eig``: (eigenvalues, eigenvectors) of a general square matrix. Traced input always gives
+    complex results (like ``jax.numpy.linalg.eig``; NumPy returns real arrays when every eigenvalue is real),
+    with NumPy's gauge: unit-norm columns whose largest component is real. Caveat: eigenvector derivatives
+    contain 1 / (w_j - w_i), so they are undefined at repeated eigenvalues and unstable near them; functions
+    of the eigenvalues alone are better conditioned.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> a = np.array([[2.0, 1.0], [0.0, 3.0]])
+    >>> cr.grad(lambda a: np.real(np.linalg.eig(a)[0][1]))(a)  # outer(left, right) / (left . right) at w = 3
+    array([[0., 0.],
+           [1., 1.]])
+    """
+    if not isinstance(a, Tracer):
+        return _np.linalg.eig(a)
+    from ..ops import decompositions as _decompositions
+    _require_square(a, "eig")
+    w, v = _decompositions.eig(a)
+    return w, v
+
+
+def eigvals(a):
+    """``numpy.linalg.eigvals`` (complex when traced; see ``eig``); differentiable at simple eigenvalues.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> cr.grad(lambda a: np.sum(np.real(np.linalg.eigvals(a))))(np.array([[1.0, 2.0], [-2.0, 1.0]]))
+    array([[1., 0.],
+           [0., 1.]])
+    """
+    if not isinstance(a, Tracer):
+        return _np.linalg.eigvals(a)
+    return eig(a)[0]
 
 
 def matrix_power(a, n):

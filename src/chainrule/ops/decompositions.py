@@ -1,10 +1,10 @@
-"""Matrix decompositions with derivative rules: ``svd`` (reduced, real). Singular-vector derivatives contain
-1 / (s_j^2 - s_i^2): they are undefined at repeated singular values (and, for a non-square matrix, at s = 0)."""
+"""Matrix decompositions with derivative rules: ``svd`` (reduced, real) and ``eig``. Vector derivatives
+contain 1 / (gap between eigen- or singular values): they are undefined where those repeat."""
 import numpy as np
 
 from ..core.avals import ShapedArray
 from ..core.primitive import Primitive
-from . import arithmetic, structure
+from . import arithmetic, structure, reduction, elementwise
 from .comparison import eq, select
 from .contraction import matmul
 from .linalg import matrix_transpose, _diagonal, _diag_embed
@@ -114,3 +114,92 @@ def _stacked_batch_rule(primitive, values, batched, params, size):
 
 
 svd.batch = _stacked_batch_rule
+
+
+def _materialized_batch_rule(primitive, values, batched, params, size):
+    # The impls work on stacks along leading axes; unbatched operands are broadcast to the batch.
+    values = [v if b else structure.broadcast_to(v, (size,) + tuple(np.shape(v))) for v, b in zip(values, batched)]
+    return primitive.bind(*values, **params)
+
+
+# --- eig: A V = V diag(w) for a general square matrix; complex results, like jax.numpy.linalg.eig.
+
+def _largest_component_mask(v):
+    """Per column of ``v``, True at its first component of largest modulus (where LAPACK makes it real)."""
+    n = np.shape(v)[-2]
+    position = reduction.argmax(elementwise.absolute(v), axis=len(np.shape(v)) - 2)
+    position = structure.broadcast_to(_row(position), np.shape(v))
+    rows = np.arange(n).reshape(n, 1) * np.ones(np.shape(v)[-1], dtype=int)
+    return eq(position, rows)
+
+
+def _eig_impl(a):
+    w, v = np.linalg.eig(np.asarray(a))
+    w, v = w.astype(np.result_type(w, np.complex64)), v.astype(np.result_type(v, np.complex64))
+    # LAPACK already makes each vector's largest component real; enforce it so the gauge the JVP assumes
+    # holds exactly, without flipping the signs NumPy returns.
+    position = np.argmax(np.abs(v), axis=-2)[..., None, :]
+    largest = np.take_along_axis(v, position, axis=-2)
+    phase = np.where(largest == 0, 1.0, np.abs(largest) / np.where(largest == 0, 1.0, largest))
+    phase = phase * np.where(largest.real < 0, -1.0, 1.0)
+    return [w, v * phase]
+
+
+def _eig_shape_rule(a):
+    dtype = np.result_type(a.dtype, np.complex64)
+    return [ShapedArray(a.shape[:-1], dtype), ShapedArray(a.shape, dtype)]
+
+
+def _column_sums(x):
+    return _row(reduction.reduce_sum(x, axes=(len(np.shape(x)) - 2,)))
+
+
+def _eig_gaps(w):
+    """F_ij = 1 / (w_j - w_i) off the diagonal, 0 on it (infinite at repeated eigenvalues)."""
+    n = np.shape(w)[-1]
+    difference = arithmetic.sub(structure.broadcast_to(_row(w), np.shape(w) + (n,)),
+                                structure.broadcast_to(_column(w), np.shape(w) + (n,)))
+    diagonal = np.eye(n, dtype=bool)
+    return select(diagonal, 0.0, arithmetic.div(1.0, select(diagonal, 1.0, difference)))
+
+
+def _eig_jvp(primals, tangents):
+    from .linalg import solve
+    (a,), (a_dot,) = primals, tangents
+    w, v = eig.bind(a)
+    rotated = solve(v, matmul(a_dot, v))  # V^-1 dA V
+    w_dot = _diagonal(rotated)
+    u_dot = matmul(v, arithmetic.mul(_eig_gaps(w), rotated))
+    # Unit norm: remove Re(v_j^H du_j) v_j. Phase: keep the largest component real (NumPy's gauge).
+    stretch = elementwise.real(_column_sums(arithmetic.mul(elementwise.conj(v), u_dot)))
+    v_dot = arithmetic.sub(u_dot, arithmetic.mul(v, stretch))
+    mask = _largest_component_mask(v)
+    turn = elementwise.imag(_column_sums(select(mask, arithmetic.div(v_dot, select(mask, v, 1.0)), 0.0)))
+    v_dot = arithmetic.sub(v_dot, arithmetic.mul(v, arithmetic.mul(1j, turn)))
+    return [w, v], [w_dot, v_dot]
+
+
+def _eig_pullback(out_bars, outs, a):
+    from .linalg import solve
+    w_bar, v_bar = out_bars
+    w, v = outs
+    rotated_bar = None if w_bar is None else _diag_embed(w_bar)
+    if v_bar is not None:
+        # Transposes of the JVP's steps, in reverse order, under the pairing Re sum(a * b).
+        mask = _largest_component_mask(v)
+        turn_bar = elementwise.imag(_column_sums(arithmetic.mul(v_bar, v)))
+        inverse_at_largest = select(mask, arithmetic.div(1.0, select(mask, v, 1.0)), 0.0)
+        v_bar = arithmetic.sub(v_bar, arithmetic.mul(arithmetic.mul(1j, turn_bar), inverse_at_largest))
+        stretch_bar = elementwise.real(_column_sums(arithmetic.mul(v_bar, v)))
+        u_bar = arithmetic.sub(v_bar, arithmetic.mul(elementwise.conj(v), stretch_bar))
+        term = arithmetic.mul(_eig_gaps(w), matmul(matrix_transpose(v), u_bar))
+        rotated_bar = term if rotated_bar is None else arithmetic.add(rotated_bar, term)
+    if rotated_bar is None:
+        return (None,)
+    return (solve(matrix_transpose(v), matmul(rotated_bar, matrix_transpose(v))),)
+
+
+eig = Primitive("eig", _eig_impl, jvp=_eig_jvp, vjp=_eig_pullback, multiple_results=True, shape_rule=_eig_shape_rule,
+                convention="complex (w, V) with unit-norm columns whose largest component is real (NumPy's gauge); "
+                           "eigenvectors are not differentiable at repeated eigenvalues, and ill-conditioned near them")
+eig.batch = _stacked_batch_rule

@@ -166,6 +166,7 @@ REFUSED = {
     "slogdet": "use det (exported through sympy.Matrix.det) instead",
     "triangular_solve": "a symbolic triangular solve is not exported; use solve",
     "svd": "symbolic singular value decompositions are not exported; use the numeric derivative",
+    "eig": "symbolic eigen-decompositions are not exported; use the numeric derivative",
     "fft": "a symbolic discrete Fourier transform is not exported; use the numeric derivative",
 }
 
