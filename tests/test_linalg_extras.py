@@ -181,3 +181,39 @@ def test_eig_caveat_is_stated():
     assert "repeated eigenvalues" in np.linalg.eig.__doc__ and "repeated eigenvalues" in decompositions.eig.convention
     with pytest.raises(numpy.linalg.LinAlgError, match="square"):
         cr.grad(lambda a: np.sum(np.real(np.linalg.eigvals(a))))(tall)
+
+
+# --- qr: compared through the sign-normalized factors (diag(R) > 0), which are unique.
+
+def _qr_normalized(m, a, mode="reduced"):
+    q, r = m.linalg.qr(a, mode=mode)
+    signs = m.sign(m.diagonal(r, axis1=-2, axis2=-1))
+    return m.concatenate([m.ravel(q * signs[..., None, :]), m.ravel(r * signs[..., :, None])])
+
+
+@pytest.mark.parametrize("a, mode", [(tall, "reduced"), (square, "complete"), (wide, "reduced"), (wide, "complete"),
+                                     (stack, "reduced")], ids=["tall", "square complete", "wide", "wide complete",
+                                                               "stack"])
+def test_qr_against_jax(a, mode):
+    function = lambda m, x: _qr_normalized(m, x, mode)  # noqa: E731
+    numpy.testing.assert_allclose(cr.jvp(lambda x: function(np, x), (a,), (a,))[0],
+                                  jax.jit(lambda x: function(jnp, x))(a), rtol=1e-10, atol=1e-12)
+    numpy.testing.assert_allclose(cr.grad(_scalar(function, np, (a,)))(a),
+                                  jax.jit(jax.grad(_scalar(function, jnp, (a,))))(a), rtol=1e-8, atol=1e-10)
+    check_grads(lambda x: function(np, x), (a,), order=2 if a is tall or a is wide else 1)
+    r_only = cr.grad(lambda x: np.sum(np.abs(np.linalg.qr(x, mode="r"))))(a)
+    numpy.testing.assert_allclose(r_only, jax.grad(lambda x: jnp.sum(jnp.abs(jnp.linalg.qr(x, mode="r"))))(a),
+                                  rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("matrix", [tall, wide, stack], ids=["tall", "wide", "stack"])
+def test_qr_rules(matrix):
+    check_rules(decompositions.qr, (matrix,), atol=1e-5, rtol=1e-5)
+
+
+def test_qr_caveats_are_stated_and_enforced():
+    assert "not unique" in np.linalg.qr.__doc__
+    with pytest.raises(NotImplementedError, match="mode='reduced'"):
+        cr.grad(lambda a: np.sum(np.linalg.qr(a, mode="complete")[0]))(tall)
+    with pytest.raises(NotImplementedError, match="raw"):
+        cr.grad(lambda a: np.sum(np.linalg.qr(a, mode="raw")[0]))(tall)

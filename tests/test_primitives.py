@@ -147,6 +147,7 @@ SPEC.update({
 SPEC["fft"] = ((uniform(-2, 2, (2, 4)) + 1j * uniform(-2, 2, (2, 4)),), {"kind": "fft", "lengths": (4,)})
 # Decompositions; tests/test_linalg_extras.py covers wide and square shapes too.
 SPEC["svd"] = ((np.diag([4.0, 2.0, 1.0, 0.0])[:, :3] + 0.1 * uniform(-1, 1, (4, 3)),), {})
+SPEC["qr"] = ((uniform(-1, 1, (4, 3)),), {})
 SPEC["eig"] = ((np.array([[1.0, 2.0, 0.0], [-2.0, 1.0, 0.5], [0.0, 0.3, 3.0]]) + 0.1 * uniform(-1, 1, (3, 3)),), {})
 
 

@@ -110,6 +110,7 @@ CODE = {
     "eigh": lambda args, params: f"np.linalg.eigh(0.5 * ({args[0]} + np.swapaxes({args[0]}, -1, -2)))",
     "svd": lambda args, params: f"_svd_s_u_vt(np.linalg.svd({args[0]}, full_matrices=False))",
     "eig": lambda args, params: f"_eig_w_v({args[0]})",
+    "qr": lambda args, params: f"np.linalg.qr({args[0]}, mode='reduced')",
     "fft": lambda args, params: (f"np.fft.{params['kind']}n({args[0]}, s={tuple(params['lengths'])!r}, "
                                  f"axes={tuple(range(-len(params['lengths']), 0))!r})"),
 }

@@ -120,6 +120,35 @@ def eigvals(a):
     return eig(a)[0]
 
 
+def qr(a, mode="reduced"):
+    """``numpy.linalg.qr`` of real matrices: (Q, R), or R with ``mode='r'``. Derivatives are those of the
+    factorization with LAPACK's signs on diag(R), defined where the leading min(m, n) columns are linearly
+    independent. Caveat: ``mode='complete'`` of a traced tall matrix (m > n) is refused, because the extra
+    columns of Q are not unique (so have no derivative); ``mode='raw'`` is not differentiable.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> a = np.array([[3.0, 1.0], [4.0, 2.0], [0.0, 2.0]])
+    >>> float(cr.grad(lambda a: np.abs(np.linalg.qr(a)[1][0, 0]))(a)[1, 0])  # |R_00| = ||a[:, 0]||
+    0.8
+    """
+    if not isinstance(a, Tracer):
+        return _np.linalg.qr(a, mode=mode)
+    from ..ops import decompositions as _decompositions
+    dims = shape(a)
+    if len(dims) < 2:
+        raise LinAlgError(f"qr: the input must have at least 2 dimensions, got shape {dims}")
+    if _np.issubdtype(a.dtype, _np.complexfloating):
+        raise NotImplementedError("qr: complex matrices are not differentiable here yet; use real matrices")
+    if mode not in ("reduced", "complete", "r"):
+        raise NotImplementedError(f"qr: mode={mode!r} is not differentiable; use 'reduced', 'complete' or 'r'")
+    if mode == "complete" and dims[-2] > dims[-1]:
+        raise NotImplementedError(f"qr: mode='complete' of a traced {dims[-2]}x{dims[-1]} matrix is not "
+                                  f"differentiable (the completed columns of Q are not unique); pass "
+                                  f"mode='reduced'")
+    q, r = _decompositions.qr(a)
+    return r if mode == "r" else (q, r)
+
+
 def matrix_power(a, n):
     """``numpy.linalg.matrix_power`` for integer ``n`` (negative powers invert first)."""
     if not isinstance(a, Tracer):

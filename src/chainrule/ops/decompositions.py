@@ -1,5 +1,5 @@
-"""Matrix decompositions with derivative rules: ``svd`` (reduced, real) and ``eig``. Vector derivatives
-contain 1 / (gap between eigen- or singular values): they are undefined where those repeat."""
+"""Matrix decompositions with derivative rules: ``svd`` (reduced, real), ``eig`` and ``qr`` (reduced, real).
+Vector derivatives contain 1 / (gap between eigen- or singular values): undefined where those repeat."""
 import numpy as np
 
 from ..core.avals import ShapedArray
@@ -203,3 +203,100 @@ eig = Primitive("eig", _eig_impl, jvp=_eig_jvp, vjp=_eig_pullback, multiple_resu
                 convention="complex (w, V) with unit-norm columns whose largest component is real (NumPy's gauge); "
                            "eigenvectors are not differentiable at repeated eigenvalues, and ill-conditioned near them")
 eig.batch = _stacked_batch_rule
+
+
+# --- qr: reduced A = Q R of real matrices. R's diagonal signs are LAPACK's (locally constant), so the
+# derivative is that of the unique factorization with those signs; it needs the leading square block full rank.
+
+def _qr_impl(a):
+    q, r = np.linalg.qr(np.asarray(a), mode="reduced")
+    return [q, r]
+
+
+def _qr_shape_rule(a):
+    *batch, m, n = a.shape
+    k = min(m, n)
+    return [ShapedArray(tuple(batch) + (m, k), a.dtype), ShapedArray(tuple(batch) + (k, n), a.dtype)]
+
+
+def _right_solve_upper(x, r):
+    """x R^-1 for upper-triangular R."""
+    from .linalg import triangular_solve
+    return matrix_transpose(triangular_solve(matrix_transpose(r), matrix_transpose(x), lower=True))
+
+
+def _strictly_lower(x):
+    k = np.shape(x)[-1]
+    return arithmetic.mul(x, np.tril(np.ones((k, k)), -1))
+
+
+def _columns(x, start, stop):
+    from .indexing import take_slices
+    return take_slices(x, (Ellipsis, slice(None), slice(start, stop)))
+
+
+def _qr_square_jvp(q, r, a_dot):
+    """(dQ, dR) for A = Q R with R square (A tall or square): Q^T dQ is skew, dR upper triangular."""
+    c = _right_solve_upper(a_dot, r)
+    b = matmul(matrix_transpose(q), c)
+    lower = _strictly_lower(b)
+    skew = arithmetic.sub(lower, matrix_transpose(lower))
+    q_dot = arithmetic.add(matmul(q, arithmetic.sub(skew, b)), c)
+    r_dot = matmul(arithmetic.sub(b, skew), r)
+    return q_dot, r_dot
+
+
+def _qr_square_pullback(q, r, q_bar, r_bar):
+    """Transpose of _qr_square_jvp: A_bar = (Q_bar + Q B_bar) R^-T, B_bar = D + tril(D^T - D, -1)."""
+    d = None
+    if r_bar is not None:
+        d = matmul(r_bar, matrix_transpose(r))
+    if q_bar is not None:
+        projected = matmul(matrix_transpose(q), q_bar)
+        d = arithmetic.neg(projected) if d is None else arithmetic.sub(d, projected)
+    b_bar = arithmetic.add(d, _strictly_lower(arithmetic.sub(matrix_transpose(d), d)))
+    total = matmul(q, b_bar)
+    if q_bar is not None:
+        total = arithmetic.add(total, q_bar)
+    from .linalg import triangular_solve
+    return matrix_transpose(triangular_solve(r, matrix_transpose(total), lower=False))  # total R^-T
+
+
+def _qr_jvp(primals, tangents):
+    (a,), (a_dot,) = primals, tangents
+    q, r = qr.bind(a)
+    m, n = np.shape(a)[-2:]
+    if m >= n:
+        q_dot, r_dot = _qr_square_jvp(q, r, a_dot)
+        return [q, r], [q_dot, r_dot]
+    # Wide: A = [X | Y] with X = Q R1 square, and R2 = Q^T Y.
+    q_dot, r1_dot = _qr_square_jvp(q, _columns(r, 0, m), _columns(a_dot, 0, m))
+    y = _columns(a, m, n)
+    r2_dot = arithmetic.add(matmul(matrix_transpose(q_dot), y), matmul(matrix_transpose(q), _columns(a_dot, m, n)))
+    return [q, r], [q_dot, structure.concatenate(r1_dot, r2_dot, axis=len(np.shape(a)) - 1)]
+
+
+def _qr_pullback(out_bars, outs, a):
+    q_bar, r_bar = out_bars
+    q, r = outs
+    if q_bar is None and r_bar is None:
+        return (None,)
+    m, n = np.shape(a)[-2:]
+    if m >= n:
+        return (_qr_square_pullback(q, r, q_bar, r_bar),)
+    y = _columns(a, m, n)
+    if r_bar is None:
+        r1_bar, y_bar = None, structure.broadcast_to(np.zeros((), dtype=np.result_type(a)), np.shape(y))
+    else:
+        r1_bar, r2_bar = _columns(r_bar, 0, m), _columns(r_bar, m, n)
+        y_bar = matmul(q, r2_bar)
+        through_r2 = matmul(y, matrix_transpose(r2_bar))
+        q_bar = through_r2 if q_bar is None else arithmetic.add(q_bar, through_r2)
+    x_bar = _qr_square_pullback(q, _columns(r, 0, m), q_bar, r1_bar)
+    return (structure.concatenate(x_bar, y_bar, axis=len(np.shape(a)) - 1),)
+
+
+qr = Primitive("qr", _qr_impl, jvp=_qr_jvp, vjp=_qr_pullback, multiple_results=True, shape_rule=_qr_shape_rule,
+               convention="reduced QR of real matrices with LAPACK's signs on diag(R); needs the leading "
+                          "min(m, n) columns linearly independent")
+qr.batch = _stacked_batch_rule

@@ -167,6 +167,7 @@ REFUSED = {
     "triangular_solve": "a symbolic triangular solve is not exported; use solve",
     "svd": "symbolic singular value decompositions are not exported; use the numeric derivative",
     "eig": "symbolic eigen-decompositions are not exported; use the numeric derivative",
+    "qr": "a symbolic QR factorization is not exported; use the numeric derivative",
     "fft": "a symbolic discrete Fourier transform is not exported; use the numeric derivative",
 }
 
