@@ -217,3 +217,43 @@ def test_qr_caveats_are_stated_and_enforced():
         cr.grad(lambda a: np.sum(np.linalg.qr(a, mode="complete")[0]))(tall)
     with pytest.raises(NotImplementedError, match="raw"):
         cr.grad(lambda a: np.sum(np.linalg.qr(a, mode="raw")[0]))(tall)
+
+
+# --- scipy.linalg.lu_factor, lu_solve and lu against jax.scipy.linalg (same LAPACK pivoting).
+
+def _flat(m, factors):
+    factors = factors if isinstance(factors, (tuple, list)) else (factors,)
+    return m.concatenate([m.ravel(f) for f in factors])
+
+
+def test_lu_family_against_jax():
+    import jax.scipy.linalg as jlinalg
+    import chainrule.scipy.linalg as linalg
+    a, b = rng.standard_normal((4, 4)), rng.standard_normal((4, 2))
+    cases = [
+        (lambda m, x: m.lu_factor(x)[0], (a,)),
+        (lambda m, x, r: m.lu_solve(m.lu_factor(x), r), (a, b)),
+        (lambda m, x, r: m.lu_solve(m.lu_factor(x), r[:, 0], trans=1), (a, b)),
+        (lambda m, x: m.lu(x), (a,)),
+        (lambda m, x: m.lu(x, permute_l=True), (a,)),
+    ]
+    for function, args in cases:
+        ours = lambda *v: np.sum(np.sin(_flat(np, function(linalg, *v))))  # noqa: E731
+        theirs = lambda *v: jnp.sum(jnp.sin(_flat(jnp, function(jlinalg, *v))))  # noqa: E731
+        argnums = tuple(range(len(args)))
+        numpy.testing.assert_allclose(cr.jvp(lambda *v: _flat(np, function(linalg, *v)), args, args)[0],
+                                      _flat(jnp, function(jlinalg, *args)), rtol=1e-10, atol=1e-12)
+        for g, e in zip(cr.grad(ours, argnums=argnums)(*args), jax.jit(jax.grad(theirs, argnums=argnums))(*args)):
+            numpy.testing.assert_allclose(g, e, rtol=1e-8, atol=1e-10)
+    check_grads(lambda x, r: linalg.lu_solve(linalg.lu_factor(x), r), (a, b), order=2)
+    assert numpy.array_equal(cr.jvp(lambda x: linalg.lu(x, p_indices=True)[0], (a,), (a,))[0],
+                             linalg.lu(a, p_indices=True)[0])
+    with pytest.raises(ValueError, match="square"):
+        cr.grad(lambda x: np.sum(linalg.lu_factor(x)[0]))(tall)
+
+
+@pytest.mark.parametrize("matrix", [rng.standard_normal((4, 4)), rng.standard_normal((2, 3, 3)),
+                                    rng.standard_normal((3, 3)) + 1j * rng.standard_normal((3, 3))],
+                         ids=["square", "stack", "complex"])
+def test_lu_rules(matrix):
+    check_rules(decompositions.lu, (matrix,), atol=1e-5, rtol=1e-5)

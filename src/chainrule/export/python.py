@@ -111,6 +111,8 @@ CODE = {
     "svd": lambda args, params: f"_svd_s_u_vt(np.linalg.svd({args[0]}, full_matrices=False))",
     "eig": lambda args, params: f"_eig_w_v({args[0]})",
     "qr": lambda args, params: f"np.linalg.qr({args[0]}, mode='reduced')",
+    "lu": lambda args, params: f"_lu_packed(scipy.linalg.lu_factor({args[0]}))",
+    "lu_pivots_to_permutation": lambda args, params: f"_lu_permutation({args[0]})",
     "fft": lambda args, params: (f"np.fft.{params['kind']}n({args[0]}, s={tuple(params['lengths'])!r}, "
                                  f"axes={tuple(range(-len(params['lengths']), 0))!r})"),
 }
@@ -128,6 +130,19 @@ HELPERS = {
                  "    largest = np.take_along_axis(v, np.argmax(np.abs(v), axis=-2)[..., None, :], axis=-2)",
                  "    phase = np.where(largest == 0, 1.0, np.abs(largest) / np.where(largest == 0, 1.0, largest))",
                  "    return w, v * phase * np.where(largest.real < 0, -1.0, 1.0)"],
+    "_lu_packed": ["def _lu_packed(factors):",
+                   "    packed, pivots = factors",
+                   "    return packed, pivots.astype(np.int32)"],
+    "_lu_permutation": ["def _lu_permutation(pivots):",
+                        "    # LAPACK's row swaps applied in order: row i of P A is row permutation[i] of A",
+                        "    pivots = np.asarray(pivots)",
+                        "    permutation = np.array(np.broadcast_to(np.arange(pivots.shape[-1], dtype=np.int32), "
+                        "pivots.shape))",
+                        "    for index in np.ndindex(*pivots.shape[:-1]):",
+                        "        row = permutation[index]",
+                        "        for i, p in enumerate(pivots[index]):",
+                        "            row[i], row[p] = row[p], row[i]",
+                        "    return permutation"],
 }
 
 # Primitives that cannot be written as plain NumPy, with the reason (none at present: call primitives

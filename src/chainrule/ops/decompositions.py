@@ -1,10 +1,11 @@
-"""Matrix decompositions with derivative rules: ``svd`` (reduced, real), ``eig`` and ``qr`` (reduced, real).
-Vector derivatives contain 1 / (gap between eigen- or singular values): undefined where those repeat."""
+"""Matrix decompositions with derivative rules: ``svd`` (reduced, real), ``eig``, ``qr`` (reduced, real) and
+``lu`` (with ``lu_pivots_to_permutation``). Vector derivatives contain 1 / (gap between eigen- or singular
+values): undefined where those repeat."""
 import numpy as np
 
 from ..core.avals import ShapedArray
 from ..core.primitive import Primitive
-from . import arithmetic, structure, reduction, elementwise
+from . import arithmetic, structure, reduction, elementwise, families
 from .comparison import eq, select
 from .contraction import matmul
 from .linalg import matrix_transpose, _diagonal, _diag_embed
@@ -300,3 +301,82 @@ qr = Primitive("qr", _qr_impl, jvp=_qr_jvp, vjp=_qr_pullback, multiple_results=T
                convention="reduced QR of real matrices with LAPACK's signs on diag(R); needs the leading "
                           "min(m, n) columns linearly independent")
 qr.batch = _stacked_batch_rule
+
+
+# --- lu: P A = L U with partial pivoting, packed like LAPACK (unit-lower L below the diagonal, U on and above).
+
+def _lu_impl(a):
+    import scipy.linalg
+    packed, pivots = scipy.linalg.lu_factor(np.asarray(a))
+    return [packed, pivots.astype(np.int32)]
+
+
+def _pivots_to_permutation_impl(pivots):
+    """Row i of P A is row permutation[i] of A, from LAPACK's sequence of row swaps."""
+    pivots = np.asarray(pivots)
+    permutation = np.array(np.broadcast_to(np.arange(pivots.shape[-1], dtype=np.int32), pivots.shape))
+    for index in np.ndindex(*pivots.shape[:-1]):
+        row = permutation[index]
+        for i, p in enumerate(pivots[index]):
+            row[i], row[p] = row[p], row[i]
+    return permutation
+
+
+lu_pivots_to_permutation = families.zero_derivative(
+    "lu_pivots_to_permutation", _pivots_to_permutation_impl,
+    shape_rule=lambda pivots: ShapedArray(pivots.shape, np.int32), convention="integer-valued: no derivative")
+
+
+def permutation_matrix(permutation, dtype):
+    """P with P[i, permutation[i]] = 1, so P A = A[permutation] (a constant: the permutation has no derivative)."""
+    n = np.shape(permutation)[-1]
+    selected = eq(structure.broadcast_to(_column(permutation), np.shape(permutation) + (n,)),
+                  np.arange(n, dtype=np.int32))
+    return select(selected, np.ones((), dtype), np.zeros((), dtype))
+
+
+def lu_unpacked(packed):
+    """(L, U) from the packed factor: L unit lower-triangular, U upper-triangular."""
+    n = np.shape(packed)[-1]
+    lower = arithmetic.add(arithmetic.mul(packed, np.tril(np.ones((n, n)), -1)), np.eye(n))
+    return lower, arithmetic.mul(packed, np.triu(np.ones((n, n))))
+
+
+def _lu_jvp(primals, tangents):
+    from .linalg import triangular_solve
+    (a,), (a_dot,) = primals, tangents
+    packed, pivots = lu.bind(a)
+    lower, upper = lu_unpacked(packed)
+    permuted = matmul(permutation_matrix(lu_pivots_to_permutation(pivots), np.result_type(a)), a_dot)
+    inner = _right_solve_upper(triangular_solve(lower, permuted, lower=True), upper)  # L^-1 P dA U^-1
+    n = np.shape(a)[-1]
+    lower_dot = matmul(lower, arithmetic.mul(inner, np.tril(np.ones((n, n)), -1)))
+    upper_dot = matmul(arithmetic.mul(inner, np.triu(np.ones((n, n)))), upper)
+    return [packed, pivots], [arithmetic.add(lower_dot, upper_dot), None]
+
+
+def _lu_pullback(out_bars, outs, a):
+    from .linalg import triangular_solve
+    packed_bar, _ = out_bars
+    if packed_bar is None:
+        return (None,)
+    packed, pivots = outs
+    lower, upper = lu_unpacked(packed)
+    n = np.shape(a)[-1]
+    strictly_lower, on_and_above = np.tril(np.ones((n, n)), -1), np.triu(np.ones((n, n)))
+    inner_bar = arithmetic.add(
+        arithmetic.mul(matmul(matrix_transpose(lower), arithmetic.mul(packed_bar, strictly_lower)), strictly_lower),
+        arithmetic.mul(matmul(arithmetic.mul(packed_bar, on_and_above), matrix_transpose(upper)), on_and_above))
+    # P^T L^-T inner_bar U^-T
+    left = triangular_solve(matrix_transpose(lower), inner_bar, lower=False)
+    both = matrix_transpose(triangular_solve(upper, matrix_transpose(left), lower=False))
+    permutation = permutation_matrix(lu_pivots_to_permutation(pivots), np.result_type(a))
+    return (matmul(matrix_transpose(permutation), both),)
+
+
+lu = Primitive("lu", _lu_impl, jvp=_lu_jvp, vjp=_lu_pullback, multiple_results=True,
+               shape_rule=lambda a: [ShapedArray(a.shape, a.dtype), ShapedArray(a.shape[:-1], np.int32)],
+               convention="square matrices, pivots as LAPACK's row swaps (no derivative); the pivot order "
+                          "is locally constant, so the packed factor is differentiable wherever A is nonsingular")
+lu.batch = _stacked_batch_rule
+lu_pivots_to_permutation.batch = _stacked_batch_rule

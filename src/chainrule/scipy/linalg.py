@@ -1,5 +1,6 @@
-"""``chainrule.scipy.linalg``: solve_triangular, cho_factor/cho_solve, solve, inv, det and expm, composed from
-the linear-algebra primitives (so every order of derivative and batching follows)."""
+"""``chainrule.scipy.linalg``: solve_triangular, cho_factor/cho_solve, lu_factor/lu_solve/lu, solve, inv, det,
+expm, sqrtm and solve_sylvester, composed from the linear-algebra primitives (every derivative order and
+batching follow)."""
 import numpy as _np
 import scipy.linalg as _linalg
 
@@ -56,6 +57,98 @@ def cho_solve(c_and_lower, b, overwrite_b=False, check_finite=True):
     lower_factor = _cnp.tril(factor) if lower else _cnp.swapaxes(_cnp.triu(factor), -1, -2)
     middle = solve_triangular(lower_factor, b, lower=True)
     return solve_triangular(lower_factor, middle, trans=1, lower=True)
+
+
+def _require_square(a, name):
+    dims = _cnp.shape(a)
+    if len(dims) < 2 or dims[-1] != dims[-2]:
+        raise ValueError(f"{name}: a traced input must be a square matrix (or a stack of them), got shape {dims}; "
+                         f"factor rectangular matrices outside the transform")
+
+
+def lu_factor(a, overwrite_a=False, check_finite=True):
+    """``scipy.linalg.lu_factor``: (lu, piv), L and U packed in one matrix, ``piv`` LAPACK's row swaps (an
+    integer array, no derivative). Differentiable wherever ``a`` is square and nonsingular.
+
+    >>> import chainrule as cr, numpy
+    >>> a = numpy.array([[1.0, 2.0], [3.0, 4.0]])
+    >>> cr.grad(lambda a: lu_factor(a)[0][1, 1])(a)  # rows swapped: U_11 = a_01 - a_00 a_11 / a_10
+    array([[-1.33333333,  1.        ],
+           [ 0.44444444, -0.33333333]])
+    """
+    if not isinstance(a, Tracer):
+        return _linalg.lu_factor(a)
+    from ..ops import decompositions as _decompositions
+    _require_square(a, "lu_factor")
+    packed, pivots = _decompositions.lu(a)
+    return packed, pivots
+
+
+def _permutation(piv, dtype):
+    from ..ops import decompositions as _decompositions
+    return _decompositions.permutation_matrix(_decompositions.lu_pivots_to_permutation(piv), dtype)
+
+
+def lu_solve(lu_and_piv, b, trans=0, overwrite_b=False, check_finite=True):
+    """``scipy.linalg.lu_solve``: solve a x = b (``trans=1`` or ``2``: a^T x = b) from ``lu_factor``'s output,
+    through two triangular solves; differentiable in the factor and in ``b``.
+
+    >>> import chainrule as cr, numpy
+    >>> a = numpy.array([[1.0, 2.0], [3.0, 4.0]])
+    >>> cr.grad(lambda b: lu_solve(lu_factor(a), b).sum())(numpy.array([1.0, 1.0]))  # inv(a)^T @ ones
+    array([-0.5,  0.5])
+    """
+    packed, piv = lu_and_piv
+    if not is_traced(packed, b):
+        return _linalg.lu_solve((packed, piv), b, trans=trans)
+    from ..ops import decompositions as _decompositions
+    packed, b = _cnp.asarray(packed), _cnp.asarray(b)
+    _require_square(packed, "lu_solve")
+    if trans not in (0, 1, 2, "N", "T", "C"):
+        raise ValueError(f"lu_solve: trans must be 0, 1 or 2 ('N', 'T', 'C'), got {trans!r}")
+    if _cnp.shape(b)[0] != _cnp.shape(packed)[-1]:
+        raise ValueError(f"lu_solve: lu has shape {_cnp.shape(packed)} but b has shape {_cnp.shape(b)}; b's first "
+                         f"dimension must be {_cnp.shape(packed)[-1]}")
+    vector = _cnp.ndim(b) == 1
+    rhs = _cnp.reshape(b, (-1, 1)) if vector else b
+    lower, upper = _decompositions.lu_unpacked(packed)
+    permutation = _permutation(piv, _np.result_type(packed.dtype, b.dtype))
+    if trans in (0, "N"):  # x = U^-1 L^-1 P b
+        out = _ops.triangular_solve(upper, _ops.triangular_solve(lower, permutation @ rhs, lower=True), lower=False)
+    else:  # a^T = U^T L^T P, so x = P^T L^-T U^-T b
+        if trans in (2, "C"):
+            lower, upper = _cnp.conj(lower), _cnp.conj(upper)
+        middle = _ops.triangular_solve(_cnp.swapaxes(upper, -1, -2), rhs, lower=True)
+        out = _cnp.swapaxes(permutation, -1, -2) @ _ops.triangular_solve(_cnp.swapaxes(lower, -1, -2), middle,
+                                                                        lower=False)
+    return _cnp.reshape(out, (-1,)) if vector else out
+
+
+def lu(a, permute_l=False, overwrite_a=False, check_finite=True, p_indices=False):
+    """``scipy.linalg.lu``: (P, L, U) with a = P L U, or (P L, U) with ``permute_l``; with ``p_indices`` the
+    permutation comes as row indices p, a = L[p] @ U. The permutation has no derivative. Traced input must
+    be square.
+
+    >>> import chainrule as cr, numpy
+    >>> a = numpy.array([[1.0, 2.0], [3.0, 4.0]])
+    >>> p, l, u = lu(a)
+    >>> bool(numpy.allclose(p @ l @ u, a))
+    True
+    """
+    if not isinstance(a, Tracer):
+        return _linalg.lu(a, permute_l=permute_l, p_indices=p_indices)
+    from ..ops import decompositions as _decompositions
+    _require_square(a, "lu")
+    packed, pivots = _decompositions.lu(a)
+    lower, upper = _decompositions.lu_unpacked(packed)
+    permutation = _decompositions.lu_pivots_to_permutation(pivots)
+    p = _cnp.swapaxes(_decompositions.permutation_matrix(permutation, a.dtype), -1, -2)
+    if permute_l:
+        return p @ lower, upper
+    if p_indices:
+        from ..ops.reduction import argsort
+        return argsort(permutation, axis=_cnp.ndim(permutation) - 1, kind="stable"), lower, upper
+    return p, lower, upper
 
 
 def solve(a, b, **options):
