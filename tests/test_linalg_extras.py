@@ -1,6 +1,7 @@
 """numpy.linalg extras (svd, svdvals, pinv, lstsq, matrix norms 2/-2/nuc, tensorsolve, tensorinv) and polyfit:
 values against NumPy, gradients of sign-invariant quantities against JAX, second order by finite differences."""
 import numpy
+import scipy.linalg as scipy_linalg
 import pytest
 
 import chainrule as cr
@@ -257,3 +258,39 @@ def test_lu_family_against_jax():
                          ids=["square", "stack", "complex"])
 def test_lu_rules(matrix):
     check_rules(decompositions.lu, (matrix,), atol=1e-5, rtol=1e-5)
+
+
+# --- sqrtm and solve_sylvester: JAX cannot differentiate sqrtm (no Schur rule), so SciPy values, finite
+# differences and the defining identity X dX + dX X = dA are the oracles.
+
+def test_sqrtm_against_scipy():
+    import chainrule.scipy.linalg as linalg
+    a = square @ square.T + numpy.eye(3) + 0.3 * rng.standard_normal((3, 3))
+    direction = rng.standard_normal((3, 3))
+    root, root_dot = cr.jvp(linalg.sqrtm, (a,), (direction,))
+    numpy.testing.assert_allclose(root, scipy_linalg.sqrtm(a), rtol=1e-10)
+    numpy.testing.assert_allclose(root @ root_dot + root_dot @ root, direction, atol=1e-10)
+    check_grads(linalg.sqrtm, (a,), order=2)
+    complex_input = a + 1j * rng.standard_normal((3, 3))
+    check_grads(linalg.sqrtm, (complex_input,), order=1)
+    with pytest.raises(ValueError, match="astype"):
+        cr.grad(lambda x: np.sum(linalg.sqrtm(x)))(numpy.diag([-1.0, 2.0]))
+    assert "negative real axis" in linalg.sqrtm.__doc__
+
+
+def test_solve_sylvester_against_scipy():
+    import chainrule.scipy.linalg as linalg
+    a, b, q = square @ square.T + numpy.eye(3), numpy.array([[2.0, 0.3], [0.1, 1.5]]), rng.standard_normal((3, 2))
+    numpy.testing.assert_allclose(cr.jvp(linalg.solve_sylvester, (a, b, q), (a, b, q))[0],
+                                  scipy_linalg.solve_sylvester(a, b, q), rtol=1e-12)
+    check_grads(linalg.solve_sylvester, (a, b, q), order=2)
+    with pytest.raises(ValueError, match="must end in"):
+        cr.grad(lambda x: np.sum(linalg.solve_sylvester(x, b, q.T)))(a)
+
+
+@pytest.mark.parametrize("primitive, args", [
+    ("sqrtm", (numpy.stack([numpy.eye(3) * 2 + 0.2 * square, numpy.eye(3) * 3 - 0.1 * square]),)),
+    ("sylvester", (numpy.eye(3) * 2 + 0.2 * square, numpy.array([[2.0, 0.3], [0.1, 1.5]]), rng.standard_normal((3, 2)))),
+], ids=["sqrtm stack", "sylvester"])
+def test_sylvester_and_sqrtm_rules(primitive, args):
+    check_rules(getattr(decompositions, primitive), args, atol=1e-5, rtol=1e-5)

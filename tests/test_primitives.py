@@ -150,6 +150,8 @@ SPEC["svd"] = ((np.diag([4.0, 2.0, 1.0, 0.0])[:, :3] + 0.1 * uniform(-1, 1, (4, 
 SPEC["qr"] = ((uniform(-1, 1, (4, 3)),), {})
 SPEC["lu"] = ((uniform(-1, 1, (3, 3)),), {})
 SPEC["lu_pivots_to_permutation"] = ((np.array([2, 2, 3, 3], dtype=np.int32),), {})
+SPEC["sylvester"] = ((spd(3), np.array([[2.0, 0.3], [0.1, 1.5]]), uniform(-1, 1, (3, 2))), {})
+SPEC["sqrtm"] = ((spd(3),), {})
 SPEC["eig"] = ((np.array([[1.0, 2.0, 0.0], [-2.0, 1.0, 0.5], [0.0, 0.3, 3.0]]) + 0.1 * uniform(-1, 1, (3, 3)),), {})
 
 

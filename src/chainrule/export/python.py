@@ -111,6 +111,9 @@ CODE = {
     "svd": lambda args, params: f"_svd_s_u_vt(np.linalg.svd({args[0]}, full_matrices=False))",
     "eig": lambda args, params: f"_eig_w_v({args[0]})",
     "qr": lambda args, params: f"np.linalg.qr({args[0]}, mode='reduced')",
+    "sylvester": lambda args, params: f"_per_matrix(scipy.linalg.solve_sylvester, {args[0]}, {args[1]}, {args[2]})",
+    "sqrtm": lambda args, params: f"_per_matrix(scipy.linalg.sqrtm, {args[0]}).astype(np.result_type({args[0]}, "
+                                  f"np.float32))",
     "lu": lambda args, params: f"_lu_packed(scipy.linalg.lu_factor({args[0]}))",
     "lu_pivots_to_permutation": lambda args, params: f"_lu_permutation({args[0]})",
     "fft": lambda args, params: (f"np.fft.{params['kind']}n({args[0]}, s={tuple(params['lengths'])!r}, "
@@ -130,6 +133,13 @@ HELPERS = {
                  "    largest = np.take_along_axis(v, np.argmax(np.abs(v), axis=-2)[..., None, :], axis=-2)",
                  "    phase = np.where(largest == 0, 1.0, np.abs(largest) / np.where(largest == 0, 1.0, largest))",
                  "    return w, v * phase * np.where(largest.real < 0, -1.0, 1.0)"],
+    "_per_matrix": ["def _per_matrix(function, *arrays):",
+                    "    # matching matrices of stacks, leading axes broadcast",
+                    "    arrays = [np.asarray(x) for x in arrays]",
+                    "    batch = np.broadcast_shapes(*(x.shape[:-2] for x in arrays))",
+                    "    arrays = [np.broadcast_to(x, batch + x.shape[-2:]) for x in arrays]",
+                    "    outs = [function(*(x[index] for x in arrays)) for index in np.ndindex(*batch)]",
+                    "    return np.stack(outs).reshape(batch + outs[0].shape)"],
     "_lu_packed": ["def _lu_packed(factors):",
                    "    packed, pivots = factors",
                    "    return packed, pivots.astype(np.int32)"],

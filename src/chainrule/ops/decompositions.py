@@ -1,5 +1,5 @@
-"""Matrix decompositions with derivative rules: ``svd`` (reduced, real), ``eig``, ``qr`` (reduced, real) and
-``lu`` (with ``lu_pivots_to_permutation``). Vector derivatives contain 1 / (gap between eigen- or singular
+"""Matrix decompositions and functions with derivative rules: ``svd`` (reduced, real), ``eig``, ``qr`` (reduced,
+real), ``lu`` (with ``lu_pivots_to_permutation``), ``sylvester`` and ``sqrtm``. Vector derivatives contain 1 / (gap between eigen- or singular
 values): undefined where those repeat."""
 import numpy as np
 
@@ -380,3 +380,79 @@ lu = Primitive("lu", _lu_impl, jvp=_lu_jvp, vjp=_lu_pullback, multiple_results=T
                           "is locally constant, so the packed factor is differentiable wherever A is nonsingular")
 lu.batch = _stacked_batch_rule
 lu_pivots_to_permutation.batch = _stacked_batch_rule
+
+
+# --- sylvester(a, b, c): X with A X + X B = C; sqrtm, whose derivative solves X dX + dX X = dA.
+
+def _per_matrix(function, *arrays):
+    """Apply ``function`` to matching matrices of stacks (leading axes broadcast)."""
+    arrays = [np.asarray(x) for x in arrays]
+    batch = np.broadcast_shapes(*(x.shape[:-2] for x in arrays))
+    if not batch:
+        return function(*arrays)
+    arrays = [np.broadcast_to(x, batch + x.shape[-2:]) for x in arrays]
+    return np.stack([function(*(x[index] for x in arrays)) for index in np.ndindex(*batch)]).reshape(
+        batch + function(*(x[(0,) * len(batch)] for x in arrays)).shape)
+
+
+def _sylvester_impl(a, b, c):
+    import scipy.linalg
+    return _per_matrix(scipy.linalg.solve_sylvester, a, b, c)
+
+
+def _sylvester_jvp(primals, tangents):
+    a, b, c = primals
+    a_dot, b_dot, c_dot = tangents
+    x = sylvester.bind(a, b, c)
+    rhs = c_dot
+    for term in (None if a_dot is None else matmul(a_dot, x), None if b_dot is None else matmul(x, b_dot)):
+        if term is not None:
+            rhs = arithmetic.neg(term) if rhs is None else arithmetic.sub(rhs, term)
+    return x, sylvester(a, b, rhs)
+
+
+def _sylvester_pullback(x_bar, x, a, b, c):
+    # The adjoint of X -> A X + X B is Y -> A^T Y + Y B^T.
+    y = sylvester(matrix_transpose(a), matrix_transpose(b), x_bar)
+    return arithmetic.neg(matmul(y, matrix_transpose(x))), arithmetic.neg(matmul(matrix_transpose(x), y)), y
+
+
+sylvester = Primitive("sylvester", _sylvester_impl, jvp=_sylvester_jvp, vjp=_sylvester_pullback,
+                      shape_rule=lambda a, b, c: ShapedArray(np.broadcast_shapes(a.shape[:-2], b.shape[:-2],
+                                                                                 c.shape[:-2]) + c.shape[-2:],
+                                                             np.result_type(a.dtype, b.dtype, c.dtype)),
+                      convention="needs A and -B to share no eigenvalue (else the solution is not unique)")
+sylvester.batch = _materialized_batch_rule
+
+
+def _sqrtm_one(a):
+    import scipy.linalg
+    root = scipy.linalg.sqrtm(a)
+    if np.iscomplexobj(root) and not np.iscomplexobj(a):
+        if np.max(np.abs(root.imag), initial=0.0) > 1e-10 * max(1.0, np.max(np.abs(root.real), initial=0.0)):
+            raise ValueError("sqrtm: this real matrix has no real principal square root (it has negative real "
+                             "eigenvalues); pass a complex matrix, e.g. a.astype(complex)")
+        root = root.real
+    return root.astype(np.result_type(a, np.float32))
+
+
+def _sqrtm_impl(a):
+    return _per_matrix(_sqrtm_one, a)
+
+
+def _sqrtm_jvp(primals, tangents):
+    (a,), (a_dot,) = primals, tangents
+    root = sqrtm.bind(a)
+    return root, sylvester(root, root, a_dot)
+
+
+def _sqrtm_pullback(root_bar, root, a):
+    root_t = matrix_transpose(root)
+    return (sylvester(root_t, root_t, root_bar),)
+
+
+sqrtm = Primitive("sqrtm", _sqrtm_impl, jvp=_sqrtm_jvp, vjp=_sqrtm_pullback,
+                  shape_rule=lambda a: ShapedArray(a.shape, np.result_type(a.dtype, np.float32)),
+                  convention="principal square root; differentiable where A has no eigenvalue on the closed "
+                             "negative real axis (the Sylvester equation X dX + dX X = dA is then nonsingular)")
+sqrtm.batch = _stacked_batch_rule

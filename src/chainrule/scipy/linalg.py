@@ -184,6 +184,44 @@ def det(a, overwrite_a=False, check_finite=True):
     return _linalg.det(a) if not isinstance(a, Tracer) else _cnp.linalg.det(a)
 
 
+def solve_sylvester(a, b, q):
+    """``scipy.linalg.solve_sylvester``: X with a X + X b = q, differentiable in all three (where a and -b
+    share no eigenvalue).
+
+    >>> import chainrule as cr, numpy
+    >>> cr.grad(lambda q: solve_sylvester(numpy.eye(2), numpy.eye(2), q).sum())(numpy.ones((2, 2)))
+    array([[0.5, 0.5],
+           [0.5, 0.5]])
+    """
+    if not is_traced(a, b, q):
+        return _linalg.solve_sylvester(a, b, q)
+    from ..ops import decompositions as _decompositions
+    a, b, q = _cnp.asarray(a), _cnp.asarray(b), _cnp.asarray(q)
+    _require_square(a, "solve_sylvester")
+    _require_square(b, "solve_sylvester")
+    if _cnp.shape(q)[-2:] != (_cnp.shape(a)[-1], _cnp.shape(b)[-1]):
+        raise ValueError(f"solve_sylvester: q has shape {_cnp.shape(q)}; with a of shape {_cnp.shape(a)} and b of "
+                         f"shape {_cnp.shape(b)} it must end in {(_cnp.shape(a)[-1], _cnp.shape(b)[-1])}")
+    return _decompositions.sylvester(a, b, q)
+
+
+def sqrtm(A, disp=True, blocksize=64):
+    """``scipy.linalg.sqrtm``: the principal square root X (X @ X = A); dX solves X dX + dX X = dA. Limits:
+    differentiable only where A has no eigenvalue on the closed negative real axis (a singular A has no
+    derivative); a real A whose root is complex (negative real eigenvalues) raises when traced, so pass
+    A.astype(complex); the result's dtype is the input's (SciPy may return complex).
+
+    >>> import chainrule as cr, numpy
+    >>> float(cr.grad(lambda t: sqrtm(t * numpy.array([[4.0, 1.0], [0.0, 9.0]]))[0, 1])(1.0))  # root is linear in t^1/2
+    0.1
+    """
+    if not isinstance(A, Tracer):
+        return _linalg.sqrtm(A)
+    from ..ops import decompositions as _decompositions
+    _require_square(A, "sqrtm")
+    return _decompositions.sqrtm(A)
+
+
 _PADE_6 = (1.0, 1.0 / 2, 5.0 / 44, 1.0 / 66, 1.0 / 792, 1.0 / 15840, 1.0 / 665280)
 
 
