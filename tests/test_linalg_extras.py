@@ -1,5 +1,6 @@
-"""numpy.linalg extras (svd, svdvals, pinv, lstsq, matrix norms 2/-2/nuc, tensorsolve, tensorinv) and polyfit:
-values against NumPy, gradients of sign-invariant quantities against JAX, second order by finite differences."""
+"""numpy.linalg extras (svd, eig, qr, pinv, lstsq, norms 2/-2/nuc, tensorsolve/inv), polyfit and scipy.linalg (lu,
+sqrtm, ...): values against NumPy/SciPy, gradients of gauge-invariant quantities against JAX, second order by
+finite differences."""
 import numpy
 import scipy.linalg as scipy_linalg
 import pytest
