@@ -268,6 +268,9 @@ def _is_literal(atom, value):
     return array.size == 1 and bool(array.reshape(-1)[0] == value)
 
 
+_PASS_THROUGH = frozenset(("mul", "div", "add", "sub"))  # the only primitives _identity_operand folds
+
+
 def _identity_operand(equation):
     """The input an equation merely passes through (x*1, 1*x, x/1, x+0, 0+x, x-0), or None.
 
@@ -298,9 +301,12 @@ def fold_identities(graph):
         return replacement.get(atom, atom) if isinstance(atom, Var) else atom
 
     for equation in graph.equations:
-        equation = Equation(equation.primitive, [resolve(a) for a in equation.inputs], equation.params,
-                            equation.outputs)
-        passed = None if equation.primitive.multiple_results else _identity_operand(equation)
+        # Vars and Literals hash by identity, so a lookup that misses returns the atom itself.
+        equation = Equation(equation.primitive, [replacement.get(a, a) for a in equation.inputs] if replacement
+                            else list(equation.inputs), equation.params, equation.outputs)
+        passed = None
+        if equation.primitive.name in _PASS_THROUGH and not equation.primitive.multiple_results:
+            passed = _identity_operand(equation)
         if passed is None and equation.primitive.name == "neg" and equation.inputs[0] in negated:
             passed = negated[equation.inputs[0]]
         if passed is not None:
@@ -348,12 +354,14 @@ def share_common_subexpressions(graph):
         return replacement.get(atom, atom) if isinstance(atom, Var) else atom
 
     for equation in graph.equations:
-        inputs = [resolve(a) for a in equation.inputs]
-        params_key = _param_key(equation.params)
+        # Vars and Literals hash by identity, so a lookup that misses returns the atom itself.
+        inputs = [replacement.get(a, a) for a in equation.inputs]
+        params = equation.params
+        params_key = _param_key(params) if params else ()  # most equations have no params
         key = None
         if params_key is not None:
             key = (equation.primitive, params_key,
-                   tuple(("var", a) if isinstance(a, Var) else _literal_key(a) for a in inputs))
+                   tuple(("var", a) if type(a) is Var else _literal_key(a) for a in inputs))
         if key is not None and key in seen:
             for old, new in zip(equation.outputs, seen[key]):
                 replacement[old] = new
@@ -370,9 +378,10 @@ def eliminate_dead_code(graph):
     live = {v for v in graph.outvars if isinstance(v, Var)}
     kept = []
     for equation in reversed(graph.equations):
-        if any(v in live for v in equation.outputs):
+        outputs = equation.outputs
+        if outputs[0] in live if len(outputs) == 1 else any(v in live for v in outputs):
             kept.append(equation)
-            live.update(a for a in equation.inputs if isinstance(a, Var))
+            live.update(a for a in equation.inputs if type(a) is Var)
     kept.reverse()
     return Graph(graph.invars, kept, graph.outvars, graph.in_tree, graph.out_tree)
 
