@@ -4,7 +4,7 @@ import builtins
 
 import numpy as np
 
-from ..core.graph import Literal, Var
+from ..core.graph import Var
 from ..core.tree import tree_flatten, tree_unflatten
 from .staging import number_variables, stage
 
