@@ -180,3 +180,77 @@ def test_every_primitive_is_exported_or_refused_by_name():
 
         evaluated = np.vectorize(number, otypes=[complex])(np.asarray(value, dtype=object))
         np.testing.assert_allclose(evaluated, expected.astype(complex), rtol=1e-10, atol=1e-12, err_msg=name)
+
+
+def _nested_sines(t, depth=40):
+    for _ in range(depth):
+        t = cnp.sin(t)
+    return t
+
+
+def test_forty_chains_gradient_stays_small_and_equals_ad():
+    names = [f"x{k}" for k in range(40)]
+
+    def chains(*xs):
+        return sum(_nested_sines(v) for v in xs)
+
+    pair = symbolic.gradient(chains, names)
+    assert symbolic.count_operations(pair) <= 3 * symbolic.count_operations(symbolic.formula(chains, names))
+    point = list(np.random.default_rng(0).uniform(-1, 1, len(names)))
+    values = symbolic.evaluate(pair, names, point)
+    expected = [float(g) for g in cr.grad(chains, argnums=tuple(range(len(names))))(*point)]
+    np.testing.assert_allclose(values, expected, rtol=1e-13, atol=0)
+
+
+def _no_shortcuts(monkeypatch):
+    from chainrule.symbolic import convert
+    monkeypatch.setattr(convert._Shortcuts, "build", lambda self, equation, env, uses: None)
+
+
+def _many_heads(a, b):
+    smooth = cnp.sin(cnp.cos(a)) * cnp.tan(b) * cnp.exp(a) * cnp.tanh(cnp.sinh(b)) * cnp.arctan(a * b)
+    folded = cnp.log(cnp.exp(b)) * cnp.exp(cnp.log(a)) * cnp.cos(cnp.arccos(a))  # SymPy simplifies these
+    repeated = cnp.sin(a) * cnp.cos(b) * cnp.sin(a) * a * a * cnp.abs(b) * cnp.abs(b)
+    return smooth + folded + repeated + cnp.exp(a) * cnp.exp(b) * cnp.exp(a) + 2.0 * cnp.cos(a) * cnp.sin(b)
+
+
+@pytest.mark.parametrize("export", ["formula", "gradient", "hessian"])
+def test_fast_construction_builds_exactly_what_sympy_builds(monkeypatch, export):
+    cases = [(_many_heads, "x y"), (lecture, "x1 x2"), (lambda p, q, r: _nested_sines(p, 5) * _nested_sines(q, 5)
+                                                        + cnp.log(cnp.exp(p) + cnp.exp(q) + cnp.exp(r)), "p q r")]
+    run = {"formula": lambda f, n: symbolic.formula(f, n, shared=True), "gradient": symbolic.gradient,
+           "hessian": symbolic.hessian}[export]
+    fast = [run(f, names) for f, names in cases]
+    with monkeypatch.context() as patch:
+        _no_shortcuts(patch)
+        built_by_sympy = [run(f, names) for f, names in cases]
+        with sympy.evaluate(False):
+            unevaluated = run(*cases[0])
+    with sympy.evaluate(False):
+        assert run(*cases[0]) == unevaluated
+    for (replacements, outputs), (expected_replacements, expected_outputs) in zip(fast, built_by_sympy):
+        assert replacements == expected_replacements
+        assert outputs == expected_outputs
+        assert str((replacements, outputs)) == str((expected_replacements, expected_outputs))
+
+
+def test_exports_that_simplify_through_evaluation_still_do():
+    assert symbolic.formula(lambda t: cnp.log(cnp.exp(t)), "x") == x
+    assert symbolic.formula(lambda t: cnp.sin(t) * cnp.cos(t) * cnp.sin(t), "x") == sympy.sin(x) ** 2 * sympy.cos(x)
+    assert str(symbolic.formula(lambda t, u: cnp.exp(t) * cnp.exp(u) * cnp.exp(t), "x y")) == "exp(2*x)*exp(y)"
+
+
+def test_export_restores_the_garbage_collector():
+    import gc
+    assert gc.isenabled()
+    symbolic.gradient(lambda t: cnp.sin(t) ** 2, "x")
+    assert gc.isenabled()
+    with pytest.raises(symbolic.SymbolicError, match="rint"):
+        symbolic.formula(lambda t: cnp.rint(t), "x")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        symbolic.formula(lambda t: cnp.sin(t), "x")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

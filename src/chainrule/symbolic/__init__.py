@@ -1,5 +1,8 @@
 """Symbolic differentiation without expression swell: SymPy formulas of a function and of its derivative
 *graphs* (shared subexpressions stay shared), and SymPy expressions back to differentiable functions."""
+import contextlib
+import gc
+
 import numpy as np
 
 from ..core.avals import ShapedArray
@@ -25,13 +28,31 @@ def _names(names):
     return names
 
 
+@contextlib.contextmanager
+def _collector_paused():
+    """Pause Python's cyclic garbage collector for one export.
+
+    An export allocates a graph and SymPy objects that nearly all survive into the result; meanwhile
+    the collector keeps re-traversing them and every object SymPy holds (one full collection cost as
+    much as the rest of a 4,720-equation export). Reference counting still frees everything at once.
+    """
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
+
+
 def _export(function, names, *, shared):
     sympy = sympy_module()
     names = _names(names)
-    graph = make_graph(function)(*[ShapedArray((), np.float64) for _ in names])
-    symbols = [sympy.Symbol(name, real=True) for name in names]
-    prefix = "v"
-    return graph_to_sympy(graph, symbols, shared=shared, prefix=prefix, taken=names)
+    with _collector_paused():
+        graph = make_graph(function)(*[ShapedArray((), np.float64) for _ in names])
+        symbols = [sympy.Symbol(name, real=True) for name in names]
+        return graph_to_sympy(graph, symbols, shared=shared, prefix="v", taken=names)
 
 
 def _expand(replacements, expressions):

@@ -2,7 +2,7 @@
 SymPy -> a chainrule-differentiable function, both through ``table.TABLE``."""
 import numpy as np
 
-from ..core.graph import Graph, Literal, Var, inline_calls
+from ..core.graph import Literal, Var, inline_calls
 from .table import REFUSED, TABLE
 
 
@@ -114,6 +114,140 @@ def _is_atomic(expression):
     return not getattr(expression, "args", ()) or expression.is_Number
 
 
+# SymPy evaluates every expression it builds (looking for multiples of pi and I, re-sorting products),
+# which dominated the export of large graphs. _Shortcuts builds the very same objects without that work
+# where it provably changes nothing; every other value goes through the table and SymPy's evaluation.
+_VERIFIED = {}  # (class, nesting of the argument) -> nargs of the unevaluated object, or None
+
+
+class _Product:
+    """A product not built yet: ``left * right``, with all its factors in ``factors``."""
+
+    __slots__ = ("left", "right", "factors")
+
+    def __init__(self, left, right, factors):
+        self.left, self.right, self.factors = left, right, factors
+
+    def build(self, mul):
+        """Mul(*factors) once, instead of a Mul per multiplication (each re-sorts the growing product).
+
+        Distinct factors (functions and symbols, no numbers or exponentials) are simply sorted by either
+        way; a repeated factor merges into a power, so then the multiplications are done as written."""
+        if len(set(self.factors)) == len(self.factors):
+            return mul(*self.factors)
+        done = {}
+        stack = [self]
+        while stack:  # the product tree, children first, without recursion (chains can be long)
+            node = stack[-1]
+            pending = [part for part in (node.left, node.right) if type(part) is _Product and part not in done]
+            if pending:
+                stack.extend(pending)
+                continue
+            stack.pop()
+            done[node] = mul(*(done[part] if type(part) is _Product else part for part in (node.left, node.right)))
+        return done[self]
+
+
+class _Shortcuts:
+    """Fast construction of two kinds of scalar values, identical to what SymPy's constructors return.
+
+    * ``f(a)`` for a one-argument SymPy function whose argument ``a`` is a "plain" symbol (real, as the
+      exporter makes them) or plain functions nested around one: SymPy's evaluation of it depends only
+      on the nesting (the classes), not on the symbol's name, so it is checked once per nesting on a
+      probe symbol; when it changes nothing, the object is created directly.
+    * a product of such values, whose factors SymPy never merges except into powers of a repeated
+      factor (exponentials, which merge as E**(a+b), are left out): collected, and built once.
+    """
+
+    __slots__ = ("sympy", "enabled", "probe", "assumptions", "nesting", "keep", "heads")
+
+    def __init__(self, sympy):
+        self.sympy = sympy
+        # Under ``with sympy.evaluate(False)`` SymPy's own constructors build nested, unevaluated forms.
+        self.enabled = sympy.core.parameters.global_parameters.evaluate
+        self.probe = sympy.Symbol("chainrule_probe", real=True)
+        self.assumptions = self.probe.assumptions0
+        self.nesting = {}  # id(expression) -> its classes, outside in; () for a plain symbol
+        self.keep = []  # the expressions whose ids are keys above, so that those ids stay theirs
+        self.heads = {}  # primitive name -> its one-argument SymPy function class
+        for name, row in TABLE.items():
+            head = getattr(sympy, row.head, None) if row.head is not None else None
+            if isinstance(head, type) and issubclass(head, sympy.Function):
+                self.heads[name] = head
+
+    def add_symbol(self, symbol):
+        """Mark ``symbol`` plain if it carries exactly the probe's assumptions."""
+        if getattr(symbol, "is_Symbol", False) and symbol.assumptions0 == self.assumptions:
+            self.nesting[id(symbol)] = ()
+            self.keep.append(symbol)
+
+    def verified(self, head, inner):
+        """``nargs`` of the unevaluated ``head(...)`` of an argument nested as ``inner`` when SymPy's
+        evaluation of it changes nothing, else None (remembered for the process)."""
+        key = (head, inner)
+        if key not in _VERIFIED:
+            nargs = None
+            try:
+                argument = self.probe
+                for cls in reversed(inner):  # each level was verified when first built
+                    argument = cls(argument, evaluate=True)
+                public = head(argument, evaluate=True)
+                unevaluated = self.sympy.Basic.__new__(head, argument)
+                unevaluated.nargs = public.nargs
+                if (type(public) is head and public.args == (argument,) and public == unevaluated
+                        and str(public) == str(unevaluated)):
+                    nargs = public.nargs
+            except Exception:  # any failure: no shortcut, the table builds it as before
+                pass
+            _VERIFIED[key] = nargs
+        return _VERIFIED[key]
+
+    def build(self, equation, env, uses):
+        """The value of a one-argument function or a single-use product by a shortcut, or None."""
+        if not self.enabled:
+            return None
+        inputs = equation.inputs
+        name = equation.primitive.name
+        if len(inputs) == 1:
+            head = self.heads.get(name)
+            if head is None or type(inputs[0]) is not Var:
+                return None
+            argument = env[inputs[0]]
+            if type(argument) is _Product:
+                argument = env[inputs[0]] = self.value(argument)
+            inner = self.nesting.get(id(argument))
+            if inner is None or len(inner) > 8:
+                return None
+            key = (head, inner)
+            nargs = _VERIFIED[key] if key in _VERIFIED else self.verified(head, inner)
+            if nargs is None:
+                return None
+            value = self.sympy.Basic.__new__(head, argument)
+            value.nargs = nargs
+            self.nesting[id(value)] = (head,) + inner
+            self.keep.append(value)
+            return value
+        if name == "mul" and len(inputs) == 2 and uses.get(equation.outputs[0], 0) == 1 and \
+                type(inputs[0]) is Var and type(inputs[1]) is Var:
+            left, right = env[inputs[0]], env[inputs[1]]
+            left_factors = self.factors(left)
+            right_factors = self.factors(right) if left_factors is not None else None
+            return None if right_factors is None else _Product(left, right, left_factors + right_factors)
+        return None
+
+    def factors(self, value):
+        """The factors of ``value`` if it may join a collected product, else None."""
+        if type(value) is _Product:
+            return value.factors
+        inner = self.nesting.get(id(value))
+        if inner is None or (inner and issubclass(inner[0], self.sympy.exp)):
+            return None
+        return [value]
+
+    def value(self, value):
+        return value.build(self.sympy.Mul) if type(value) is _Product else value
+
+
 def graph_to_sympy(graph, inputs, *, shared=True, prefix="v", taken=()):
     """SymPy values of ``graph``'s outputs for ``inputs`` (symbols or object arrays of them).
 
@@ -126,18 +260,21 @@ def graph_to_sympy(graph, inputs, *, shared=True, prefix="v", taken=()):
     uses = {}
     for equation in graph.equations:
         for atom in equation.inputs:
-            if isinstance(atom, Var):
+            if type(atom) is Var:
                 uses[atom] = uses.get(atom, 0) + 1
     for atom in graph.outvars:
         if isinstance(atom, Var):
             uses[atom] = uses.get(atom, 0) + 1
     env = dict(zip(graph.invars, inputs))
+    shortcuts = _Shortcuts(sympy)
+    for value in inputs:
+        shortcuts.add_symbol(value)
     replacements = []
     number = 0
     taken = set(taken)
 
     def read(atom):
-        return _literal_to_sympy(atom.value) if isinstance(atom, Literal) else env[atom]
+        return _literal_to_sympy(atom.value) if isinstance(atom, Literal) else shortcuts.value(env[atom])
 
     def share(value, label):
         if _is_atomic(value):
@@ -146,10 +283,17 @@ def graph_to_sympy(graph, inputs, *, shared=True, prefix="v", taken=()):
         while name in taken:
             name = "_" + name
         symbol = sympy.Symbol(name, real=True)
+        shortcuts.add_symbol(symbol)
         replacements.append((symbol, value))
         return symbol
 
     for equation in graph.equations:
+        out = None if equation.primitive.multiple_results else shortcuts.build(equation, env, uses)
+        if out is not None:  # a scalar
+            number += 1
+            var = equation.outputs[0]
+            env[var] = share(out, f"{prefix}{number}") if shared and uses.get(var, 0) > 1 else out
+            continue
         out = apply_equation(equation, [read(a) for a in equation.inputs], sympy)
         outs = list(out) if equation.primitive.multiple_results else [out]
         for var, value in zip(equation.outputs, outs):
