@@ -43,7 +43,12 @@ class ShapedArray:
 
 
 def aval_of(value):
-    """The abstract value of a concrete array, Python scalar or tracer."""
+    """The abstract value of a concrete array, Python scalar or tracer.
+
+    >>> import numpy as np
+    >>> aval_of(np.zeros((2, 3))), aval_of(1), aval_of(2.5), aval_of(True)
+    (float64[2, 3], int64[], float64[], bool[])
+    """
     aval = getattr(value, "aval", None)
     if aval is not None:
         return aval
@@ -62,5 +67,10 @@ def aval_of(value):
 
 
 def is_inexact(dtype):
-    """Whether values of this dtype can be differentiated (floating or complex)."""
+    """Whether values of this dtype can be differentiated (floating or complex).
+
+    >>> import numpy as np
+    >>> is_inexact(np.float32), is_inexact(np.complex128), is_inexact(np.int64), is_inexact(bool)
+    (True, True, False, False)
+    """
     return np.issubdtype(dtype, np.inexact)

@@ -230,6 +230,11 @@ def eval_graph(graph, *args):
     """Run ``graph`` on ``args`` (its inputs' pytree) by binding each equation's primitive.
 
     Under a transform this differentiates the graph like any other function.
+
+    >>> import chainrule as cr
+    >>> graph = cr.make_graph(lambda x, y: x * x * y)(0.0, 0.0)
+    >>> float(eval_graph(graph, 3.0, 2.0)), float(cr.grad(lambda x: eval_graph(graph, x, 2.0))(3.0))
+    (18.0, 12.0)
     """
     leaves, _ = tree_flatten(args)
     if len(leaves) != len(graph.invars):

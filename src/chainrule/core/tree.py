@@ -110,17 +110,34 @@ def _flatten(tree, leaves):
 
 
 def tree_unflatten(treedef, leaves):
-    """Rebuild a pytree of structure ``treedef`` from ``leaves`` (inverse of ``tree_flatten``)."""
+    """Rebuild a pytree of structure ``treedef`` from ``leaves`` (inverse of ``tree_flatten``).
+
+    >>> treedef = tree_structure({"w": (0, 0), "b": 0})
+    >>> tree_unflatten(treedef, [1.0, 2.0, 3.0])
+    {'b': 1.0, 'w': (2.0, 3.0)}
+    """
     return treedef.unflatten(leaves)
 
 
 def tree_leaves(tree):
-    """The leaves of a pytree, in flattening order."""
+    """The leaves of a pytree, in flattening order.
+
+    Dict entries come in sorted key order; ``None`` is a node with no leaves.
+
+    >>> tree_leaves({"b": [1.0, 2.0], "a": (3.0, None)})
+    [3.0, 1.0, 2.0]
+    """
     return tree_flatten(tree)[0]
 
 
 def tree_structure(tree):
-    """The structure of a pytree."""
+    """The structure of a pytree.
+
+    >>> tree_structure((1.0, [2.0, 3.0]))
+    (*, [*, *])
+    >>> tree_structure((1.0, [2.0, 3.0])) == tree_structure(("a", [0, 1]))
+    True
+    """
     return tree_flatten(tree)[1]
 
 

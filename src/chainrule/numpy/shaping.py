@@ -33,7 +33,15 @@ def _reshaped_view(a, target):
 
 
 def reshape(a, newshape=None, order="C", *, shape=None):
-    """``numpy.reshape`` (C order)."""
+    """``numpy.reshape`` (C order).
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> np.reshape(np.arange(6.0), (2, 3))
+    array([[0., 1., 2.],
+           [3., 4., 5.]])
+    >>> cr.grad(lambda x: np.sum(np.reshape(x, (2, 2)) * np.array([[1.0, 2.0], [3.0, 4.0]])))(np.zeros(4))
+    array([1., 2., 3., 4.])
+    """
     if newshape is None:
         newshape = shape
     if not isinstance(a, Tracer):
@@ -45,12 +53,30 @@ def reshape(a, newshape=None, order="C", *, shape=None):
 
 
 def ravel(a, order="C"):
-    """``numpy.ravel``."""
+    """``numpy.ravel``.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> np.ravel(np.array([[1.0, 2.0], [3.0, 4.0]]))
+    array([1., 2., 3., 4.])
+    >>> cr.grad(lambda x: np.sum(np.ravel(x) * np.array([1.0, 2.0, 3.0, 4.0])))(np.zeros((2, 2)))
+    array([[1., 2.],
+           [3., 4.]])
+    """
     return reshape(a, (-1,), order=order)
 
 
 def transpose(a, axes=None):
-    """``numpy.transpose``."""
+    """``numpy.transpose``.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> w = np.array([[1.0, 2.0], [3.0, 4.0]])
+    >>> np.transpose(w)
+    array([[1., 3.],
+           [2., 4.]])
+    >>> cr.grad(lambda x: np.sum(np.transpose(x) * w))(np.zeros((2, 2)))  # the transpose of w
+    array([[1., 3.],
+           [2., 4.]])
+    """
     if not isinstance(a, Tracer):
         return _np.transpose(a, axes)
     permutation = tuple(reversed(range(a.ndim))) if axes is None else tuple(int(x) % a.ndim for x in axes)
@@ -63,7 +89,15 @@ def transpose(a, axes=None):
 
 
 def swapaxes(a, axis1, axis2):
-    """``numpy.swapaxes``."""
+    """``numpy.swapaxes``.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> np.swapaxes(np.zeros((2, 3, 4)), 0, 2).shape
+    (4, 3, 2)
+    >>> cr.jvp(lambda x: np.swapaxes(x, 0, 1), (np.zeros((1, 2)),), (np.array([[1.0, 2.0]]),))[1]
+    array([[1.],
+           [2.]])
+    """
     if not isinstance(a, Tracer):
         return _np.swapaxes(a, axis1, axis2)
     permutation = list(range(a.ndim))
@@ -73,7 +107,16 @@ def swapaxes(a, axis1, axis2):
 
 
 def moveaxis(a, source, destination):
-    """``numpy.moveaxis``."""
+    """``numpy.moveaxis``.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> np.moveaxis(np.zeros((2, 3, 4)), 0, -1).shape
+    (3, 4, 2)
+    >>> w = np.arange(6.0).reshape(3, 2)
+    >>> cr.grad(lambda x: np.sum(np.moveaxis(x, 0, -1) * w))(np.zeros((2, 3)))  # w with its axis moved back
+    array([[0., 2., 4.],
+           [1., 3., 5.]])
+    """
     if not isinstance(a, Tracer):
         return _np.moveaxis(a, source, destination)
     source = [s % a.ndim for s in ((source,) if isinstance(source, int) else source)]
@@ -85,7 +128,15 @@ def moveaxis(a, source, destination):
 
 
 def expand_dims(a, axis):
-    """``numpy.expand_dims``."""
+    """``numpy.expand_dims``.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> np.expand_dims(np.array([1.0, 2.0]), 0)
+    array([[1., 2.]])
+    >>> cr.jvp(lambda x: np.expand_dims(x, 1), (np.zeros(2),), (np.array([3.0, 4.0]),))[1]
+    array([[3.],
+           [4.]])
+    """
     if not isinstance(a, Tracer):
         return _np.expand_dims(a, axis)
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
@@ -96,7 +147,15 @@ def expand_dims(a, axis):
 
 
 def squeeze(a, axis=None):
-    """``numpy.squeeze``."""
+    """``numpy.squeeze``.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> np.squeeze(np.array([[1.0], [2.0]]))
+    array([1., 2.])
+    >>> cr.grad(lambda x: np.sum(np.squeeze(x) * np.array([3.0, 4.0])))(np.zeros((2, 1)))
+    array([[3.],
+           [4.]])
+    """
     if not isinstance(a, Tracer):
         return _np.squeeze(a, axis)
     if axis is None:
@@ -111,7 +170,15 @@ def squeeze(a, axis=None):
 
 
 def broadcast_to(array, shape):
-    """``numpy.broadcast_to``."""
+    """``numpy.broadcast_to``.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> np.broadcast_to(np.array([1.0, 2.0]), (2, 2))
+    array([[1., 2.],
+           [1., 2.]])
+    >>> cr.grad(lambda x: np.sum(np.broadcast_to(x, (3, 2))))(np.zeros(2))  # each element used 3 times
+    array([3., 3.])
+    """
     if not isinstance(array, Tracer):
         return _np.broadcast_to(array, shape)
     target = (shape,) if isinstance(shape, int) else tuple(shape)
@@ -122,19 +189,40 @@ def broadcast_to(array, shape):
 
 
 def broadcast_arrays(*args):
-    """``numpy.broadcast_arrays``."""
+    """``numpy.broadcast_arrays``.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> [a.shape for a in np.broadcast_arrays(np.zeros(3), np.zeros((2, 1)))]
+    [(2, 3), (2, 3)]
+    >>> cr.grad(lambda x, y: np.sum(np.multiply(*np.broadcast_arrays(x, y))))(np.zeros(2), np.array([[3.0], [4.0]]))
+    array([7., 7.])
+    """
     target = _np.broadcast_shapes(*(shape(a) for a in args))
     return [broadcast_to(a, target) for a in args]
 
 
 def atleast_1d(*arys):
-    """``numpy.atleast_1d``."""
+    """``numpy.atleast_1d``.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> np.atleast_1d(3.0)
+    array([3.])
+    >>> float(cr.grad(lambda x: np.sum(np.atleast_1d(x) * 2.0))(3.0))
+    2.0
+    """
     out = [a if ndim(a) >= 1 else reshape(a, (1,)) for a in map(asarray, arys)]
     return out[0] if len(out) == 1 else out
 
 
 def atleast_2d(*arys):
-    """``numpy.atleast_2d``."""
+    """``numpy.atleast_2d``.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> np.atleast_2d(np.array([1.0, 2.0]))
+    array([[1., 2.]])
+    >>> cr.grad(lambda x: np.sum(np.atleast_2d(x) * np.array([[3.0, 4.0]])))(np.zeros(2))
+    array([3., 4.])
+    """
     out = []
     for a in map(asarray, arys):
         out.append(a if ndim(a) >= 2 else reshape(a, (1, -1) if ndim(a) == 1 else (1, 1)))
@@ -142,7 +230,14 @@ def atleast_2d(*arys):
 
 
 def atleast_3d(*arys):
-    """``numpy.atleast_3d``."""
+    """``numpy.atleast_3d``.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> np.atleast_3d(np.zeros((2, 3))).shape
+    (2, 3, 1)
+    >>> cr.grad(lambda x: np.sum(np.atleast_3d(x) ** 2))(np.array([1.0, 2.0]))
+    array([2., 4.])
+    """
     out = []
     for a in map(asarray, arys):
         dims = shape(a)
@@ -157,7 +252,14 @@ def atleast_3d(*arys):
 
 
 def concatenate(arrays, axis=0):
-    """``numpy.concatenate`` (``axis=None`` flattens first)."""
+    """``numpy.concatenate`` (``axis=None`` flattens first).
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> np.concatenate([np.array([1.0, 2.0]), np.array([3.0])])
+    array([1., 2., 3.])
+    >>> cr.grad(lambda x: np.sum(np.concatenate([x, x]) * np.array([1.0, 2.0, 3.0, 4.0])))(np.zeros(2))
+    array([4., 6.])
+    """
     arrays = list(arrays)
     if not is_traced(*arrays):
         return _np.concatenate(arrays, axis=axis)
@@ -178,7 +280,15 @@ def concatenate(arrays, axis=0):
 
 
 def stack(arrays, axis=0):
-    """``numpy.stack``."""
+    """``numpy.stack``.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> np.stack([np.array([1.0, 2.0]), np.array([3.0, 4.0])], axis=1)
+    array([[1., 3.],
+           [2., 4.]])
+    >>> cr.grad(lambda x: np.sum(np.stack([x, 2.0 * x], axis=1) * np.array([[1.0, 2.0], [3.0, 4.0]])))(np.zeros(2))
+    array([ 5., 11.])
+    """
     arrays = [asarray(a) for a in arrays]
     if not is_traced(*arrays):
         return _np.stack(arrays, axis=axis)
@@ -190,7 +300,15 @@ def stack(arrays, axis=0):
 
 
 def vstack(tup):
-    """``numpy.vstack``."""
+    """``numpy.vstack``.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> np.vstack([np.array([1.0, 2.0]), np.array([3.0, 4.0])])
+    array([[1., 2.],
+           [3., 4.]])
+    >>> cr.grad(lambda x: np.sum(np.vstack([x, 2.0 * x])))(np.zeros(2))
+    array([3., 3.])
+    """
     arrays = [atleast_2d(a) for a in tup]
     return concatenate(arrays, axis=0) if is_traced(*arrays) else _np.vstack(arrays)
 
@@ -199,7 +317,14 @@ row_stack = vstack
 
 
 def hstack(tup):
-    """``numpy.hstack``."""
+    """``numpy.hstack``.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> np.hstack([np.array([1.0, 2.0]), np.array([3.0])])
+    array([1., 2., 3.])
+    >>> cr.grad(lambda x: np.sum(np.hstack([x, x * x])))(np.array([1.0, 2.0]))  # 1 + 2 x
+    array([3., 5.])
+    """
     arrays = [atleast_1d(a) for a in tup]
     if not is_traced(*arrays):
         return _np.hstack(arrays)
@@ -207,13 +332,29 @@ def hstack(tup):
 
 
 def dstack(tup):
-    """``numpy.dstack``."""
+    """``numpy.dstack``.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> np.dstack([np.array([1.0, 2.0]), np.array([3.0, 4.0])])
+    array([[[1., 3.],
+            [2., 4.]]])
+    >>> cr.grad(lambda x: np.sum(np.dstack([x, x]) * 3.0))(np.zeros(2))
+    array([6., 6.])
+    """
     arrays = [atleast_3d(a) for a in tup]
     return concatenate(arrays, axis=2) if is_traced(*arrays) else _np.dstack(arrays)
 
 
 def column_stack(tup):
-    """``numpy.column_stack``."""
+    """``numpy.column_stack``.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> np.column_stack([np.array([1.0, 2.0]), np.array([3.0, 4.0])])
+    array([[1., 3.],
+           [2., 4.]])
+    >>> cr.grad(lambda x: np.sum(np.column_stack([x, x]) * np.array([[1.0, 2.0], [3.0, 4.0]])))(np.zeros(2))
+    array([3., 7.])
+    """
     arrays = [asarray(a) for a in tup]
     if not is_traced(*arrays):
         return _np.column_stack(arrays)
@@ -228,7 +369,14 @@ def _slice_along(a, axis, start, stop):
 
 
 def array_split(ary, indices_or_sections, axis=0):
-    """``numpy.array_split``."""
+    """``numpy.array_split``.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> np.array_split(np.arange(5.0), 2)
+    [array([0., 1., 2.]), array([3., 4.])]
+    >>> cr.grad(lambda x: np.sum(np.array_split(x, 2)[0]))(np.zeros(5))
+    array([1., 1., 1., 0., 0.])
+    """
     if not isinstance(ary, Tracer):
         return _np.array_split(ary, indices_or_sections, axis=axis)
     axis = normalize_axes(axis, ary.ndim)[0]
@@ -246,7 +394,14 @@ def array_split(ary, indices_or_sections, axis=0):
 
 
 def split(ary, indices_or_sections, axis=0):
-    """``numpy.split`` (equal sections must divide the axis)."""
+    """``numpy.split`` (equal sections must divide the axis).
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> np.split(np.arange(4.0), 2)
+    [array([0., 1.]), array([2., 3.])]
+    >>> cr.grad(lambda x: np.sum(np.split(x, [1])[1] ** 2))(np.array([1.0, 2.0, 3.0]))
+    array([0., 4., 6.])
+    """
     if isinstance(indices_or_sections, (int, _np.integer)):
         length = shape(ary)[axis]
         if length % indices_or_sections:
@@ -255,7 +410,14 @@ def split(ary, indices_or_sections, axis=0):
 
 
 def tile(A, reps):
-    """``numpy.tile``."""
+    """``numpy.tile``.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> np.tile(np.array([1.0, 2.0]), 2)
+    array([1., 2., 1., 2.])
+    >>> cr.grad(lambda x: np.sum(np.tile(x, 3)))(np.zeros(2))  # each element used 3 times
+    array([3., 3.])
+    """
     if not isinstance(A, Tracer):
         return _np.tile(A, reps)
     reps = (reps,) if isinstance(reps, int) else tuple(reps)
@@ -275,7 +437,14 @@ def _take_along(a, axis, positions):
 
 
 def repeat(a, repeats, axis=None):
-    """``numpy.repeat``."""
+    """``numpy.repeat``.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> np.repeat(np.array([1.0, 2.0]), [1, 3])
+    array([1., 2., 2., 2.])
+    >>> cr.grad(lambda x: np.sum(np.repeat(x, [1, 3])))(np.zeros(2))
+    array([1., 3.])
+    """
     if not isinstance(a, Tracer):
         return _np.repeat(a, repeats, axis=axis)
     if axis is None:
@@ -285,7 +454,14 @@ def repeat(a, repeats, axis=None):
 
 
 def flip(m, axis=None):
-    """``numpy.flip``."""
+    """``numpy.flip``.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> np.flip(np.array([1.0, 2.0, 3.0]))
+    array([3., 2., 1.])
+    >>> cr.grad(lambda x: np.sum(np.flip(x) * np.array([1.0, 2.0, 3.0])))(np.zeros(3))
+    array([3., 2., 1.])
+    """
     if not isinstance(m, Tracer):
         return _np.flip(m, axis)
     axes = normalize_axes(axis, m.ndim)
@@ -294,17 +470,42 @@ def flip(m, axis=None):
 
 
 def fliplr(m):
-    """``numpy.fliplr``."""
+    """``numpy.fliplr``.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> np.fliplr(np.array([[1.0, 2.0], [3.0, 4.0]]))
+    array([[2., 1.],
+           [4., 3.]])
+    >>> cr.grad(lambda x: np.sum(np.fliplr(x) * np.array([[1.0, 2.0]])))(np.zeros((1, 2)))
+    array([[2., 1.]])
+    """
     return flip(m, 1)
 
 
 def flipud(m):
-    """``numpy.flipud``."""
+    """``numpy.flipud``.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> np.flipud(np.array([[1.0, 2.0], [3.0, 4.0]]))
+    array([[3., 4.],
+           [1., 2.]])
+    >>> cr.grad(lambda x: np.sum(np.flipud(x) * np.array([[1.0], [2.0]])))(np.zeros((2, 1)))
+    array([[2.],
+           [1.]])
+    """
     return flip(m, 0)
 
 
 def roll(a, shift, axis=None):
-    """``numpy.roll``."""
+    """``numpy.roll``.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> w = np.array([1.0, 2.0, 3.0])
+    >>> np.roll(w, 1)
+    array([3., 1., 2.])
+    >>> cr.grad(lambda x: np.sum(np.roll(x, 1) * w))(np.zeros(3))  # np.roll(w, -1)
+    array([2., 3., 1.])
+    """
     if not isinstance(a, Tracer):
         return _np.roll(a, shift, axis)
     if axis is None:
@@ -320,7 +521,17 @@ def roll(a, shift, axis=None):
 
 
 def rot90(m, k=1, axes=(0, 1)):
-    """``numpy.rot90``."""
+    """``numpy.rot90``.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> w = np.array([[1.0, 2.0], [3.0, 4.0]])
+    >>> np.rot90(w)
+    array([[2., 4.],
+           [1., 3.]])
+    >>> cr.grad(lambda x: np.sum(np.rot90(x) * w))(np.zeros((2, 2)))  # np.rot90(w, -1)
+    array([[3., 1.],
+           [4., 2.]])
+    """
     if not isinstance(m, Tracer):
         return _np.rot90(m, k, axes)
     k %= 4
@@ -337,7 +548,14 @@ def rot90(m, k=1, axes=(0, 1)):
 
 
 def pad(array, pad_width, mode="constant", constant_values=0, **kwargs):
-    """``numpy.pad``; modes 'constant', 'edge', 'reflect', 'symmetric' and 'wrap' are differentiable."""
+    """``numpy.pad``; modes 'constant', 'edge', 'reflect', 'symmetric' and 'wrap' are differentiable.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> np.pad(np.array([1.0, 2.0]), 1, mode="edge")
+    array([1., 1., 2., 2.])
+    >>> cr.grad(lambda x: np.sum(np.pad(x, 1, mode="edge")))(np.zeros(2))  # the edges are copied once each
+    array([2., 2.])
+    """
     if not isinstance(array, Tracer):
         return _np.pad(array, pad_width, mode=mode, constant_values=constant_values, **kwargs) \
             if mode == "constant" else _np.pad(array, pad_width, mode=mode, **kwargs)
@@ -359,7 +577,15 @@ def pad(array, pad_width, mode="constant", constant_values=0, **kwargs):
 
 
 def diagonal(a, offset=0, axis1=0, axis2=1):
-    """``numpy.diagonal`` (the diagonal becomes the last axis)."""
+    """``numpy.diagonal`` (the diagonal becomes the last axis).
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> np.diagonal(np.array([[1.0, 2.0], [3.0, 4.0]]))
+    array([1., 4.])
+    >>> cr.grad(lambda x: np.sum(np.diagonal(x) * np.array([5.0, 6.0])))(np.zeros((2, 2)))
+    array([[5., 0.],
+           [0., 6.]])
+    """
     if not isinstance(a, Tracer):
         return _np.diagonal(a, offset, axis1, axis2)
     moved = moveaxis(a, (axis1, axis2), (-2, -1))
@@ -371,7 +597,15 @@ def diagonal(a, offset=0, axis1=0, axis2=1):
 
 
 def diag(v, k=0):
-    """``numpy.diag``: the k-th diagonal of a matrix, or a matrix with ``v`` on its k-th diagonal."""
+    """``numpy.diag``: the k-th diagonal of a matrix, or a matrix with ``v`` on its k-th diagonal.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> np.diag(np.array([1.0, 2.0]))
+    array([[1., 0.],
+           [0., 2.]])
+    >>> cr.grad(lambda v: np.sum(np.diag(v) * np.array([[1.0, 2.0], [3.0, 4.0]])))(np.zeros(2))
+    array([1., 4.])
+    """
     if not isinstance(v, Tracer):
         return _np.diag(v, k)
     if v.ndim == 2:
@@ -386,7 +620,15 @@ def diag(v, k=0):
 
 
 def trace(a, offset=0, axis1=0, axis2=1):
-    """``numpy.trace``."""
+    """``numpy.trace``.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> float(np.trace(np.array([[1.0, 2.0], [3.0, 4.0]])))
+    5.0
+    >>> cr.grad(np.trace)(np.zeros((2, 2)))
+    array([[1., 0.],
+           [0., 1.]])
+    """
     if not isinstance(a, Tracer):
         return _np.trace(a, offset, axis1, axis2)
     from .reductions import sum as _sum
@@ -394,21 +636,46 @@ def trace(a, offset=0, axis1=0, axis2=1):
 
 
 def triu(m, k=0):
-    """``numpy.triu``."""
+    """``numpy.triu``.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> np.triu(np.array([[1.0, 2.0], [3.0, 4.0]]))
+    array([[1., 2.],
+           [0., 4.]])
+    >>> cr.grad(lambda x: np.sum(np.triu(x)))(np.zeros((2, 2)))
+    array([[1., 1.],
+           [0., 1.]])
+    """
     if not isinstance(m, Tracer):
         return _np.triu(m, k)
     return _cmp.select(_np.triu(_np.ones(m.shape[-2:], dtype=bool), k), m, 0.0)
 
 
 def tril(m, k=0):
-    """``numpy.tril``."""
+    """``numpy.tril``.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> np.tril(np.array([[1.0, 2.0], [3.0, 4.0]]))
+    array([[1., 0.],
+           [3., 4.]])
+    >>> cr.grad(lambda x: np.sum(np.tril(x)))(np.zeros((2, 2)))
+    array([[1., 0.],
+           [1., 1.]])
+    """
     if not isinstance(m, Tracer):
         return _np.tril(m, k)
     return _cmp.select(_np.tril(_np.ones(m.shape[-2:], dtype=bool), k), m, 0.0)
 
 
 def take(a, indices, axis=None):
-    """``numpy.take`` (repeated indices accumulate their gradients)."""
+    """``numpy.take`` (repeated indices accumulate their gradients).
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> np.take(np.array([1.0, 2.0, 3.0]), [2, 0, 2])
+    array([3., 1., 3.])
+    >>> cr.grad(lambda x: np.sum(np.take(x, [2, 0, 2])))(np.zeros(3))
+    array([1., 0., 2.])
+    """
     if not isinstance(a, Tracer):
         return _np.take(a, indices, axis=axis)
     if axis is None:
@@ -434,7 +701,16 @@ def _along_axis_index(indices, axis, ndim_):
 
 
 def take_along_axis(arr, indices, axis):
-    """``numpy.take_along_axis``."""
+    """``numpy.take_along_axis``.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> np.take_along_axis(np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([[1], [0]]), axis=1)
+    array([[2.],
+           [3.]])
+    >>> cr.grad(lambda x: np.sum(np.take_along_axis(x, np.array([[1], [0]]), axis=1)))(np.zeros((2, 2)))
+    array([[0., 1.],
+           [1., 0.]])
+    """
     if not isinstance(arr, Tracer):
         return _np.take_along_axis(arr, indices, axis)
     if axis is None:
@@ -446,7 +722,15 @@ def take_along_axis(arr, indices, axis):
 
 
 def argsort(a, axis=-1, kind=None):
-    """``numpy.argsort`` (an integer permutation: derivative 0)."""
+    """``numpy.argsort`` (an integer permutation: derivative 0).
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> x = np.array([3.0, 1.0, 2.0])
+    >>> np.argsort(x)
+    array([1, 2, 0])
+    >>> cr.grad(lambda x: np.sum(np.take(x, np.argsort(x)) * np.array([1.0, 2.0, 3.0])))(x)
+    array([3., 1., 2.])
+    """
     if not isinstance(a, Tracer):
         return _np.argsort(a, axis=axis, kind=kind)
     if axis is None:
@@ -455,7 +739,14 @@ def argsort(a, axis=-1, kind=None):
 
 
 def sort(a, axis=-1, kind=None):
-    """``numpy.sort``; the derivative follows the sorting permutation (ties keep a stable order)."""
+    """``numpy.sort``; the derivative follows the sorting permutation (ties keep a stable order).
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> np.sort(np.array([3.0, 1.0, 2.0]))
+    array([1., 2., 3.])
+    >>> cr.grad(lambda x: np.sum(np.sort(x) * np.array([1.0, 2.0, 3.0])))(np.array([3.0, 1.0, 2.0]))
+    array([3., 1., 2.])
+    """
     if not isinstance(a, Tracer):
         return _np.sort(a, axis=axis, kind=kind)
     if axis is None:
@@ -465,7 +756,14 @@ def sort(a, axis=-1, kind=None):
 
 
 def partition(a, kth, axis=-1):
-    """``numpy.partition``; the derivative follows the partitioning permutation."""
+    """``numpy.partition``; the derivative follows the partitioning permutation.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> float(np.partition(np.array([3.0, 1.0, 2.0]), 0)[0])
+    1.0
+    >>> cr.grad(lambda x: np.partition(x, 0)[0])(np.array([3.0, 1.0, 2.0]))  # flows to the smallest element
+    array([0., 1., 0.])
+    """
     if not isinstance(a, Tracer):
         return _np.partition(a, kth, axis=axis)
     if axis is None:
@@ -475,7 +773,15 @@ def partition(a, kth, axis=-1):
 
 
 def argpartition(a, kth, axis=-1):
-    """``numpy.argpartition`` (derivative 0)."""
+    """``numpy.argpartition`` (derivative 0).
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> x = np.array([3.0, 1.0, 2.0])
+    >>> int(np.argpartition(x, 0)[0])
+    1
+    >>> cr.grad(lambda x: x[np.argpartition(x, 0)[0]])(x)
+    array([0., 1., 0.])
+    """
     if not isinstance(a, Tracer):
         return _np.argpartition(a, kth, axis=axis)
     return _red.argpartition(a, kth=kth, axis=normalize_axes(axis, a.ndim)[0])

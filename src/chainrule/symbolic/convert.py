@@ -254,6 +254,13 @@ def graph_to_sympy(graph, inputs, *, shared=True, prefix="v", taken=()):
     With ``shared``, a value used more than once becomes a replacement ``(symbol, expression)`` named
     after its trace number (``v7`` is v_7 of ``cr.explain`` on the same graph). Returns
     (replacements, outputs).
+
+    >>> import chainrule as cr, chainrule.numpy as np, sympy
+    >>> x, y = sympy.symbols("x y")
+    >>> graph_to_sympy(cr.make_graph(lambda x, y: np.sin(x) * y + np.sin(x))(0.0, 0.0), [x, y])
+    ([(v1, sin(x))], [v1*y + v1])
+    >>> graph_to_sympy(cr.make_graph(cr.grad(lambda x: np.sin(x) * x))(0.0), [x])
+    ([], [x*cos(x) + sin(x)])
     """
     sympy = sympy_module()
     graph = inline_calls(graph)
