@@ -262,7 +262,13 @@ def eval_graph(graph, *args):
 
 def simplify_graph(graph):
     """Fold identities (x*1, x+0, -(-x)), share common subexpressions, then drop equations whose outputs
-    are never used."""
+    are never used.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> raw = cr.make_graph(lambda x: np.sin(x) * 1.0 + np.sin(x), simplify=False)(0.5)
+    >>> [e.primitive.name for e in simplify_graph(raw).equations]
+    ['sin', 'add']
+    """
     return eliminate_dead_code(share_common_subexpressions(fold_identities(graph)))
 
 
@@ -297,7 +303,13 @@ def _identity_operand(equation):
 
 
 def fold_identities(graph):
-    """Replace equations that pass an input through unchanged (and -(-x)) by that input."""
+    """Replace equations that pass an input through unchanged (and -(-x)) by that input.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> raw = cr.make_graph(lambda x: -(-(x * 1.0)) + 0.0, simplify=False)(2.0)
+    >>> len(raw.equations), len(fold_identities(raw).equations)
+    (4, 1)
+    """
     replacement = {}
     negated = {}
     equations = []
@@ -350,7 +362,13 @@ def _hashable(value):
 
 
 def share_common_subexpressions(graph):
-    """Replace equations that repeat an earlier one (same primitive, params and inputs) by its outputs."""
+    """Replace equations that repeat an earlier one (same primitive, params and inputs) by its outputs.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> raw = cr.make_graph(lambda x: np.exp(x) + np.exp(x), simplify=False)(1.0)
+    >>> [e.primitive.name for e in share_common_subexpressions(raw).equations]
+    ['exp', 'add']
+    """
     replacement = {}
     seen = {}
     equations = []
@@ -379,7 +397,15 @@ def share_common_subexpressions(graph):
 
 
 def eliminate_dead_code(graph):
-    """Drop equations none of whose outputs reach the graph's outputs."""
+    """Drop equations none of whose outputs reach the graph's outputs.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> def f(x):
+    ...     unused = np.cos(x)
+    ...     return np.sin(x)
+    >>> [e.primitive.name for e in eliminate_dead_code(cr.make_graph(f, simplify=False)(1.0)).equations]
+    ['sin']
+    """
     live = {v for v in graph.outvars if isinstance(v, Var)}
     kept = []
     for equation in reversed(graph.equations):
