@@ -37,7 +37,17 @@ def solve(a, b):
 
 
 def inv(a):
-    """``numpy.linalg.inv``."""
+    """``numpy.linalg.inv``.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> A = np.array([[2.0, 0.0], [0.0, 4.0]])
+    >>> np.linalg.inv(A)
+    array([[0.5 , 0.  ],
+           [0.  , 0.25]])
+    >>> cr.grad(lambda A: np.sum(np.linalg.inv(A)))(A)  # -A^-T 1 1^T A^-T
+    array([[-0.25  , -0.125 ],
+           [-0.125 , -0.0625]])
+    """
     if not isinstance(a, Tracer):
         return _np.linalg.inv(a)
     _require_square(a, "inv")
@@ -45,7 +55,16 @@ def inv(a):
 
 
 def det(a):
-    """``numpy.linalg.det``. Its derivative uses A^{-1}: not defined at singular A."""
+    """``numpy.linalg.det``. Its derivative uses A^{-1}: not defined at singular A.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> A = np.array([[2.0, 1.0], [1.0, 3.0]])
+    >>> float(np.linalg.det(A))
+    5.0
+    >>> cr.grad(np.linalg.det)(A)  # det(A) A^-T: the cofactors
+    array([[ 3., -1.],
+           [-1.,  2.]])
+    """
     if not isinstance(a, Tracer):
         return _np.linalg.det(a)
     _require_square(a, "det")
@@ -53,7 +72,17 @@ def det(a):
 
 
 def slogdet(a):
-    """``numpy.linalg.slogdet``: (sign, log|det a|); the sign has derivative 0."""
+    """``numpy.linalg.slogdet``: (sign, log|det a|); the sign has derivative 0.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> A = np.array([[2.0, 1.0], [1.0, 3.0]])
+    >>> sign, logabsdet = np.linalg.slogdet(A)
+    >>> float(sign), round(float(logabsdet), 6)  # log 5
+    (1.0, 1.609438)
+    >>> cr.grad(lambda A: np.linalg.slogdet(A)[1])(A)  # A^-T
+    array([[ 0.6, -0.2],
+           [-0.2,  0.4]])
+    """
     if not isinstance(a, Tracer):
         return _np.linalg.slogdet(a)
     _require_square(a, "slogdet")
@@ -62,7 +91,17 @@ def slogdet(a):
 
 
 def cholesky(a):
-    """``numpy.linalg.cholesky`` (lower factor); the input is taken as symmetric."""
+    """``numpy.linalg.cholesky`` (lower factor); the input is taken as symmetric.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> A = np.array([[4.0, 2.0], [2.0, 5.0]])
+    >>> np.linalg.cholesky(A)
+    array([[2., 0.],
+           [1., 2.]])
+    >>> cr.grad(lambda A: 2 * np.sum(np.log(np.diagonal(np.linalg.cholesky(A)))))(A)  # log det A: A^-1
+    array([[ 0.3125, -0.125 ],
+           [-0.125 ,  0.25  ]])
+    """
     if not isinstance(a, Tracer):
         return _np.linalg.cholesky(a)
     _require_square(a, "cholesky")
@@ -71,7 +110,16 @@ def cholesky(a):
 
 def eigh(a, UPLO="L"):
     """``numpy.linalg.eigh``: (eigenvalues, eigenvectors) of a symmetric matrix. Eigenvector derivatives
-    are not defined at repeated eigenvalues."""
+    are not defined at repeated eigenvalues.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> A = np.array([[2.0, 1.0], [1.0, 2.0]])
+    >>> np.linalg.eigh(A)[0]
+    array([1., 3.])
+    >>> cr.grad(lambda A: np.linalg.eigh(A)[0][1])(A)  # v v^T for the eigenvector v = (1, 1) / sqrt(2)
+    array([[0.5, 0.5],
+           [0.5, 0.5]])
+    """
     if not isinstance(a, Tracer):
         return _np.linalg.eigh(a, UPLO)
     _require_square(a, "eigh")
@@ -80,7 +128,16 @@ def eigh(a, UPLO="L"):
 
 
 def eigvalsh(a, UPLO="L"):
-    """``numpy.linalg.eigvalsh``."""
+    """``numpy.linalg.eigvalsh``.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> A = np.array([[2.0, 1.0], [1.0, 2.0]])
+    >>> np.linalg.eigvalsh(A)
+    array([1., 3.])
+    >>> cr.grad(lambda A: np.linalg.eigvalsh(A)[0])(A)  # v v^T for the eigenvector v = (1, -1) / sqrt(2)
+    array([[ 0.5, -0.5],
+           [-0.5,  0.5]])
+    """
     if not isinstance(a, Tracer):
         return _np.linalg.eigvalsh(a, UPLO)
     return eigh(a, UPLO)[0]
@@ -150,7 +207,17 @@ def qr(a, mode="reduced"):
 
 
 def matrix_power(a, n):
-    """``numpy.linalg.matrix_power`` for integer ``n`` (negative powers invert first)."""
+    """``numpy.linalg.matrix_power`` for integer ``n`` (negative powers invert first).
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> A = np.array([[1.0, 2.0], [3.0, 4.0]])
+    >>> np.linalg.matrix_power(A, 2)
+    array([[ 7., 10.],
+           [15., 22.]])
+    >>> cr.grad(lambda A: np.trace(np.linalg.matrix_power(A, 2)))(A)  # 2 A^T
+    array([[2., 6.],
+           [4., 8.]])
+    """
     if not isinstance(a, Tracer):
         return _np.linalg.matrix_power(a, n)
     from .products import matmul
@@ -169,7 +236,16 @@ def matrix_power(a, n):
 
 
 def multi_dot(arrays):
-    """``numpy.linalg.multi_dot`` (left to right)."""
+    """``numpy.linalg.multi_dot`` (left to right).
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> a, B, c = np.array([1.0, 2.0]), np.array([[1.0, 0.0], [0.0, 2.0]]), np.array([3.0, 4.0])
+    >>> float(np.linalg.multi_dot([a, B, c]))
+    19.0
+    >>> cr.grad(lambda B: np.linalg.multi_dot([a, B, c]))(B)  # outer(a, c)
+    array([[3., 4.],
+           [6., 8.]])
+    """
     if not is_traced(*arrays):
         return _np.linalg.multi_dot(arrays)
     from .products import dot

@@ -98,7 +98,15 @@ def einsum(subscripts, *operands, optimize=True):
 
 
 def matmul(x1, x2):
-    """``numpy.matmul`` (``@``) with batch broadcasting."""
+    """``numpy.matmul`` (``@``) with batch broadcasting.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> A, x = np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([1.0, 1.0])
+    >>> np.matmul(A, x)
+    array([3., 7.])
+    >>> cr.grad(lambda x: np.sum(np.matmul(A, x)))(x)  # the column sums of A
+    array([4., 6.])
+    """
     if not is_traced(x1, x2):
         return _np.matmul(x1, x2)
     x1, x2 = asarray(x1), asarray(x2)
@@ -119,7 +127,13 @@ def matmul(x1, x2):
 
 
 def dot(a, b):
-    """``numpy.dot``."""
+    """``numpy.dot``.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> a, b = np.array([1.0, 2.0]), np.array([3.0, 4.0])
+    >>> float(np.dot(a, b)), cr.grad(np.dot, argnums=(0, 1))(a, b)
+    (11.0, (array([3., 4.]), array([1., 2.])))
+    """
     if not is_traced(a, b):
         return _np.dot(a, b)
     a, b = asarray(a), asarray(b)
@@ -131,7 +145,16 @@ def dot(a, b):
 
 
 def tensordot(a, b, axes=2):
-    """``numpy.tensordot``."""
+    """``numpy.tensordot``.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> a = np.array([[1.0, 2.0], [3.0, 4.0]])
+    >>> float(np.tensordot(a, a, axes=2))  # the sum of squares
+    30.0
+    >>> cr.grad(lambda a: np.tensordot(a, a, axes=2))(a)
+    array([[2., 4.],
+           [6., 8.]])
+    """
     if not is_traced(a, b):
         return _np.tensordot(a, b, axes)
     a, b = asarray(a), asarray(b)
@@ -155,7 +178,13 @@ def tensordot(a, b, axes=2):
 
 
 def inner(a, b):
-    """``numpy.inner``: sum over the last axes."""
+    """``numpy.inner``: sum over the last axes.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> a, b = np.array([1.0, 2.0]), np.array([3.0, 4.0])
+    >>> float(np.inner(a, b)), cr.grad(np.inner)(a, b)
+    (11.0, array([3., 4.]))
+    """
     if not is_traced(a, b):
         return _np.inner(a, b)
     if ndim(a) == 0 or ndim(b) == 0:
@@ -164,14 +193,30 @@ def inner(a, b):
 
 
 def outer(a, b):
-    """``numpy.outer`` (inputs are flattened)."""
+    """``numpy.outer`` (inputs are flattened).
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> a, b = np.array([1.0, 2.0]), np.array([3.0, 4.0])
+    >>> np.outer(a, b)
+    array([[3., 4.],
+           [6., 8.]])
+    >>> cr.grad(lambda a: np.sum(np.outer(a, b)))(a)  # sum(b) for every entry
+    array([7., 7.])
+    """
     if not is_traced(a, b):
         return _np.outer(a, b)
     return einsum("i,j->ij", reshape(a, (-1,)), reshape(b, (-1,)))
 
 
 def vdot(a, b):
-    """``numpy.vdot``: the dot product of the flattened arrays, conjugating the first."""
+    """``numpy.vdot``: the dot product of the flattened arrays, conjugating the first.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> complex(np.vdot(np.array([1j, 2.0]), np.array([1j, 1.0])))  # conj(1j) * 1j + 2 * 1
+    (3+0j)
+    >>> cr.grad(np.vdot)(np.array([1.0, 2.0]), np.array([3.0, 4.0]))
+    array([3., 4.])
+    """
     if not is_traced(a, b):
         return _np.vdot(a, b)
     from .elementwise import conjugate
@@ -179,7 +224,15 @@ def vdot(a, b):
 
 
 def kron(a, b):
-    """``numpy.kron``."""
+    """``numpy.kron``.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> a, b = np.array([1.0, 2.0]), np.array([1.0, 10.0])
+    >>> np.kron(a, b)
+    array([ 1., 10.,  2., 20.])
+    >>> cr.grad(lambda a: np.sum(np.kron(a, b)))(a)
+    array([11., 11.])
+    """
     if not is_traced(a, b):
         return _np.kron(a, b)
     a, b = asarray(a), asarray(b)
@@ -192,7 +245,15 @@ def kron(a, b):
 
 
 def cross(a, b, axis=-1):
-    """``numpy.cross`` for 3-vectors along ``axis``."""
+    """``numpy.cross`` for 3-vectors along ``axis``.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> a, b = np.array([1.0, 0.0, 0.0]), np.array([1.0, 2.0, 3.0])
+    >>> np.cross(a, b)
+    array([ 0., -3.,  2.])
+    >>> cr.grad(lambda a: np.cross(a, b)[2])(a)  # d/da (a0 b1 - a1 b0)
+    array([ 2., -1.,  0.])
+    """
     if not is_traced(a, b):
         return _np.cross(a, b, axis=axis)
     from .shaping import moveaxis, stack

@@ -37,17 +37,36 @@ def sum(a, axis=None, dtype=None, keepdims=False):  # noqa: A001
 
 
 def prod(a, axis=None, dtype=None, keepdims=False):
-    """``numpy.prod``; its derivative is exact when some factors are zero (no division)."""
+    """``numpy.prod``; its derivative is exact when some factors are zero (no division).
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> float(np.prod(np.array([2.0, 3.0, 4.0])))
+    24.0
+    >>> cr.grad(np.prod)(np.array([2.0, 0.0, 4.0]))  # exact at a zero factor
+    array([0., 8., 0.])
+    """
     return _reduce(_red.reduce_prod, _np.prod, a, axis, keepdims, dtype)
 
 
 def max(a, axis=None, keepdims=False):  # noqa: A001
-    """``numpy.max``; tied maxima share the derivative equally."""
+    """``numpy.max``; tied maxima share the derivative equally.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> x = np.array([1.0, 3.0, 3.0])
+    >>> float(np.max(x)), cr.grad(np.max)(x)
+    (3.0, array([0. , 0.5, 0.5]))
+    """
     return _reduce(_red.reduce_max, _np.max, a, axis, keepdims)
 
 
 def min(a, axis=None, keepdims=False):  # noqa: A001
-    """``numpy.min``; tied minima share the derivative equally."""
+    """``numpy.min``; tied minima share the derivative equally.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> x = np.array([1.0, 1.0, 3.0])
+    >>> float(np.min(x)), cr.grad(np.min)(x)
+    (1.0, array([0.5, 0.5, 0. ]))
+    """
     return _reduce(_red.reduce_min, _np.min, a, axis, keepdims)
 
 
@@ -62,14 +81,29 @@ def _count(a, axis):
 
 
 def mean(a, axis=None, dtype=None, keepdims=False):
-    """``numpy.mean``."""
+    """``numpy.mean``.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> np.mean(np.array([[1.0, 2.0], [3.0, 4.0]]), axis=0)
+    array([2., 3.])
+    >>> cr.grad(np.mean)(np.array([1.0, 2.0, 3.0, 4.0]))
+    array([0.25, 0.25, 0.25, 0.25])
+    """
     if not isinstance(a, Tracer):
         return _np.mean(a, axis=axis, dtype=dtype, keepdims=keepdims)
     return _ar.div(sum(a, axis=axis, dtype=dtype, keepdims=keepdims), float(_count(a, axis)))
 
 
 def var(a, axis=None, dtype=None, ddof=0, keepdims=False):
-    """``numpy.var`` with ``ddof``."""
+    """``numpy.var`` with ``ddof``.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> x = np.array([1.0, 2.0, 3.0, 4.0])
+    >>> float(np.var(x)), float(np.var(x, ddof=1))
+    (1.25, 1.6666666666666667)
+    >>> cr.grad(np.var)(x)  # 2 (x - mean) / n
+    array([-0.75, -0.25,  0.25,  0.75])
+    """
     if not isinstance(a, Tracer):
         return _np.var(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims)
     centered = _ar.sub(a, mean(a, axis=axis, dtype=dtype, keepdims=True))
@@ -77,7 +111,13 @@ def var(a, axis=None, dtype=None, ddof=0, keepdims=False):
 
 
 def std(a, axis=None, dtype=None, ddof=0, keepdims=False):
-    """``numpy.std`` (its derivative is infinite where the spread is 0)."""
+    """``numpy.std`` (its derivative is infinite where the spread is 0).
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> x = np.array([1.0, 3.0])
+    >>> float(np.std(x)), cr.grad(np.std)(x)  # (x - mean) / (n std)
+    (1.0, array([-0.5,  0.5]))
+    """
     if not isinstance(a, Tracer):
         return _np.std(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims)
     from ..ops.elementwise import sqrt
@@ -85,14 +125,28 @@ def std(a, axis=None, dtype=None, ddof=0, keepdims=False):
 
 
 def ptp(a, axis=None, keepdims=False):
-    """``numpy.ptp``: max - min."""
+    """``numpy.ptp``: max - min.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> x = np.array([1.0, 5.0, 3.0])
+    >>> float(np.ptp(x)), cr.grad(np.ptp)(x)
+    (4.0, array([-1.,  1.,  0.]))
+    """
     if not isinstance(a, Tracer):
         return _np.ptp(a, axis=axis, keepdims=keepdims)
     return _ar.sub(max(a, axis=axis, keepdims=keepdims), min(a, axis=axis, keepdims=keepdims))
 
 
 def average(a, axis=None, weights=None, returned=False, keepdims=False):
-    """``numpy.average``; differentiable in ``a`` and ``weights``."""
+    """``numpy.average``; differentiable in ``a`` and ``weights``.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> a, w = np.array([1.0, 3.0]), np.array([3.0, 1.0])
+    >>> float(np.average(a, weights=w))
+    1.5
+    >>> cr.grad(lambda w: np.average(a, weights=w))(w)  # (a - average) / sum(w)
+    array([-0.125,  0.375])
+    """
     if not is_traced(a, weights):
         return _np.average(a, axis=axis, weights=weights, returned=returned, keepdims=keepdims)
     if weights is None:
@@ -128,12 +182,28 @@ def _arg_extremum(primitive, numpy_function, a, axis, keepdims):
 
 
 def argmax(a, axis=None, keepdims=False):
-    """``numpy.argmax`` (an integer: derivative 0)."""
+    """``numpy.argmax`` (an integer: derivative 0).
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> x = np.array([1.0, 3.0, 2.0])
+    >>> int(np.argmax(x)), np.argmax(np.array([[1.0, 3.0], [4.0, 2.0]]), axis=1)
+    (1, array([1, 0]))
+    >>> cr.grad(lambda x: x[np.argmax(x)])(x)  # the index itself carries no derivative
+    array([0., 1., 0.])
+    """
     return _arg_extremum(_red.argmax, _np.argmax, a, axis, keepdims)
 
 
 def argmin(a, axis=None, keepdims=False):
-    """``numpy.argmin`` (an integer: derivative 0)."""
+    """``numpy.argmin`` (an integer: derivative 0).
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> x = np.array([2.0, 1.0, 3.0])
+    >>> int(np.argmin(x)), np.argmin(np.array([[1.0, 3.0], [4.0, 2.0]]), axis=1)
+    (1, array([0, 1]))
+    >>> cr.grad(lambda x: x[np.argmin(x)])(x)  # the index itself carries no derivative
+    array([0., 1., 0.])
+    """
     return _arg_extremum(_red.argmin, _np.argmin, a, axis, keepdims)
 
 
@@ -144,7 +214,14 @@ def _flatten_for_axis(a, axis):
 
 
 def cumsum(a, axis=None, dtype=None):
-    """``numpy.cumsum``."""
+    """``numpy.cumsum``.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> np.cumsum(np.array([1.0, 2.0, 3.0]))
+    array([1., 3., 6.])
+    >>> cr.grad(lambda x: np.sum(np.cumsum(x)))(np.ones(3))  # x[i] appears in n - i partial sums
+    array([3., 2., 1.])
+    """
     if not isinstance(a, Tracer):
         return _np.cumsum(a, axis=axis, dtype=dtype)
     a, axis = _flatten_for_axis(a, axis)
@@ -152,7 +229,14 @@ def cumsum(a, axis=None, dtype=None):
 
 
 def cumprod(a, axis=None, dtype=None):
-    """``numpy.cumprod``; differentiated through a product scan, exact when some factors are zero."""
+    """``numpy.cumprod``; differentiated through a product scan, exact when some factors are zero.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> np.cumprod(np.array([2.0, 0.0, 3.0]))
+    array([2., 0., 0.])
+    >>> cr.grad(lambda x: np.sum(np.cumprod(x)))(np.array([2.0, 0.0, 3.0]))  # exact at a zero factor
+    array([1., 8., 0.])
+    """
     if not isinstance(a, Tracer):
         return _np.cumprod(a, axis=axis, dtype=dtype)
     a, axis = _flatten_for_axis(a, axis)
