@@ -295,3 +295,76 @@ def test_solve_sylvester_against_scipy():
 ], ids=["sqrtm stack", "sylvester"])
 def test_sylvester_and_sqrtm_rules(primitive, args):
     check_rules(getattr(decompositions, primitive), args, atol=1e-5, rtol=1e-5)
+
+
+# --- svd and qr of complex matrices: JAX's convention (for real f, grad = df/dx - i df/dy). Singular vectors
+# carry one free phase per pair (u_k, v_k), so comparisons go through s, |u|^2, |v|^2 and U diag(s) V^H.
+
+def _complex_matrix(shape):
+    return rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
+
+
+complex_tall, complex_wide, complex_square = _complex_matrix((4, 3)), _complex_matrix((2, 3)), _complex_matrix((3, 3))
+complex_stack = _complex_matrix((2, 3, 2))
+
+
+def _complex_svd_invariants(m, a):
+    u, s, vh = m.linalg.svd(a, full_matrices=False)
+    weights = numpy.linspace(0.5, 1.5, u.shape[-1])
+    rebuilt = (u * s[..., None, :]) @ vh
+    return m.concatenate([m.ravel(s), m.ravel(m.real(u * m.conj(u)) @ weights),
+                          m.ravel(weights @ m.real(vh * m.conj(vh))), m.ravel(m.real(rebuilt)), m.ravel(m.imag(rebuilt))])
+
+
+def _complex_qr_normalized(m, a, mode="reduced"):
+    q, r = m.linalg.qr(a, mode=mode)
+    signs = m.sign(m.real(m.diagonal(r, axis1=-2, axis2=-1)))  # LAPACK's diag(R) is real
+    q, r = q * signs[..., None, :], r * signs[..., :, None]
+    return m.concatenate([m.ravel(m.real(q)), m.ravel(m.imag(q)), m.ravel(m.real(r)), m.ravel(m.imag(r))])
+
+
+COMPLEX_CASES = {
+    "svd tall": (_complex_svd_invariants, complex_tall),
+    "svd wide": (_complex_svd_invariants, complex_wide),
+    "svd square": (_complex_svd_invariants, complex_square),
+    "svd stack": (_complex_svd_invariants, complex_stack),
+    "svdvals": (lambda m, a: m.linalg.svd(a, compute_uv=False), complex_stack),
+    "qr tall": (_complex_qr_normalized, complex_tall),
+    "qr wide": (_complex_qr_normalized, complex_wide),
+    "qr square complete": (lambda m, a: _complex_qr_normalized(m, a, "complete"), complex_square),
+    "qr stack": (_complex_qr_normalized, complex_stack),
+}
+
+
+@pytest.mark.parametrize("name", sorted(COMPLEX_CASES))
+def test_complex_svd_and_qr_against_jax(name):
+    function, a = COMPLEX_CASES[name]
+    numpy.testing.assert_allclose(cr.jvp(lambda x: function(np, x), (a,), (a,))[0],
+                                  jax.jit(lambda x: function(jnp, x))(a), rtol=1e-10, atol=1e-12)
+    got = cr.grad(_scalar(function, np, (a,)))(a)
+    expected = jax.jit(jax.grad(_scalar(function, jnp, (a,))))(a)
+    assert got.dtype == numpy.complex128
+    numpy.testing.assert_allclose(got, expected, rtol=1e-8, atol=1e-10)
+    # Forward mode and the full derivative of the JVP (second order) against finite differences.
+    check_grads(lambda x: function(np, x), (a,), order=2 if name in ("svd tall", "svd wide", "qr wide") else 1)
+
+
+def test_complex_svd_convention_and_gauge():
+    u, s, vh = numpy.linalg.svd(complex_square)
+    # grad of the nuclear norm sum(s) is conj(U V^H) in JAX's convention (U V^H under PyTorch's).
+    numpy.testing.assert_allclose(cr.grad(lambda a: np.sum(np.linalg.svd(a, compute_uv=False)))(complex_square),
+                                  numpy.conj(u @ vh), rtol=1e-10)
+    traced_u, traced_s, traced_vh = cr.jvp(lambda a: np.linalg.svd(a), (complex_square,), (complex_square,))[0]
+    v = traced_vh.conj().T
+    largest = v[numpy.argmax(numpy.abs(v), axis=0), numpy.arange(3)]
+    numpy.testing.assert_allclose(largest.imag, 0.0, atol=1e-14)
+    assert numpy.all(largest.real > 0)
+    numpy.testing.assert_allclose((traced_u * traced_s) @ traced_vh, complex_square, atol=1e-12)
+    assert traced_s.dtype == numpy.float64
+
+
+@pytest.mark.parametrize("primitive, matrix", [("svd", complex_tall), ("svd", complex_wide), ("qr", complex_tall),
+                                               ("qr", complex_wide), ("qr", complex_stack)],
+                         ids=["svd tall", "svd wide", "qr tall", "qr wide", "qr stack"])
+def test_complex_svd_and_qr_rules(primitive, matrix):
+    check_rules(getattr(decompositions, primitive), (matrix,), atol=1e-5, rtol=1e-5)

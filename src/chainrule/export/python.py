@@ -123,8 +123,15 @@ CODE = {
 # Helpers some rows call, written into the generated source when used.
 HELPERS = {
     "_svd_s_u_vt": ["def _svd_s_u_vt(factors):",
-                    "    # the svd primitive orders its results (s, u, vt); NumPy returns (u, s, vt)",
+                    "    # the svd primitive orders its results (s, u, vt); NumPy returns (u, s, vt). Complex: the",
+                    "    # primitive's gauge, each column of V with its first largest component real and positive",
                     "    u, s, vt = factors",
+                    "    if np.iscomplexobj(u):",
+                    "        v = np.conj(np.swapaxes(vt, -1, -2))",
+                    "        largest = np.take_along_axis(v, np.argmax(np.abs(v), axis=-2)[..., None, :], axis=-2)",
+                    "        safe = np.where(largest == 0, 1.0, largest)",
+                    "        phase = np.where(largest == 0, 1.0, np.abs(largest) / safe)",
+                    "        u, vt = u * phase, vt * np.conj(np.swapaxes(phase, -1, -2))",
                     "    return s, u, vt"],
     "_eig_w_v": ["def _eig_w_v(a):",
                  "    # the eig primitive is complex, its columns' largest components real (NumPy's gauge)",

@@ -178,10 +178,11 @@ def eigvals(a):
 
 
 def qr(a, mode="reduced"):
-    """``numpy.linalg.qr`` of real matrices: (Q, R), or R with ``mode='r'``. Derivatives are those of the
-    factorization with LAPACK's signs on diag(R), defined where the leading min(m, n) columns are linearly
-    independent. Caveat: ``mode='complete'`` of a traced tall matrix (m > n) is refused, because the extra
-    columns of Q are not unique (so have no derivative); ``mode='raw'`` is not differentiable.
+    """``numpy.linalg.qr`` of real or complex matrices: (Q, R), or R with ``mode='r'``. Derivatives are those of
+    the factorization with LAPACK's real diag(R) and its signs, defined where the leading min(m, n) columns are
+    linearly independent; for complex input they follow JAX's convention (see ``svd``). Caveat: ``mode='complete'``
+    of a traced tall matrix (m > n) is refused, because the extra columns of Q are not unique (so have no
+    derivative); ``mode='raw'`` is not differentiable.
 
     >>> import chainrule as cr, chainrule.numpy as np
     >>> a = np.array([[3.0, 1.0], [4.0, 2.0], [0.0, 2.0]])
@@ -194,8 +195,6 @@ def qr(a, mode="reduced"):
     dims = shape(a)
     if len(dims) < 2:
         raise LinAlgError(f"qr: the input must have at least 2 dimensions, got shape {dims}")
-    if _np.issubdtype(a.dtype, _np.complexfloating):
-        raise NotImplementedError("qr: complex matrices are not differentiable here yet; use real matrices")
     if mode not in ("reduced", "complete", "r"):
         raise NotImplementedError(f"qr: mode={mode!r} is not differentiable; use 'reduced', 'complete' or 'r'")
     if mode == "complete" and dims[-2] > dims[-1]:
@@ -345,11 +344,14 @@ def _matrix_norm(x, ord, axes, keepdims):
 
 
 def svd(a, full_matrices=True, compute_uv=True, hermitian=False):
-    """``numpy.linalg.svd`` of real matrices: (U, S, Vh), or S with ``compute_uv=False``. Traced non-square
-    input needs ``full_matrices=False`` (the completed bases are not unique). Caveat: singular vectors are not
-    differentiable where singular values repeat (their derivative contains 1 / (s_j^2 - s_i^2)), nor for a
-    non-square matrix at a zero singular value; singular values alone are differentiable wherever they are
-    distinct and nonzero.
+    """``numpy.linalg.svd`` of real or complex matrices: (U, S, Vh), or S with ``compute_uv=False``. Traced
+    non-square input needs ``full_matrices=False`` (the completed bases are not unique). Caveat: singular vectors
+    are not differentiable where singular values repeat (their derivative contains 1 / (s_j^2 - s_i^2)), nor for
+    a non-square matrix at a zero singular value; singular values alone are differentiable wherever they are
+    distinct and nonzero. Complex input: each pair (u_k, v_k) is unique only up to a common phase, so traced
+    input returns the pair whose v_k has its first largest component real and positive (NumPy's phases may
+    differ; U diag(S) Vh is the same), and derivatives follow JAX's convention: for real f, grad = df/dx - i df/dy.
+    Quantities that do not depend on the phases (S, |U|, U diag(S) Vh) have the same derivatives as in JAX.
 
     >>> import chainrule as cr, chainrule.numpy as np
     >>> cr.grad(lambda a: np.sum(np.linalg.svd(a, compute_uv=False)))(np.array([[3.0, 0.0], [0.0, -2.0]]))
@@ -362,9 +364,6 @@ def svd(a, full_matrices=True, compute_uv=True, hermitian=False):
     dims = shape(a)
     if len(dims) < 2:
         raise LinAlgError(f"svd: the input must have at least 2 dimensions, got shape {dims}")
-    if _np.issubdtype(a.dtype, _np.complexfloating):
-        raise NotImplementedError("svd: complex matrices are not differentiable here yet; split into real and "
-                                  "imaginary parts or use eigh of a^H a")
     s, u, vt = _decompositions.svd(a)
     if not compute_uv:
         return s

@@ -1,6 +1,6 @@
-"""Matrix decompositions and functions with derivative rules: ``svd`` (reduced, real), ``eig``, ``qr`` (reduced,
-real), ``lu`` (with ``lu_pivots_to_permutation``), ``sylvester`` and ``sqrtm``. Vector derivatives contain 1 / (gap between eigen- or singular
-values): undefined where those repeat."""
+"""Matrix decompositions and functions with derivative rules: ``svd`` and ``qr`` (reduced, real or complex),
+``eig``, ``lu`` (with ``lu_pivots_to_permutation``), ``sylvester`` and ``sqrtm``. Vector derivatives contain
+1 / (gap between eigen- or singular values): undefined where those repeat."""
 import numpy as np
 
 from ..core.avals import ShapedArray
@@ -11,8 +11,30 @@ from .contraction import matmul
 from .linalg import matrix_transpose, _diagonal, _diag_embed
 
 
+def _is_complex(x):
+    return np.issubdtype(np.result_type(x), np.complexfloating)
+
+
+def _adjoint(x):
+    """Conjugate transpose of the last two axes (a plain transpose for real arrays, so real graphs stay real)."""
+    return matrix_transpose(elementwise.conj(x) if _is_complex(x) else x)
+
+
+def _conj(x):
+    return elementwise.conj(x) if _is_complex(x) else x
+
+
 def _svd_impl(a):
     u, s, vt = np.linalg.svd(a, full_matrices=False)
+    if np.iscomplexobj(u):
+        # Singular vectors of a complex matrix are defined up to one phase per pair (u_k, v_k); LAPACK's choice
+        # has no closed-form derivative, so fix the gauge the JVP assumes: the first largest component of each
+        # column of V real and positive.
+        v = np.conj(np.swapaxes(vt, -1, -2))
+        position = np.argmax(np.abs(v), axis=-2)[..., None, :]
+        largest = np.take_along_axis(v, position, axis=-2)
+        phase = np.where(largest == 0, 1.0, np.abs(largest) / np.where(largest == 0, 1.0, largest))
+        u, vt = u * phase, vt * np.conj(np.swapaxes(phase, -1, -2))
     return [s, u, vt]
 
 
@@ -20,7 +42,8 @@ def _svd_shape_rule(a):
     *batch, m, n = a.shape
     k = min(m, n)
     batch = tuple(batch)
-    return [ShapedArray(batch + (k,), a.dtype), ShapedArray(batch + (m, k), a.dtype),
+    real = np.empty(0, a.dtype).real.dtype  # singular values are real for complex input too
+    return [ShapedArray(batch + (k,), real), ShapedArray(batch + (m, k), a.dtype),
             ShapedArray(batch + (k, n), a.dtype)]
 
 
@@ -43,70 +66,106 @@ def _gap_inverse(s):
     return select(diagonal, 0.0, arithmetic.div(1.0, select(diagonal, 1.0, difference)))
 
 
+def _phase_turn(v, v_dot):
+    """Im(dv_pk / v_pk) at each column's largest component p: the phase rate that the gauge removes."""
+    mask = _largest_component_mask(v)
+    return elementwise.imag(_column_sums(select(mask, arithmetic.div(v_dot, select(mask, v, 1.0)), 0.0)))
+
+
 def _svd_jvp(primals, tangents):
     (a,), (a_dot,) = primals, tangents
     s, u, vt = svd.bind(a)
-    v = matrix_transpose(vt)
-    ut = matrix_transpose(u)
-    rotated = matmul(matmul(ut, a_dot), v)
-    s_dot = _diagonal(rotated)
+    complex_input = _is_complex(a)
+    v, uh = _adjoint(vt), _adjoint(u)
+    rotated = matmul(matmul(uh, a_dot), v)
+    diagonal = _diagonal(rotated)
+    s_dot = elementwise.real(diagonal) if complex_input else diagonal
     gaps = _gap_inverse(s)
     times_s_right = arithmetic.mul(rotated, _row(s))    # dS_ij s_j
     times_s_left = arithmetic.mul(_column(s), rotated)  # s_i dS_ij
-    u_dot = matmul(u, arithmetic.mul(gaps, arithmetic.add(times_s_right, matrix_transpose(times_s_right))))
-    v_dot = matmul(v, arithmetic.mul(gaps, arithmetic.add(times_s_left, matrix_transpose(times_s_left))))
+    u_inner = arithmetic.mul(gaps, arithmetic.add(times_s_right, _adjoint(times_s_right)))
+    v_inner = arithmetic.mul(gaps, arithmetic.add(times_s_left, _adjoint(times_s_left)))
+    if complex_input:
+        # Only the difference of the phase rates of u_k and v_k is determined: Im(U^H dA V)_kk / s_k. Put it
+        # on U here; the gauge step below then moves both so that V keeps its gauge.
+        u_inner = arithmetic.add(u_inner, _diag_embed(arithmetic.mul(1j, arithmetic.div(
+            elementwise.imag(diagonal), s))))
+    u_dot = matmul(u, u_inner)
+    v_dot = matmul(v, v_inner)
     m, n = np.shape(a)[-2:]
     if m > n:
-        # Directions outside the span of U: (I - U U^T) dA V S^-1.
+        # Directions outside the span of U: (I - U U^H) dA V S^-1.
         projected = matmul(a_dot, v)
-        u_dot = arithmetic.add(u_dot, arithmetic.div(arithmetic.sub(projected, matmul(u, matmul(ut, projected))),
+        u_dot = arithmetic.add(u_dot, arithmetic.div(arithmetic.sub(projected, matmul(u, matmul(uh, projected))),
                                                      _row(s)))
     if n > m:
-        projected = matmul(matrix_transpose(a_dot), u)
+        projected = matmul(_adjoint(a_dot), u)
         v_dot = arithmetic.add(v_dot, arithmetic.div(arithmetic.sub(projected, matmul(v, matmul(vt, projected))),
                                                      _row(s)))
-    return [s, u, vt], [s_dot, u_dot, matrix_transpose(v_dot)]
+    if complex_input:
+        turn = arithmetic.mul(1j, _phase_turn(v, v_dot))
+        u_dot = arithmetic.sub(u_dot, arithmetic.mul(u, turn))
+        v_dot = arithmetic.sub(v_dot, arithmetic.mul(v, turn))
+    return [s, u, vt], [s_dot, u_dot, _adjoint(v_dot)]
 
 
 def _svd_pullback(out_bars, outs, a):
+    # Transposes of the JVP's steps under the pairing Re sum(a * b): no conjugation is added, so for real f of
+    # complex A the gradient is df/dx - i df/dy (JAX's convention).
     s_bar, u_bar, vt_bar = out_bars
     s, u, vt = outs
-    v, ut = matrix_transpose(vt), matrix_transpose(u)
+    complex_input = _is_complex(a)
+    v = _adjoint(vt)
+    v_bar = None if vt_bar is None else _adjoint(vt_bar)
     m, n = np.shape(a)[-2:]
     inner = None
 
     def accumulate(total, term):
         return term if total is None else arithmetic.add(total, term)
 
+    if complex_input and (u_bar is not None or v_bar is not None):
+        turn_bar = None
+        for bar, factor in ((u_bar, u), (v_bar, v)):
+            if bar is not None:
+                turn_bar = accumulate(turn_bar, elementwise.imag(_column_sums(arithmetic.mul(bar, factor))))
+        mask = _largest_component_mask(v)
+        inverse_at_largest = select(mask, arithmetic.div(1.0, select(mask, v, 1.0)), 0.0)
+        v_bar = accumulate(v_bar, arithmetic.mul(arithmetic.mul(-1j, turn_bar), inverse_at_largest))
+
     if s_bar is not None:
-        inner = _diag_embed(s_bar)
+        # s is real: an imaginary part in its cotangent (from a complex expression of s) carries no derivative.
+        inner = _diag_embed(elementwise.real(s_bar) if _is_complex(s_bar) else s_bar)
     gaps = _gap_inverse(s)
     extra = None
     if u_bar is not None:
-        product = matmul(ut, u_bar)
-        skew = arithmetic.mul(gaps, arithmetic.sub(product, matrix_transpose(product)))
-        inner = accumulate(inner, arithmetic.mul(skew, _row(s)))
+        product = matmul(matrix_transpose(u), u_bar)
+        weighted = arithmetic.mul(gaps, product)
+        inner = accumulate(inner, arithmetic.mul(arithmetic.add(weighted, _adjoint(weighted)), _row(s)))
+        if complex_input:
+            inner = accumulate(inner, _diag_embed(arithmetic.mul(1j, arithmetic.div(
+                elementwise.imag(_diagonal(product)), s))))
         if m > n:
-            outside = arithmetic.sub(u_bar, matmul(u, product))
-            extra = accumulate(extra, matmul(arithmetic.div(outside, _row(s)), vt))
-    if vt_bar is not None:
-        v_bar = matrix_transpose(vt_bar)
-        product = matmul(vt, v_bar)
-        skew = arithmetic.mul(gaps, arithmetic.sub(product, matrix_transpose(product)))
-        inner = accumulate(inner, arithmetic.mul(_column(s), skew))
+            outside = arithmetic.sub(u_bar, matmul(_conj(u), product))
+            extra = accumulate(extra, matmul(arithmetic.div(outside, _row(s)), _conj(vt)))
+    if v_bar is not None:
+        product = matmul(matrix_transpose(v), v_bar)
+        weighted = arithmetic.mul(gaps, product)
+        inner = accumulate(inner, arithmetic.mul(_column(s), arithmetic.add(weighted, _adjoint(weighted))))
         if n > m:
-            outside = arithmetic.sub(v_bar, matmul(v, product))
-            extra = accumulate(extra, matmul(u, matrix_transpose(arithmetic.div(outside, _row(s)))))
+            outside = arithmetic.sub(v_bar, matmul(_conj(v), product))
+            extra = accumulate(extra, matmul(_conj(u), _adjoint(arithmetic.div(outside, _row(s)))))
     if inner is None and extra is None:
         return (None,)
-    total = None if inner is None else matmul(matmul(u, inner), vt)
+    total = None if inner is None else matmul(matmul(_conj(u), inner), _conj(vt))
     return (accumulate(total, extra) if extra is not None else total,)
 
 
 svd = Primitive("svd", _svd_impl, jvp=_svd_jvp, vjp=_svd_pullback, multiple_results=True,
                 shape_rule=_svd_shape_rule,
-                convention="reduced SVD (s, U, V^T) of real matrices; singular vectors are not differentiable at "
-                           "repeated singular values, nor (for non-square input) at a zero singular value")
+                convention="reduced SVD (s, U, V^T) of real or complex matrices (complex: each column of V has "
+                           "its first largest component real and positive); singular vectors are not "
+                           "differentiable at repeated singular values, nor (for non-square input) at a zero "
+                           "singular value")
 
 
 def _stacked_batch_rule(primitive, values, batched, params, size):
@@ -206,8 +265,9 @@ eig = Primitive("eig", _eig_impl, jvp=_eig_jvp, vjp=_eig_pullback, multiple_resu
 eig.batch = _stacked_batch_rule
 
 
-# --- qr: reduced A = Q R of real matrices. R's diagonal signs are LAPACK's (locally constant), so the
-# derivative is that of the unique factorization with those signs; it needs the leading square block full rank.
+# --- qr: reduced A = Q R of real or complex matrices. LAPACK makes diag(R) real, with signs that are locally
+# constant, so the derivative is that of the unique factorization with those signs; it needs the leading square
+# block full rank.
 
 def _qr_impl(a):
     q, r = np.linalg.qr(np.asarray(a), mode="reduced")
@@ -237,26 +297,32 @@ def _columns(x, start, stop):
 
 
 def _qr_square_jvp(q, r, a_dot):
-    """(dQ, dR) for A = Q R with R square (A tall or square): Q^T dQ is skew, dR upper triangular."""
+    """(dQ, dR) for A = Q R with R square (A tall or square): Q^H dQ is skew-Hermitian, dR upper triangular
+    with a real diagonal (so the imaginary part of diag(Q^H dA R^-1) belongs to Q^H dQ)."""
     c = _right_solve_upper(a_dot, r)
-    b = matmul(matrix_transpose(q), c)
+    b = matmul(_adjoint(q), c)
     lower = _strictly_lower(b)
-    skew = arithmetic.sub(lower, matrix_transpose(lower))
+    skew = arithmetic.sub(lower, _adjoint(lower))
+    if _is_complex(b):
+        skew = arithmetic.add(skew, _diag_embed(arithmetic.mul(1j, elementwise.imag(_diagonal(b)))))
     q_dot = arithmetic.add(matmul(q, arithmetic.sub(skew, b)), c)
     r_dot = matmul(arithmetic.sub(b, skew), r)
     return q_dot, r_dot
 
 
 def _qr_square_pullback(q, r, q_bar, r_bar):
-    """Transpose of _qr_square_jvp: A_bar = (Q_bar + Q B_bar) R^-T, B_bar = D + tril(D^T - D, -1)."""
+    """Transpose of _qr_square_jvp under the pairing Re sum(a * b): A_bar = (Q_bar + conj(Q) B_bar) R^-T with
+    B_bar = D + tril(D^H - D, -1) - i Im(diag D)."""
     d = None
     if r_bar is not None:
         d = matmul(r_bar, matrix_transpose(r))
     if q_bar is not None:
         projected = matmul(matrix_transpose(q), q_bar)
         d = arithmetic.neg(projected) if d is None else arithmetic.sub(d, projected)
-    b_bar = arithmetic.add(d, _strictly_lower(arithmetic.sub(matrix_transpose(d), d)))
-    total = matmul(q, b_bar)
+    b_bar = arithmetic.add(d, _strictly_lower(arithmetic.sub(_adjoint(d), d)))
+    if _is_complex(b_bar):
+        b_bar = arithmetic.sub(b_bar, _diag_embed(arithmetic.mul(1j, elementwise.imag(_diagonal(d)))))
+    total = matmul(_conj(q), b_bar)
     if q_bar is not None:
         total = arithmetic.add(total, q_bar)
     from .linalg import triangular_solve
@@ -270,10 +336,10 @@ def _qr_jvp(primals, tangents):
     if m >= n:
         q_dot, r_dot = _qr_square_jvp(q, r, a_dot)
         return [q, r], [q_dot, r_dot]
-    # Wide: A = [X | Y] with X = Q R1 square, and R2 = Q^T Y.
+    # Wide: A = [X | Y] with X = Q R1 square, and R2 = Q^H Y.
     q_dot, r1_dot = _qr_square_jvp(q, _columns(r, 0, m), _columns(a_dot, 0, m))
     y = _columns(a, m, n)
-    r2_dot = arithmetic.add(matmul(matrix_transpose(q_dot), y), matmul(matrix_transpose(q), _columns(a_dot, m, n)))
+    r2_dot = arithmetic.add(matmul(_adjoint(q_dot), y), matmul(_adjoint(q), _columns(a_dot, m, n)))
     return [q, r], [q_dot, structure.concatenate(r1_dot, r2_dot, axis=len(np.shape(a)) - 1)]
 
 
@@ -290,15 +356,16 @@ def _qr_pullback(out_bars, outs, a):
         r1_bar, y_bar = None, structure.broadcast_to(np.zeros((), dtype=np.result_type(a)), np.shape(y))
     else:
         r1_bar, r2_bar = _columns(r_bar, 0, m), _columns(r_bar, m, n)
-        y_bar = matmul(q, r2_bar)
-        through_r2 = matmul(y, matrix_transpose(r2_bar))
+        y_bar = matmul(_conj(q), r2_bar)
+        through_r2 = matmul(_conj(y), _adjoint(r2_bar))
         q_bar = through_r2 if q_bar is None else arithmetic.add(q_bar, through_r2)
     x_bar = _qr_square_pullback(q, _columns(r, 0, m), q_bar, r1_bar)
     return (structure.concatenate(x_bar, y_bar, axis=len(np.shape(a)) - 1),)
 
 
 qr = Primitive("qr", _qr_impl, jvp=_qr_jvp, vjp=_qr_pullback, multiple_results=True, shape_rule=_qr_shape_rule,
-               convention="reduced QR of real matrices with LAPACK's signs on diag(R); needs the leading "
+               convention="reduced QR of real or complex matrices with LAPACK's real diag(R) and its signs; "
+                          "needs the leading "
                           "min(m, n) columns linearly independent")
 qr.batch = _stacked_batch_rule
 
