@@ -690,3 +690,11 @@ def test_constructors_with_traced_values():
 
     g = lambda x: 6 * x + 6 * x + (x + 3.0 + x ** 2) + 6 * x
     assert_close(cr.grad(f)(1.5), jax.grad(g)(1.5))
+
+
+def test_fmax_and_fmin_gradients_ignore_nan_like_their_values():
+    x = onp.array([2.0, 1.0, onp.nan, 3.0])
+    y = onp.array([1.0, onp.nan, 2.0, 3.0])
+    # fmax picks x where y is NaN and y where x is NaN; ties share the derivative.
+    onp.testing.assert_array_equal(cr.grad(lambda x: cnp.sum(cnp.fmax(x, y)))(x), [1.0, 1.0, 0.0, 0.5])
+    onp.testing.assert_array_equal(cr.grad(lambda x: cnp.sum(cnp.fmin(x, y)))(x), [0.0, 1.0, 0.0, 0.5])

@@ -134,22 +134,28 @@ power = families.binary("pow", np.power, (_pow_d_base, _pow_d_exponent),
                         convention="d/dy at x = 0 is 0; d/dx at y = 0 is 0")
 
 
-def _sign_of_difference(x, y):
-    from .elementwise import sign
-    return sign(sub(x, y))
+def _share(wins, ties):
+    # 1 where this argument wins, 1/2 on ties, 0 otherwise; built with select so that a NaN in either
+    # argument gives 0 here (not NaN), and fmax/fmin's NaN-ignoring choice keeps a clean derivative.
+    from .comparison import select
+    return select(wins, 1.0, select(ties, 0.5, 0.0))
+
+
+def _maximum_d_first(x, y, out):
+    from .comparison import eq, gt
+    return _share(gt(x, y), eq(x, y))
+
+
+def _maximum_d_second(x, y, out):
+    from .comparison import eq, lt
+    return _share(lt(x, y), eq(x, y))
 
 
 # maximum/minimum split the derivative equally between tied arguments, like JAX.
-maximum = families.binary(
-    "maximum", np.maximum,
-    (lambda x, y, out: mul(0.5, add(1.0, _sign_of_difference(x, y))),
-     lambda x, y, out: mul(0.5, sub(1.0, _sign_of_difference(x, y)))),
-    convention="ties split the derivative equally: d/dx = d/dy = 1/2 where x == y")
-minimum = families.binary(
-    "minimum", np.minimum,
-    (lambda x, y, out: mul(0.5, sub(1.0, _sign_of_difference(x, y))),
-     lambda x, y, out: mul(0.5, add(1.0, _sign_of_difference(x, y)))),
-    convention="ties split the derivative equally: d/dx = d/dy = 1/2 where x == y")
+maximum = families.binary("maximum", np.maximum, (_maximum_d_first, _maximum_d_second),
+                          convention="ties split the derivative equally: d/dx = d/dy = 1/2 where x == y")
+minimum = families.binary("minimum", np.minimum, (_maximum_d_second, _maximum_d_first),
+                          convention="ties split the derivative equally: d/dx = d/dy = 1/2 where x == y")
 
 
 def _squared_norm(x, y):
