@@ -27,6 +27,10 @@ def is_traced(*values):
     return False
 
 
+def _shape_of(a):
+    return a.shape if isinstance(a, Tracer) else _np.shape(a)
+
+
 def shape(a):
     """Shape of an array, scalar or traced value (``numpy.shape``).
 
@@ -36,7 +40,7 @@ def shape(a):
     >>> cr.grad(lambda x: np.sum(x) / np.shape(x)[0])(np.ones(4))  # traced values have a shape too
     array([0.25, 0.25, 0.25, 0.25])
     """
-    return a.shape if isinstance(a, Tracer) else _np.shape(a)
+    return _shape_of(a)
 
 
 def ndim(a):
@@ -189,7 +193,7 @@ def zeros_like(a, dtype=None, shape=None):
     >>> cr.grad(lambda x: np.sum(x + np.zeros_like(x)))(np.array([1.0, 2.0]))  # only x contributes
     array([1., 1.])
     """
-    return _np.zeros(shape if shape is not None else globals()["shape"](a), dtype=dtype or result_type(a))
+    return _np.zeros(shape if shape is not None else _shape_of(a), dtype=dtype or result_type(a))
 
 
 def ones_like(a, dtype=None, shape=None):
@@ -201,7 +205,7 @@ def ones_like(a, dtype=None, shape=None):
     >>> cr.grad(lambda x: np.sum(x * np.ones_like(x)))(np.array([1.0, 2.0]))  # a constant factor
     array([1., 1.])
     """
-    return _np.ones(shape if shape is not None else globals()["shape"](a), dtype=dtype or result_type(a))
+    return _np.ones(shape if shape is not None else _shape_of(a), dtype=dtype or result_type(a))
 
 
 def full_like(a, fill_value, dtype=None, shape=None):
@@ -213,7 +217,7 @@ def full_like(a, fill_value, dtype=None, shape=None):
     >>> float(cr.grad(lambda v: np.sum(np.full_like(np.zeros(3), v)))(2.0))  # v fills 3 entries
     3.0
     """
-    target = shape if shape is not None else globals()["shape"](a)
+    target = shape if shape is not None else _shape_of(a)
     if isinstance(fill_value, Tracer):
         return structure.broadcast_to(fill_value, tuple(target))
     return _np.full(target, fill_value, dtype=dtype or result_type(a))
