@@ -51,22 +51,17 @@ class ReverseInterpreter(Interpreter):
     def process(self, primitive, args, params):
         primals = []
         parents = []
-        mask = 0  # bit i set: argument i is differentiated here
-        bit = 1
         nested = False  # whether enclosing transforms' tracers are involved
         for arg in args:
             if type(arg) is ReverseTracer and arg._trace is self:
                 primal = arg.primal
-                primals.append(primal)
                 # A parent is (node, output index): a tracer may later be re-pointed by x[i] = v.
                 parents.append((arg.node, arg.index))
-                mask |= bit
             else:
                 primal = arg
-                primals.append(arg)
                 parents.append(None)
-            bit <<= 1
-            if not nested and isinstance(primal, Tracer):
+            primals.append(primal)
+            if isinstance(primal, Tracer):
                 nested = True
         if nested or config.debug_nans:
             out = bind(primitive, primals, params)
@@ -80,6 +75,10 @@ class ReverseInterpreter(Interpreter):
         first = primals[0]
         if ((type(out) is np.ndarray and out.size >= LARGE) or (type(first) is np.ndarray and first.size >= LARGE)
                 or nested):
+            mask = 0  # bit i set: argument i is differentiated here
+            for position, parent in enumerate(parents):
+                if parent is not None:
+                    mask |= 1 << position
             plan = primitive.residual_plans.get(mask, MISSING)
             if plan is MISSING:
                 plan = primitive.residual_plans[mask] = plan_for(primitive, mask, len(args))
