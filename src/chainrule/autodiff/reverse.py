@@ -158,8 +158,10 @@ def _project(cotangent, primal):
 
 
 def _is_complex(value):
+    if type(value) is np.ndarray:
+        return value.dtype.kind == "c"
     dtype = value.dtype if hasattr(value, "dtype") else np.result_type(value)
-    return np.issubdtype(dtype, np.complexfloating)
+    return dtype.kind == "c"
 
 
 def backward(tape):
@@ -179,6 +181,12 @@ def backward(tape):
                 node.cotangent = None
             if debugging:
                 set_backward_primitive(primitive)
+            # A real output's cotangent is real: project what complex consumers sent (JAX's convention),
+            # so that no rule multiplies a stray imaginary part by its complex coefficients.
+            if primitive.multiple_results:
+                cotangent = [_project(c, o) for c, o in zip(cotangent, node.out)]
+            elif _is_complex(cotangent):
+                cotangent = _project(cotangent, node.out)
             input_vjps = primitive.input_vjps
             if input_vjps is not None:
                 pairs = [(parent, rule(cotangent, node.out, *node.inputs, **node.params))
