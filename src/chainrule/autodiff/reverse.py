@@ -185,7 +185,7 @@ def backward(tape):
             # so that no rule multiplies a stray imaginary part by its complex coefficients.
             if primitive.multiple_results:
                 cotangent = [_project(c, o) for c, o in zip(cotangent, node.out)]
-            elif _is_complex(cotangent):
+            elif cotangent.dtype.kind == "c" if type(cotangent) is np.ndarray else _is_complex(cotangent):
                 cotangent = _project(cotangent, node.out)
             input_vjps = primitive.input_vjps
             if input_vjps is not None:
