@@ -4,8 +4,9 @@ Each (workload, library) pair runs in its own process; times are medians of repe
 figure compared is a ratio measured within one library (derivative time / function time), or, for
 the lecture example, time relative to autograd. Writes benchmarks/RESULTS.md.
 
-    python benchmarks/run.py            # every workload, every installed peer
-    python benchmarks/run.py --quick    # fewer repetitions
+    python benchmarks/run.py                                # every workload, every installed peer
+    python benchmarks/run.py --quick                        # fewer repetitions
+    python benchmarks/run.py --update --workloads loop      # re-measure some rows, keep the others
 """
 import argparse
 import importlib.util
@@ -371,13 +372,19 @@ def main():
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
     parser.add_argument("--workloads", nargs="*", default=list(WORKLOADS))
     parser.add_argument("--output", default=os.path.join(HERE, "RESULTS.md"))
+    parser.add_argument("--update", action="store_true",
+                        help="re-measure only --workloads and keep the other rows from results.json")
     args = parser.parse_args()
     if args.child:
         workload, library, repeat = args.child
         print(json.dumps(WORKLOADS[workload](library, int(repeat))))
         return
     repeat = 5 if args.quick else 21
+    raw_path = os.path.join(os.path.dirname(os.path.abspath(args.output)), "results.json")
     results = {}
+    if args.update and os.path.exists(raw_path):
+        with open(raw_path) as handle:
+            results = json.load(handle)
     for workload in args.workloads:
         results[workload] = {}
         for library in LIBRARIES:
@@ -387,6 +394,8 @@ def main():
             if entry is not None:
                 results[workload][library] = entry
             print(workload, library, entry, flush=True)
+    with open(raw_path, "w") as handle:
+        json.dump(results, handle, indent=1, sort_keys=True)
     with open(args.output, "w") as handle:
         handle.write(render(results, None))
     print(open(args.output).read())
