@@ -68,3 +68,16 @@ def test_call_primitives_are_inlined():
     assert "checkpoint" not in source and "np.sin" in source
     generated = to_python(cr.grad(lambda x: block(x) ** 2), 0.3, compile=True)
     assert float(generated(0.3)) == pytest.approx(float(cr.grad(lambda x: block(x) ** 2)(0.3)), rel=1e-14)
+
+
+def test_generated_code_hoists_constants_and_frees_intermediates():
+    import numpy
+    import chainrule as cr
+    import chainrule.numpy as cnp
+    rosenbrock = lambda y: cnp.sum(100.0 * (y[1:] - y[:-1] ** 2) ** 2 + (1.0 - y[:-1]) ** 2)
+    x, v = numpy.linspace(-1.0, 1.0, 50), numpy.cos(numpy.arange(50.0))
+    source = cr.export.to_python(lambda x, v: cr.hvp(rosenbrock, (x,), (v,))[0], x, v)
+    assert "np.array([" not in source            # uniform constants become np.full, at module level
+    assert "\ndel " in source or "    del " in source   # intermediates are released after their last use
+    compiled = cr.export.to_python(lambda x, v: cr.hvp(rosenbrock, (x,), (v,))[0], x, v, compile=True)
+    numpy.testing.assert_allclose(compiled(x, v), cr.hvp(rosenbrock, (x,), (v,))[0], rtol=1e-14)

@@ -273,10 +273,11 @@ def simplify_graph(graph):
 
 
 def _is_literal(atom, value):
+    """Whether ``atom`` is a constant whose every element equals ``value`` (a broadcast 1 or 0 too)."""
     if not isinstance(atom, Literal):
         return False
     array = np.asarray(atom.value)
-    return array.size == 1 and bool(array.reshape(-1)[0] == value)
+    return array.size >= 1 and bool(np.all(array == value))
 
 
 _PASS_THROUGH = frozenset(("mul", "div", "add", "sub"))  # the only primitives _identity_operand folds

@@ -186,6 +186,15 @@ def _literal_code(value):
         if isinstance(value, (np.generic, np.ndarray)) and array.dtype != np.float64 and array.dtype.kind in "fc":
             return f"{_dtype(array.dtype)}({item!r})"
         return repr(item)
+    return _array_code(array)
+
+
+def _array_code(array):
+    """Source that builds ``array``: ``np.full`` when every element is the same (broadcast seeds and
+    constants of derivative graphs), the elements otherwise."""
+    flat = array.reshape(-1)
+    if flat.size and np.all(flat == flat[0]) and np.isfinite(flat[0]):
+        return f"np.full({array.shape!r}, {flat[0].item()!r}, dtype={_dtype(array.dtype)})"
     return f"np.array({array.tolist()!r}, dtype={_dtype(array.dtype)})"
 
 
@@ -236,12 +245,29 @@ def to_python(function, *example_args, name=None, compile=False):
         for var in equation.outputs:
             var_names[var] = f"v{numbers[var]}"
 
-    def atom_code(atom):
-        return var_names[atom] if isinstance(atom, Var) else _literal_code(atom.value)
+    constants = {}  # array literals, hoisted to module level so each call does not rebuild them
 
+    def atom_code(atom):
+        if isinstance(atom, Var):
+            return var_names[atom]
+        if np.ndim(atom.value) == 0:
+            return _literal_code(atom.value)
+        code = _array_code(np.asarray(atom.value))
+        if code not in constants:
+            constants[code] = f"c{len(constants) + 1}"
+        return constants[code]
+
+    # Free each intermediate after its last use, so large arrays are released (and their memory reused)
+    # as in eager NumPy code, instead of all living until the return.
+    last_use = {}
+    for position, equation in enumerate(graph.equations):
+        for atom in equation.inputs:
+            if isinstance(atom, Var):
+                last_use[atom] = position
+    returned_vars = {v for v in graph.outvars if isinstance(v, Var)}
     body = []
     modules = set()
-    for equation in graph.equations:
+    for position, equation in enumerate(graph.equations):
         primitive = equation.primitive
         row = CODE.get(primitive.name)
         if row is None:
@@ -255,6 +281,10 @@ def to_python(function, *example_args, name=None, compile=False):
             body += [line.format(out=targets) for line in code]
         else:
             body.append(f"{targets} = {code}")
+        finished = sorted({var_names[a] for a in equation.inputs if isinstance(a, Var) and last_use.get(a) == position
+                           and a not in returned_vars and a not in graph.invars})
+        if finished:
+            body.append(f"del {', '.join(finished)}")
 
     # Parameters: one per argument; pytree arguments are unpacked into their leaves first.
     arguments = list(example_args)
@@ -282,6 +312,8 @@ def to_python(function, *example_args, name=None, compile=False):
     except (TypeError, AttributeError):
         returned = repr(tuple(outputs))
     header = ["import numpy as np"] + [f"import {module}" for module in sorted(modules)]
+    if constants:
+        header += [""] + [f"{name} = {code}" for code, name in constants.items()]
     for helper, helper_lines in HELPERS.items():
         if any(helper + "(" in line for line in body):
             header += ["", ""] + helper_lines
