@@ -1,5 +1,7 @@
 """Side-by-side speed of chainrule and the installed peers (autograd, JAX eager and jit, PyTorch).
 
+``chainrule-export`` is chainrule with the derivative compiled once to NumPy source by
+``chainrule.export.to_python`` (like ``jax-jit``, valid while shapes and control flow stay the same).
 Each (workload, library) pair runs in its own process; times are medians of repeated calls, and the
 figure compared is a ratio measured within one library (derivative time / function time), or, for
 the lecture example, time relative to autograd. Writes benchmarks/RESULTS.md.
@@ -19,7 +21,7 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-LIBRARIES = ["chainrule", "autograd", "jax", "jax-jit", "torch"]
+LIBRARIES = ["chainrule", "chainrule-export", "autograd", "jax", "jax-jit", "torch"]
 
 
 def median_time(call, repeat, warmup=2):
@@ -42,6 +44,24 @@ def backend(library):
         import chainrule as cr
         import chainrule.numpy as xp
         return xp, cr.grad, lambda f: (lambda x, v: cr.hvp(f, (x,), (v,))[0]), numpy.asarray, lambda r: r
+    if library == "chainrule-export":
+        # The derivative staged once per input shape and compiled to plain NumPy by export.to_python,
+        # the way jax.jit compiles once: valid while shapes and Python control flow stay the same.
+        import chainrule as cr
+        import chainrule.numpy as xp
+
+        def compiled(derivative):
+            cache = {}
+
+            def call(*args):
+                key = tuple(numpy.shape(a) for a in args)
+                if key not in cache:
+                    cache[key] = cr.export.to_python(derivative, *args, compile=True)
+                return cache[key](*args)
+            return call
+
+        return (xp, lambda f, argnums=0: compiled(cr.grad(f, argnums=argnums)),
+                lambda f: compiled(lambda x, v: cr.hvp(f, (x,), (v,))[0]), numpy.asarray, lambda r: r)
     if library == "autograd":
         import autograd
         import autograd.numpy as xp
@@ -282,7 +302,7 @@ WORKLOADS = {
 
 
 def installed(library):
-    module = {"jax-jit": "jax"}.get(library, library)
+    module = {"jax-jit": "jax", "chainrule-export": "chainrule"}.get(library, library)
     return importlib.util.find_spec(module) is not None
 
 

@@ -90,7 +90,7 @@ CODE = {
     "argsort": lambda args, params: f"np.argsort({args[0]}, axis={params['axis']}, kind={params['kind']!r})",
     "argpartition": lambda args, params: f"np.argpartition({args[0]}, {params['kth']!r}, axis={params['axis']})",
     "cumsum": _cumsum,
-    "contract": lambda args, params: f"np.einsum({params['spec']!r}, {args[0]}, {args[1]})",
+    "contract": lambda args, params: f"np.einsum({params['spec']!r}, {args[0]}, {args[1]}, optimize=True)",  # optimize: BLAS for products
     "gather": lambda args, params: f"np.asarray({args[0]})[{_index_code(params['template'], args[1:])}]",
     "scatter_add": lambda args, params: [
         f"{{out}} = np.zeros({tuple(params['shape'])!r}, dtype=np.result_type({args[0]}))",
