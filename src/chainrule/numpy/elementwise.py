@@ -326,7 +326,12 @@ def fmax(x1, x2):
     >>> cr.grad(lambda x: np.sum(np.fmax(x, 2.0)))(np.array([3.0, 1.0]))
     array([1., 0.])
     """
-    return _cmp.select(_cmp.isnan(x2), x1, _cmp.select(_cmp.isnan(x1), x2, _ar.maximum(x1, x2)))
+    return _ignoring_nan(_ar.maximum, x1, x2)
+
+
+def _ignoring_nan(extremum, x1, x2):
+    # Where one side is NaN the other is taken (with its derivative); elsewhere the plain extremum.
+    return _cmp.select(_cmp.isnan(x2), x1, _cmp.select(_cmp.isnan(x1), x2, extremum(x1, x2)))
 
 
 def fmin(x1, x2):
@@ -338,7 +343,7 @@ def fmin(x1, x2):
     >>> cr.grad(lambda x: np.sum(np.fmin(x, 2.0)))(np.array([1.0, 3.0]))
     array([1., 0.])
     """
-    return _cmp.select(_cmp.isnan(x2), x1, _cmp.select(_cmp.isnan(x1), x2, _ar.minimum(x1, x2)))
+    return _ignoring_nan(_ar.minimum, x1, x2)
 
 
 def heaviside(x1, x2):
