@@ -95,3 +95,14 @@ def test_composes_with_every_transform():
     numpy.testing.assert_allclose(outer[1, :, 2, :], 0.0)
     value, tangent = cr.jvp(cr.vmap(f), (xs,), (numpy.ones_like(xs),))
     numpy.testing.assert_allclose(tangent, numpy.stack([cr.jvp(f, (x,), (numpy.ones(3),))[1] for x in xs]))
+
+
+def test_large_per_example_outer_products_match_a_loop():
+    # Batched outer products with a large output take the broadcast-multiply path of ``contract``.
+    rng = numpy.random.default_rng(5)
+    X, W = rng.standard_normal((8, 120)), rng.standard_normal((120, 40))
+    loss = lambda W, x: np.sum(np.tanh(x @ W) ** 2)
+    batched = cr.vmap(cr.grad(loss), in_axes=(None, 0))(W, X)
+    looped = numpy.stack([cr.grad(loss)(W, x) for x in X])
+    assert batched.shape == (8, 120, 40)
+    numpy.testing.assert_allclose(batched, looped, rtol=1e-12, atol=1e-14)

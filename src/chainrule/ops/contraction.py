@@ -42,6 +42,9 @@ def _plan(spec, left_shape, right_shape):
     return left_perm, right_perm, left_matrix, right_matrix, produced_shape, out_perm, not batch
 
 
+_BROADCAST_OUTER = 4096  # output elements from which a batched outer product broadcasts
+
+
 def _contract_impl(left, right, *, spec):
     left = np.asarray(left)
     right = np.asarray(right)
@@ -49,7 +52,14 @@ def _contract_impl(left, right, *, spec):
         spec, left.shape, right.shape)
     a = left.transpose(left_perm).reshape(left_matrix)
     b = right.transpose(right_perm).reshape(right_matrix)
-    product = np.dot(a[0], b[0]) if unbatched else np.matmul(a, b)
+    if unbatched:
+        product = np.dot(a[0], b[0])
+    elif left_matrix[2] == 1 and left_matrix[0] * left_matrix[1] * right_matrix[2] >= _BROADCAST_OUTER:
+        # A batch of outer products (per-example gradients): NumPy's matmul has no fast kernel for an inner
+        # dimension of 1; broadcasting the multiply is ~1.7x faster on large outputs.
+        product = a * b
+    else:
+        product = np.matmul(a, b)
     out = product.reshape(produced_shape)
     return out if out_perm == tuple(range(len(out_perm))) else out.transpose(out_perm)
 
