@@ -140,6 +140,10 @@ SPEC.update({
     "gammainc": ((np.array([1, 2, 5]), uniform(0.5, 4)), {}),
     "gammaincc": ((np.array([1, 2, 5]), uniform(0.5, 4)), {}),
     "betainc": ((np.array([1, 2, 5]), np.array([2, 3, 1]), uniform(0.2, 0.8)), {}),
+    # Derivatives in the shape parameters: the shapes held fixed (their own derivatives have no closed form).
+    "gammainc_derivative_a": ((np.array([1, 2, 5]), uniform(0.5, 4)), {}),
+    "betainc_derivative_a": ((np.array([1, 2, 5]), np.array([2, 3, 1]), uniform(0.2, 0.8)), {}),
+    "betainc_derivative_b": ((np.array([1, 2, 5]), np.array([2, 3, 1]), uniform(0.2, 0.8)), {}),
 })
 
 
@@ -152,6 +156,7 @@ SPEC["lu"] = ((uniform(-1, 1, (3, 3)),), {})
 SPEC["lu_pivots_to_permutation"] = ((np.array([2, 2, 3, 3], dtype=np.int32),), {})
 SPEC["sylvester"] = ((spd(3), np.array([[2.0, 0.3], [0.1, 1.5]]), uniform(-1, 1, (3, 2))), {})
 SPEC["sqrtm"] = ((spd(3),), {})
+SPEC["expm"] = ((uniform(-1, 1, (3, 3)),), {})
 SPEC["eig"] = ((np.array([[1.0, 2.0, 0.0], [-2.0, 1.0, 0.5], [0.0, 0.3, 3.0]]) + 0.1 * uniform(-1, 1, (3, 3)),), {})
 
 

@@ -1,11 +1,13 @@
 """Readable NumPy source for a staged function or derivative (``to_python``): straight-line, one
 statement per equation, names v_i following the trace; a table keyed by primitive writes each line."""
 import builtins
+import inspect
 
 import numpy as np
 
 from ..core.graph import Var
 from ..core.tree import tree_flatten, tree_unflatten
+from ..ops import special
 from .staging import number_variables, stage
 
 
@@ -115,9 +117,13 @@ CODE = {
     "sqrtm": lambda args, params: f"_per_matrix(scipy.linalg.sqrtm, {args[0]}).astype(np.result_type({args[0]}, "
                                   f"np.float32))",
     "lu": lambda args, params: f"_lu_packed(scipy.linalg.lu_factor({args[0]}))",
+    "expm": _call("scipy.linalg.expm"),
     "lu_pivots_to_permutation": lambda args, params: f"_lu_permutation({args[0]})",
     "fft": lambda args, params: (f"np.fft.{params['kind']}n({args[0]}, s={tuple(params['lengths'])!r}, "
                                  f"axes={tuple(range(-len(params['lengths']), 0))!r})"),
+    "gammainc_derivative_a": _call("_gammainc_derivative_a_values"),
+    "betainc_derivative_a": lambda args, params: f"_betainc_parameter_derivatives({', '.join(args)})[0]",
+    "betainc_derivative_b": lambda args, params: f"_betainc_parameter_derivatives({', '.join(args)})[1]",
 }
 
 # Helpers some rows call, written into the generated source when used.
@@ -161,6 +167,11 @@ HELPERS = {
                         "            row[i], row[p] = row[p], row[i]",
                         "    return permutation"],
 }
+
+# The shape-parameter derivatives of the incomplete gamma and beta functions are plain NumPy and SciPy
+# functions already: their source is copied.
+HELPERS.update({function.__name__: inspect.getsource(function).splitlines() for function in (
+    special._gammainc_derivative_a_values, special._betainc_parameter_derivatives)})
 
 # Primitives that cannot be written as plain NumPy, with the reason (none at present: call primitives
 # are inlined before generation).

@@ -104,18 +104,215 @@ zeta = families.binary("zeta", _evaluated("zeta"), (_not_differentiable_in("zeta
                        float_result=True, convention="differentiable in q only; d/dx raises")
 
 
-def _gamma_density(a, x, out):
+def _gamma_density(a, x, out=None):
     # d/dx P(a, x) = x^(a-1) exp(-x) / Gamma(a), in logs so that large a does not overflow.
     return exp(sub(sub(mul(sub(a, 1.0), log(x)), x), gammaln(a)))
 
 
-gammainc = families.binary("gammainc", _evaluated("gammainc"),
-                           (_not_differentiable_in("gammainc", "a", _hold_fixed), _gamma_density),
-                           float_result=True, convention="differentiable in x only; d/da raises")
-gammaincc = families.binary("gammaincc", _evaluated("gammaincc"),
-                            (_not_differentiable_in("gammaincc", "a", _hold_fixed),
-                             lambda a, x, out: neg(_gamma_density(a, x, out))),
-                            float_result=True, convention="differentiable in x only; d/da raises")
+# Derivatives in the shape parameters. No closed form exists: each is summed from a series (or continued
+# fraction) differentiated term by term, vectorized over the elements that have not converged yet. The
+# evaluators use only NumPy and SciPy so that chainrule.export.python can copy their source.
+
+def _gammainc_derivative_a_values(a, x):
+    """dP(a, x)/da, the derivative of the regularized lower incomplete gamma in its shape ``a``.
+
+    x < a + 1: P = x^a e^-x / Gamma(a + 1) sum_n t_n, t_n = x^n / ((a + 1)...(a + n)), differentiated term
+    by term (d log t_n / da = -sum_{k<=n} 1 / (a + k)). Otherwise the continued fraction of
+    Q = x^a e^-x / Gamma(a) F, F = 1/(x + 1 - a - 1 (1 - a)/(x + 3 - a - 2 (2 - a)/...)), whose convergents
+    A_n / B_n are differentiated along their three-term recurrence; dP/da = -dQ/da. Both are computed
+    directly, never as a difference of P or Q from 1.
+    """
+    import scipy.special
+    a, x = np.asarray(a), np.asarray(x)
+    dtype = np.result_type(a.dtype, x.dtype, np.float32)
+    a, x = (np.array(v, dtype=np.float64) for v in np.broadcast_arrays(a, x))
+    out = np.full(a.shape, np.nan)
+    valid = (a > 0) & np.isfinite(a) & (x >= 0)
+    out[valid & ((x == 0) | np.isinf(x))] = 0.0  # P is 0 at x = 0 and 1 at infinity, for every a
+    inside = valid & (x > 0) & np.isfinite(x)
+    series = inside & (x < a + 1)
+    fraction = inside & ~series
+    tiny = 1e-17
+
+    # Series side.
+    sa, sx = a[series], x[series]
+    total, weighted = np.ones_like(sa), np.zeros_like(sa)
+    term, harmonic = np.ones_like(sa), np.zeros_like(sa)
+    active = np.arange(sa.size)
+    for k in range(1, 100001):
+        if active.size == 0:
+            break
+        shifted = sa[active] + k
+        term[active] *= sx[active] / shifted
+        harmonic[active] += 1.0 / shifted
+        total[active] += term[active]
+        weighted[active] += term[active] * harmonic[active]
+        # the ratio x / (a + k) only falls from here on: the tail is below term * ratio / (1 - ratio)
+        ratio = sx[active] / (shifted + 1)
+        tail = term[active] * ratio / (1 - ratio)
+        done = (tail <= tiny * total[active]) & (tail * harmonic[active] <= tiny * weighted[active])
+        active = active[~done]
+    log_prefactor = sa * np.log(sx) - sx - scipy.special.gammaln(sa + 1)
+    out[series] = np.exp(log_prefactor) * (total * (np.log(sx) - scipy.special.digamma(sa + 1)) - weighted)
+
+    # Continued-fraction side: A_n = b_n A_{n-1} + c_n A_{n-2} (likewise B) with b_n = x + 2n - 1 - a,
+    # c_1 = 1, c_n = -(n - 1)(n - 1 - a); their a-derivatives follow the same recurrence.
+    fa, fx = a[fraction], x[fraction]
+    zeros, ones = np.zeros_like(fa), np.ones_like(fa)
+    previous_a, current_a = ones.copy(), zeros.copy()       # A_{-1}, A_0
+    previous_b, current_b = zeros.copy(), ones.copy()       # B_{-1}, B_0
+    previous_da, current_da = zeros.copy(), zeros.copy()
+    previous_db, current_db = zeros.copy(), zeros.copy()
+    value, derivative = zeros.copy(), zeros.copy()
+    active = np.arange(fa.size)
+    for n in range(1, 100001):
+        if active.size == 0:
+            break
+        ai = fa[active]
+        b_n = fx[active] + (2 * n - 1) - ai
+        c_n = 1.0 if n == 1 else -(n - 1) * (n - 1 - ai)
+        dc_n = 0.0 if n == 1 else float(n - 1)
+        pa, ca, pb, cb = previous_a[active], current_a[active], previous_b[active], current_b[active]
+        pda, cda, pdb, cdb = previous_da[active], current_da[active], previous_db[active], current_db[active]
+        new_a = b_n * ca + c_n * pa
+        new_b = b_n * cb + c_n * pb
+        new_da = -ca + b_n * cda + dc_n * pa + c_n * pda
+        new_db = -cb + b_n * cdb + dc_n * pb + c_n * pdb
+        scale = 1.0 / np.abs(new_b)  # renormalize: only ratios matter
+        previous_a[active], current_a[active] = ca * scale, new_a * scale
+        previous_b[active], current_b[active] = cb * scale, new_b * scale
+        previous_da[active], current_da[active] = cda * scale, new_da * scale
+        previous_db[active], current_db[active] = cdb * scale, new_db * scale
+        new_value = current_a[active] / current_b[active]
+        new_derivative = (current_da[active] - new_value * current_db[active]) / current_b[active]
+        done = ((np.abs(new_value - value[active]) <= tiny * np.abs(new_value))
+                & (np.abs(new_derivative - derivative[active]) <= tiny * np.abs(new_derivative)))
+        value[active], derivative[active] = new_value, new_derivative
+        active = active[~done]
+    log_prefactor = fa * np.log(fx) - fx - scipy.special.gammaln(fa)
+    d_upper = np.exp(log_prefactor) * (value * (np.log(fx) - scipy.special.digamma(fa)) + derivative)
+    out[fraction] = -d_upper
+    return out.astype(dtype)[()]
+
+
+def _betainc_parameter_derivatives(a, b, x):
+    """(dI/da, dI/db) of the regularized incomplete beta I_x(a, b).
+
+    I_y(p, q) = y^p (1 - y)^q / (p B(p, q)) sum_n t_n, t_n = prod_{k=1..n} y (p + q + k - 1) / (p + k), all
+    terms positive, differentiated term by term in p and q. It is summed for (p, q, y) = (a, b, x) when
+    x < (a + 1) / (a + b + 2), where I is the smaller tail; otherwise for (b, a, 1 - x), using
+    I_x(a, b) = 1 - I_{1-x}(b, a), so that the derivative is never a difference from 1.
+    """
+    import scipy.special
+    a, b, x = np.asarray(a), np.asarray(b), np.asarray(x)
+    dtype = np.result_type(a.dtype, b.dtype, x.dtype, np.float32)
+    a, b, x = (np.array(v, dtype=np.float64) for v in np.broadcast_arrays(a, b, x))
+    d_a, d_b = np.full(a.shape, np.nan), np.full(a.shape, np.nan)
+    valid = (a > 0) & (b > 0) & np.isfinite(a) & np.isfinite(b) & (x >= 0) & (x <= 1)
+    edge = valid & ((x == 0) | (x == 1))  # I is 0 at x = 0 and 1 at x = 1, for every a and b
+    d_a[edge], d_b[edge] = 0.0, 0.0
+    inside = valid & ~edge
+    direct = inside & (x < (a + 1) / (a + b + 2))
+    swapped = inside & ~direct
+    p = np.where(direct, a, b)[inside]
+    q = np.where(direct, b, a)[inside]
+    y = np.where(direct, x, 1 - x)[inside]
+    log_y = np.where(direct, np.log(x), np.log1p(-x))[inside]           # from x itself, not from 1 - y
+    log_complement = np.where(direct, np.log1p(-x), np.log(x))[inside]
+    tiny = 1e-17
+    total = np.ones_like(p)
+    sum_p, sum_q = np.zeros_like(p), np.zeros_like(p)   # sum_n t_n d(log t_n)/dp, sum_n t_n d(log t_n)/dq
+    term, log_d_p, log_d_q = np.ones_like(p), np.zeros_like(p), np.zeros_like(p)
+    active = np.arange(p.size)
+    for k in range(1, 200001):
+        if active.size == 0:
+            break
+        pk, qk, yk = p[active], q[active], y[active]
+        upper, lower = pk + qk + (k - 1), pk + k
+        ratio = yk * upper / lower
+        term[active] *= ratio
+        log_d_q[active] += 1.0 / upper
+        log_d_p[active] += 1.0 / upper - 1.0 / lower
+        total[active] += term[active]
+        sum_p[active] += term[active] * log_d_p[active]
+        sum_q[active] += term[active] * log_d_q[active]
+        # later ratios lie between this one and y (their limit): the tail is below term * r / (1 - r)
+        bound = np.maximum(yk * (upper + 1) / (lower + 1), yk)
+        tail = term[active] * bound / (1 - bound)
+        done = ((tail <= tiny * total[active]) & (tail * np.abs(log_d_p[active]) <= tiny * np.abs(sum_p[active]))
+                & (tail * log_d_q[active] <= tiny * sum_q[active]))
+        active = active[~done]
+    log_prefactor = p * log_y + q * log_complement - np.log(p) - scipy.special.betaln(p, q)
+    psi_sum = scipy.special.digamma(p + q)
+    prefactor = np.exp(log_prefactor)
+    derivative_p = prefactor * (total * (log_y - 1.0 / p - scipy.special.digamma(p) + psi_sum) + sum_p)
+    derivative_q = prefactor * (total * (log_complement - scipy.special.digamma(q) + psi_sum) + sum_q)
+    was_direct = direct[inside]
+    result_a = np.where(was_direct, derivative_p, -derivative_q)
+    result_b = np.where(was_direct, derivative_q, -derivative_p)
+    d_a[inside], d_b[inside] = result_a, result_b
+    return d_a.astype(dtype)[()], d_b.astype(dtype)[()]
+
+
+_no_second_order = ("the second derivative in the shape parameters has no closed form here; hold it fixed "
+                    "(chainrule.stop_gradient) in the inner derivative, or use finite differences")
+
+
+def _gammainc_d_a(a, x, out):
+    return gammainc_derivative_a(a, x)
+
+
+def _gammaincc_d_a(a, x, out):
+    return neg(gammainc_derivative_a(a, x))
+
+
+def _gammaincc_d_x(a, x, out):
+    return neg(_gamma_density(a, x))
+
+
+def _gammainc_derivative_a_d_x(a, x, out):
+    # d/dx of dP/da is d/da of the density: density * (log x - digamma(a)).
+    return mul(_gamma_density(a, x), sub(log(x), polygamma(a, order=0)))
+
+
+# dP(a, x)/da, summed numerically; differentiable in x, its own a-derivative raises.
+gammainc_derivative_a = families.binary(
+    "gammainc_derivative_a", _gammainc_derivative_a_values,
+    (_not_differentiable_in("gammainc_derivative_a", "a", _no_second_order), _gammainc_derivative_a_d_x),
+    float_result=True, convention="dP(a, x)/da; 0 at x = 0 and x = inf; d/da raises (no closed form)")
+gammainc = families.binary("gammainc", _evaluated("gammainc"), (_gammainc_d_a, _gamma_density),
+                           float_result=True, convention="regularized P(a, x); d/da is gammainc_derivative_a")
+gammaincc = families.binary("gammaincc", _evaluated("gammaincc"), (_gammaincc_d_a, _gammaincc_d_x),
+                            float_result=True, convention="regularized Q(a, x) = 1 - P(a, x); dQ/da = -dP/da")
+
+
+def _ternary(name, impl, derivatives, convention):
+    """An elementwise primitive of three arguments from ``derivatives = (d_da, d_db, d_dx)``, each
+    ``derivative(a, b, x, out)`` written with primitives (as ``families.binary`` does for two)."""
+    def jvp(primals, tangents):
+        out = primitive.bind(*primals)
+        out_dot = None
+        for derivative, tangent in zip(derivatives, tangents):
+            if tangent is not None:
+                term = mul(tangent, derivative(*primals, out))
+                out_dot = term if out_dot is None else add(out_dot, term)
+        return out, out_dot
+
+    def make_input_pullback(derivative, position):
+        def input_pullback(out_bar, out, *inputs):
+            return mul(out_bar, derivative(*inputs, out))
+        input_pullback.__name__ = f"{name}_pullback_{position}"
+        return input_pullback
+
+    input_vjps = tuple(make_input_pullback(d, i) for i, d in enumerate(derivatives))
+
+    def pullback(out_bar, out, *inputs):
+        return tuple(p(out_bar, out, *inputs) for p in input_vjps)
+
+    jvp.__name__, pullback.__name__ = f"{name}_jvp", f"{name}_pullback"
+    primitive = ElementwisePrimitive(name, impl, shape_rule=families.float_shape_rule, jvp=jvp, vjp=pullback,
+                                     input_vjps=input_vjps, convention=convention)
+    return primitive
 
 
 def _beta_density(a, b, x):
@@ -124,29 +321,51 @@ def _beta_density(a, b, x):
     return exp(sub(add(mul(sub(a, 1.0), log(x)), mul(sub(b, 1.0), log1p(neg(x)))), log_beta))
 
 
-def _betainc_jvp(primals, tangents):
-    a, b, x = primals
-    a_dot, b_dot, x_dot = tangents
-    if a_dot is not None or b_dot is not None:
-        _not_differentiable_in("betainc", "a" if a_dot is not None else "b", _hold_fixed)()
-    out = betainc.bind(a, b, x)
-    return out, None if x_dot is None else mul(x_dot, _beta_density(a, b, x))
+def _betainc_derivative_a_values(a, b, x):
+    return _betainc_parameter_derivatives(a, b, x)[0]
 
 
-def _betainc_pullback_x(out_bar, out, a, b, x):
-    return mul(out_bar, _beta_density(a, b, x))
+def _betainc_derivative_b_values(a, b, x):
+    return _betainc_parameter_derivatives(a, b, x)[1]
 
 
-_betainc_refuse_a = _not_differentiable_in("betainc", "a", _hold_fixed)
-_betainc_refuse_b = _not_differentiable_in("betainc", "b", _hold_fixed)
+def _betainc_derivative_a_d_x(a, b, x, out):
+    # d/dx of dI/da is d/da of the density: density * (log x - digamma(a) + digamma(a + b)).
+    shift = sub(polygamma(add(a, b), order=0), polygamma(a, order=0))
+    return mul(_beta_density(a, b, x), add(log(x), shift))
 
 
-def _betainc_pullback(out_bar, out, a, b, x):
-    return _betainc_refuse_a(), None, None
+def _betainc_derivative_b_d_x(a, b, x, out):
+    shift = sub(polygamma(add(a, b), order=0), polygamma(b, order=0))
+    return mul(_beta_density(a, b, x), add(log1p(neg(x)), shift))
 
 
-betainc = ElementwisePrimitive("betainc", _evaluated("betainc"), shape_rule=families.float_shape_rule,
-                               jvp=_betainc_jvp, vjp=_betainc_pullback, input_vjps=(_betainc_refuse_a, _betainc_refuse_b, _betainc_pullback_x),
-                               convention="regularized I_x(a, b): differentiable in x only; a and b are held fixed")
+# dI_x(a, b)/da and dI_x(a, b)/db, summed numerically; differentiable in x only.
+betainc_derivative_a = _ternary(
+    "betainc_derivative_a", _betainc_derivative_a_values,
+    (_not_differentiable_in("betainc_derivative_a", "a", _no_second_order),
+     _not_differentiable_in("betainc_derivative_a", "b", _no_second_order), _betainc_derivative_a_d_x),
+    convention="dI_x(a, b)/da; 0 at x = 0 and x = 1; d/da and d/db raise (no closed form)")
+betainc_derivative_b = _ternary(
+    "betainc_derivative_b", _betainc_derivative_b_values,
+    (_not_differentiable_in("betainc_derivative_b", "a", _no_second_order),
+     _not_differentiable_in("betainc_derivative_b", "b", _no_second_order), _betainc_derivative_b_d_x),
+    convention="dI_x(a, b)/db; 0 at x = 0 and x = 1; d/da and d/db raise (no closed form)")
+
+
+def _betainc_d_a(a, b, x, out):
+    return betainc_derivative_a(a, b, x)
+
+
+def _betainc_d_b(a, b, x, out):
+    return betainc_derivative_b(a, b, x)
+
+
+def _betainc_d_x(a, b, x, out):
+    return _beta_density(a, b, x)
+
+
+betainc = _ternary("betainc", _evaluated("betainc"), (_betainc_d_a, _betainc_d_b, _betainc_d_x),
+                   convention="regularized I_x(a, b); d/da and d/db are betainc_derivative_a and _b")
 
 __all__ = [name for name, value in list(globals().items()) if isinstance(value, Primitive)]

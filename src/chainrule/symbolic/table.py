@@ -43,6 +43,12 @@ def _truncate(sympy, x):
     return sympy.sign(x) * sympy.floor(sympy.Abs(x))
 
 
+def _gammainc_derivative_a(sympy, a, x):
+    # d/da of lowergamma(a, x) / gamma(a), taken in a fresh symbol and evaluated at a (SymPy writes it with meijerg)
+    shape = sympy.Dummy("shape")
+    return sympy.diff(sympy.lowergamma(shape, x) / sympy.gamma(shape), shape).subs(shape, a)
+
+
 def _extremum(function_name):
     def reduce(sympy, x, *, axes):
         x = np.asarray(x, dtype=object)
@@ -135,6 +141,7 @@ TABLE = {
     "gammainc": _composite(lambda sympy, a, x: sympy.lowergamma(a, x) / sympy.gamma(a)),
     "gammaincc": _composite(lambda sympy, a, x: sympy.uppergamma(a, x) / sympy.gamma(a)),
     "betainc": _composite(lambda sympy, a, b, x: sympy.betainc_regularized(a, b, 0, x)),
+    "gammainc_derivative_a": _composite(_gammainc_derivative_a),
     "xlogy": _composite(lambda sympy, x, y: sympy.Piecewise((0, sympy.Eq(x, 0)), (x * sympy.log(y), True))),
     "xlog1py": _composite(lambda sympy, x, y: sympy.Piecewise((0, sympy.Eq(x, 0)), (x * sympy.log(1 + y), True))),
     "stop_gradient": _composite(lambda sympy, x: x),  # the value; derivatives come from the derivative graph
@@ -173,6 +180,8 @@ REFUSED = {
     "lu": "pivoting chooses rows by comparing values: no closed form; use solve",
     "lu_pivots_to_permutation": "an integer permutation from pivot values has no symbolic meaning",
     "fft": "a symbolic discrete Fourier transform is not exported; use the numeric derivative",
+    "betainc_derivative_a": "SymPy cannot differentiate betainc_regularized in its parameters",
+    "betainc_derivative_b": "SymPy cannot differentiate betainc_regularized in its parameters",
 }
 
 # Call primitives are not rows: the exporter inlines the function they call.
