@@ -217,8 +217,9 @@ def _betainc_parameter_derivatives(a, b, x):
     p = np.where(direct, a, b)[inside]
     q = np.where(direct, b, a)[inside]
     y = np.where(direct, x, 1 - x)[inside]
-    log_y = np.where(direct, np.log(x), np.log1p(-x))[inside]           # from x itself, not from 1 - y
-    log_complement = np.where(direct, np.log1p(-x), np.log(x))[inside]
+    was_direct, x_inside = direct[inside], x[inside]
+    log_y = np.where(was_direct, np.log(x_inside), np.log1p(-x_inside))  # from x itself, not from 1 - y
+    log_complement = np.where(was_direct, np.log1p(-x_inside), np.log(x_inside))
     tiny = 1e-17
     total = np.ones_like(p)
     sum_p, sum_q = np.zeros_like(p), np.zeros_like(p)   # sum_n t_n d(log t_n)/dp, sum_n t_n d(log t_n)/dq
@@ -247,7 +248,6 @@ def _betainc_parameter_derivatives(a, b, x):
     prefactor = np.exp(log_prefactor)
     derivative_p = prefactor * (total * (log_y - 1.0 / p - scipy.special.digamma(p) + psi_sum) + sum_p)
     derivative_q = prefactor * (total * (log_complement - scipy.special.digamma(q) + psi_sum) + sum_q)
-    was_direct = direct[inside]
     result_a = np.where(was_direct, derivative_p, -derivative_q)
     result_b = np.where(was_direct, derivative_q, -derivative_p)
     d_a[inside], d_b[inside] = result_a, result_b
