@@ -11,6 +11,8 @@ import numpy as np
 from ..core.interpreter import ChainruleError, Interpreter, Tracer, interpreter_scope
 from ..core.avals import aval_of
 from ..ops import contraction, indexing, structure
+from . import unit_batch
+from .unit_batch import UnitBatch
 
 
 class BatchTracer(Tracer):
@@ -54,13 +56,20 @@ class BatchInterpreter(Interpreter):
 
     def process(self, primitive, args, params):
         values, batched = [], []
+        implicit = False
         for arg in args:
             if type(arg) is BatchTracer and arg._trace is self:
                 values.append(arg.value)
                 batched.append(True)
+                implicit = implicit or type(arg.value) is UnitBatch
             else:
                 values.append(arg)
                 batched.append(False)
+        if implicit:  # a jacobian seed: kept implicit where the operation allows, otherwise made dense
+            out = unit_batch.apply(primitive, values, batched, params)
+            if out is not NotImplemented:
+                return BatchTracer(self, out)
+            values = [unit_batch.densify(v) for v in values]
         rule = primitive.batch or BATCH_RULES.get(primitive.name) or _rule_by_kind(primitive)
         if rule is None:
             raise NotImplementedError(f"vmap: primitive '{primitive.name}' has no batching rule yet")
@@ -253,7 +262,7 @@ def batch_flat(function, leaves, axes, size):
         results = []
         for out in outs:
             if type(out) is BatchTracer and out._trace is interpreter:
-                results.append(out.value)
+                results.append(unit_batch.densify(out.value))
             else:
                 results.append(structure.broadcast_to(out, (size,) + tuple(_shape(out))))
     return results

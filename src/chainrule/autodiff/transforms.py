@@ -9,6 +9,7 @@ from ..core.tracebacks import user_facing
 from ..core.tree import tree_flatten, tree_unflatten, tree_map
 from ..core.zeros import instantiate
 from ..ops import structure
+from . import unit_batch
 from .forward import jvp_flat
 from .reverse import ReverseTracer, record
 
@@ -322,6 +323,8 @@ def _basis(leaves):
     (total,) + leaf.shape whose row k is the k-th unit vector restricted to that leaf."""
     sizes = _sizes(leaves)
     total = sum(sizes)
+    if len(leaves) == 1 and total:  # kept implicit while the derivative rules only scale and sum it
+        return [unit_batch.seed(tuple(np.shape(leaves[0])), aval_of(leaves[0]).dtype)], sizes, total
     basis, offset = [], 0
     for leaf, size in zip(leaves, sizes):
         columns = np.zeros((total, size), dtype=aval_of(leaf).dtype)
