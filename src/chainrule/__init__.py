@@ -20,7 +20,7 @@ __version__ = "0.1.0"
 
 # Heavier parts load on first use, keeping `import chainrule` fast (SymPy and matplotlib are slow to import).
 _LAZY_MODULES = {"fd": ".fd", "symbolic": ".symbolic", "export": ".export", "testing": ".testing"}
-_LAZY_FUNCTIONS = {"explain": ".export", "draw": ".export"}
+_LAZY_FUNCTIONS = {"explain": ".export", "draw": ".export", "jit": ".export"}
 
 
 def __getattr__(name):

@@ -200,12 +200,16 @@ def _literal_code(value):
     return _array_code(array)
 
 
+def _is_uniform(array):
+    flat = array.reshape(-1)
+    return bool(flat.size and np.all(flat == flat[0]) and np.isfinite(flat[0]))
+
+
 def _array_code(array):
     """Source that builds ``array``: ``np.full`` when every element is the same (broadcast seeds and
     constants of derivative graphs), the elements otherwise."""
-    flat = array.reshape(-1)
-    if flat.size and np.all(flat == flat[0]) and np.isfinite(flat[0]):
-        return f"np.full({array.shape!r}, {flat[0].item()!r}, dtype={_dtype(array.dtype)})"
+    if _is_uniform(array):
+        return f"np.full({array.shape!r}, {array.reshape(-1)[0].item()!r}, dtype={_dtype(array.dtype)})"
     return f"np.array({array.tolist()!r}, dtype={_dtype(array.dtype)})"
 
 
@@ -257,16 +261,20 @@ def to_python(function, *example_args, name=None, compile=False):
             var_names[var] = f"v{numbers[var]}"
 
     constants = {}  # array literals, hoisted to module level so each call does not rebuild them
+    bound = {}  # compile=True: arrays other than a repeated value are bound by reference, not written out
 
     def atom_code(atom):
         if isinstance(atom, Var):
             return var_names[atom]
         if np.ndim(atom.value) == 0:
             return _literal_code(atom.value)
-        code = _array_code(np.asarray(atom.value))
-        if code not in constants:
-            constants[code] = f"c{len(constants) + 1}"
-        return constants[code]
+        array = np.asarray(atom.value)
+        key = ("bound", id(atom.value)) if compile and not _is_uniform(array) else _array_code(array)
+        if key not in constants:
+            constants[key] = f"c{len(constants) + 1}"
+            if compile and isinstance(key, tuple):
+                bound[constants[key]] = array
+        return constants[key]
 
     # Free each intermediate after its last use, so large arrays are released (and their memory reused)
     # as in eager NumPy code, instead of all living until the return.
@@ -324,7 +332,9 @@ def to_python(function, *example_args, name=None, compile=False):
         returned = repr(tuple(outputs))
     header = ["import numpy as np"] + [f"import {module}" for module in sorted(modules)]
     if constants:
-        header += [""] + [f"{name} = {code}" for code, name in constants.items()]
+        header += [""] + [f"{name} = {code}" if name not in bound else
+                          f"# {name}: {bound[name].dtype} array of shape {bound[name].shape}, bound when compiled"
+                          for code, name in constants.items()]
     for helper, helper_lines in HELPERS.items():
         if any(helper + "(" in line for line in body):
             header += ["", ""] + helper_lines
@@ -334,7 +344,7 @@ def to_python(function, *example_args, name=None, compile=False):
     source = "\n".join(lines)
     if not compile:
         return source
-    namespace = {}
+    namespace = dict(bound)
     # The source is generated here from the graph (names, NumPy calls, literals), never from user text.
     exec(builtins.compile(source, f"<chainrule.to_python {function_name}>", "exec"), namespace)  # noqa: S102
     generated = namespace[function_name]

@@ -1,0 +1,102 @@
+"""cr.jit: derivatives compiled to NumPy per argument signature, with jax.jit's semantics."""
+import numpy as onp
+import pytest
+
+import chainrule as cr
+import chainrule.numpy as np
+
+
+def loop(x):
+    for _ in range(20):
+        x = np.sin(x) * 1.01 + x * 0.5 - np.tanh(x)
+    return np.sum(x)
+
+
+def rosenbrock(x):
+    return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
+
+def test_compiled_derivatives_equal_the_eager_ones():
+    x = onp.linspace(-1.0, 1.0, 7)
+    v = onp.cos(onp.arange(7.0))
+    onp.testing.assert_allclose(cr.jit(cr.grad(loop))(x), cr.grad(loop)(x), rtol=1e-14)
+    hvp = cr.jit(lambda x, v: cr.hvp(rosenbrock, (x,), (v,))[0])
+    onp.testing.assert_allclose(hvp(x, v), cr.hvp(rosenbrock, (x,), (v,))[0], rtol=1e-14)
+    onp.testing.assert_allclose(cr.jit(cr.hessian(rosenbrock))(x), cr.hessian(rosenbrock)(x), rtol=1e-14)
+
+
+def test_pytrees_keyword_arguments_and_closed_over_arrays():
+    rng = onp.random.default_rng(0)
+    W = rng.standard_normal((30, 20))  # closed over: bound by reference, not written into the source
+
+    def loss(params, x, scale=1.0):
+        return scale * np.sum(np.tanh(W @ (params["w"] * x)) ** 2) + np.sum(params["b"][0] ** 2)
+
+    params = {"w": rng.standard_normal(20), "b": [rng.standard_normal(3)]}
+    x = rng.standard_normal(20)
+    compiled = cr.jit(cr.value_and_grad(loss))
+    value, grads = compiled(params, x, scale=2.0)
+    expected_value, expected_grads = cr.value_and_grad(loss)(params, x, scale=2.0)
+    assert value == pytest.approx(expected_value, rel=1e-14)
+    assert sorted(grads) == ["b", "w"] and isinstance(grads["b"], list)
+    onp.testing.assert_allclose(grads["w"], expected_grads["w"], rtol=1e-13)
+    onp.testing.assert_allclose(grads["b"][0], expected_grads["b"][0], rtol=1e-13)
+    source = compiled.source(params, x, scale=2.0)
+    assert "bound when compiled" in source and "(30, 20)" in source and "chainrule" not in source
+
+
+def test_traced_once_per_signature():
+    traced = []
+
+    def f(x, n):
+        traced.append((onp.shape(x), n))
+        for _ in range(n):
+            x = np.sin(x)
+        return np.sum(x)
+
+    compiled = cr.jit(cr.grad(f), static_argnums=1)
+    x3, x4 = onp.ones(3), onp.ones(4)
+    calls = [(x3, 2), (x3 * 0.5, 2), (x4, 2), (x3, 3), (x3, 2)]
+    results = [compiled(x, n) for x, n in calls]
+    assert traced == [((3,), 2), ((4,), 2), ((3,), 3)]  # one tracing per signature
+    for result, (x, n) in zip(results, calls):
+        onp.testing.assert_allclose(result, cr.grad(f)(x, n), rtol=1e-14)
+    traced.clear()
+    compiled.clear_cache()
+    compiled(x3, 2)
+    assert traced == [((3,), 2)]
+
+
+def test_python_numbers_share_one_compilation():
+    calls = []
+
+    def f(x, y):
+        calls.append(1)
+        return x * y + np.sin(y)
+
+    compiled = cr.jit(cr.grad(f, argnums=1))
+    assert compiled(2.0, 0.5) == pytest.approx(2.0 + onp.cos(0.5))
+    assert compiled(3.0, 0.25) == pytest.approx(3.0 + onp.cos(0.25))
+    assert len(calls) == 1
+
+
+def test_under_transforms_the_function_runs_uncompiled():
+    compiled = cr.jit(loop)
+    x = onp.linspace(0.1, 0.9, 5)
+    onp.testing.assert_allclose(cr.grad(compiled)(x), cr.grad(loop)(x), rtol=1e-14)
+    onp.testing.assert_allclose(cr.vmap(compiled)(onp.stack([x, 2 * x])), [loop(x), loop(2 * x)], rtol=1e-14)
+
+
+def test_errors_say_what_to_do():
+    def branchy(x, flag):
+        return np.sin(x) if flag > 0 else np.cos(x)
+
+    with pytest.raises(cr.ConcretizationError, match="static_argnums"):
+        cr.jit(branchy)(onp.ones(2), 1.0)
+    assert cr.jit(branchy, static_argnums=1)(onp.zeros(2), -1.0).tolist() == [1.0, 1.0]
+    with pytest.raises(TypeError, match="static argument 1 must be hashable"):
+        cr.jit(branchy, static_argnums=1)(onp.ones(2), [1.0])
+    with pytest.raises(TypeError, match="static_argnums names argument 3"):
+        cr.jit(branchy, static_argnums=3)(onp.ones(2), 1.0)
+    with pytest.raises(TypeError, match="non-negative integers"):
+        cr.jit(branchy, static_argnums="1")
