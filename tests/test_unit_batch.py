@@ -81,3 +81,20 @@ def test_linear_steps_keep_the_seed_implicit():
         unit_batch.apply = original
     onp.testing.assert_allclose(onp.diag(J), onp.cos(x) * 2.0 - onp.exp(x) / 3.0, rtol=1e-14)
     assert seen and all(kind == "UnitBatch" for _, kind in seen), seen
+
+
+def test_staged_jacobians_keep_the_seed_implicit_too():
+    # Under jit the seed's scale is a staged value: the rules use primitives, and the generated code
+    # contracts no (n x n) matrix with an (n x n) identity.
+    import re
+    x = rng.standard_normal(4)
+    square = A[:4]
+    f = lambda x: cnp.tanh(square @ cnp.sin(x)) - x * x
+    for transform in (cr.jacfwd, cr.jacrev):
+        compiled = cr.jit(transform(f))
+        onp.testing.assert_allclose(compiled(x), transform(f)(x), rtol=1e-14, atol=1e-15)
+        specs = re.findall(r"np\.einsum\('(\w+),(\w+)->(\w*)'", compiled.source(x))
+        assert specs
+        for left, right, out in specs:
+            summed = set(left) & set(right) - set(out)
+            assert not (len(left) == 2 and len(right) == 2 and summed), (left, right, out)

@@ -10,10 +10,7 @@ Every other primitive sees the dense batch (``densify``), so no rule has to know
 import numpy as np
 
 from ..core.avals import ShapedArray
-from ..core.interpreter import Tracer
-from ..ops import contraction
-
-_PLAIN = (np.ndarray, np.generic, float, int, complex)
+from ..ops import arithmetic, contraction, structure
 
 
 class UnitBatch:
@@ -36,6 +33,9 @@ class UnitBatch:
 
     def dense(self):
         size = self.scale.size
+        if type(self.scale) is not np.ndarray:  # a traced scale (an enclosing transform): with primitives
+            identity = np.eye(size, dtype=self.scale.dtype).reshape(self.shape)
+            return arithmetic.mul(identity, structure.reshape(self.scale, new_shape=(1,) + self.scale.shape))
         out = np.zeros((size, size), dtype=self.scale.dtype)
         out.flat[::size + 1] = self.scale.ravel()
         return out.reshape(self.shape)
@@ -65,13 +65,9 @@ def apply(primitive, values, batched, params):
     return rule(values, batched, **params)
 
 
-def _is_plain(value):
-    return isinstance(value, _PLAIN) and not isinstance(value, Tracer)
-
-
 def _scaled(unit, other, operation):
     """unit (op) other, other unbatched and broadcasting into the unit's example shape: still a UnitBatch."""
-    if not _is_plain(other) or np.broadcast_shapes(np.shape(other), unit.scale.shape) != unit.scale.shape:
+    if np.broadcast_shapes(np.shape(other), unit.scale.shape) != unit.scale.shape:
         return NotImplemented
     return UnitBatch(operation(unit.scale, other))
 
@@ -81,21 +77,21 @@ def _mul(values, batched, **params):
     if type(left) is UnitBatch and type(right) is UnitBatch:
         if left.scale.shape != right.scale.shape:
             return NotImplemented
-        return UnitBatch(left.scale * right.scale)  # e_k * e_k = e_k
+        return UnitBatch(arithmetic.mul(left.scale, right.scale))  # e_k * e_k = e_k
     if type(left) is UnitBatch:
-        return NotImplemented if batched[1] else _scaled(left, right, np.multiply)
-    return NotImplemented if batched[0] else _scaled(right, left, lambda s, o: np.multiply(o, s))
+        return NotImplemented if batched[1] else _scaled(left, right, arithmetic.mul)
+    return NotImplemented if batched[0] else _scaled(right, left, lambda s, o: arithmetic.mul(o, s))
 
 
 def _div(values, batched, **params):
     left, right = values
     if type(left) is not UnitBatch or batched[1]:
         return NotImplemented
-    return _scaled(left, right, np.divide)
+    return _scaled(left, right, arithmetic.div)
 
 
 def _neg(values, batched, **params):
-    return UnitBatch(-values[0].scale)
+    return UnitBatch(arithmetic.neg(values[0].scale))
 
 
 def _sum_rule(sign):
@@ -104,17 +100,21 @@ def _sum_rule(sign):
         if type(left) is UnitBatch and type(right) is UnitBatch:
             if left.scale.shape != right.scale.shape:
                 return NotImplemented
-            return UnitBatch(left.scale + sign * right.scale)
+            combine = arithmetic.add if sign == 1 else arithmetic.sub
+            return UnitBatch(combine(left.scale, right.scale))
         unit, other = (left, right) if type(left) is UnitBatch else (right, left)
-        if (not (batched[0] and batched[1]) or type(other) is not np.ndarray or other.shape != unit.shape
-                or np.result_type(other, unit.scale) != other.dtype):
+        if not (batched[0] and batched[1]) or tuple(np.shape(other)) != unit.shape:
             return NotImplemented
-        # dense ± unit: a copy of the dense batch with the unit's scales added on its diagonal
         unit_sign = sign if unit is right else 1
-        out = other.copy() if unit is right or sign == 1 else -other
-        size = unit.scale.size
-        out.reshape(size, size).flat[::size + 1] += unit_sign * unit.scale.ravel()
-        return out
+        if type(other) is np.ndarray and type(unit.scale) is np.ndarray and \
+                np.result_type(other, unit.scale) == other.dtype:
+            # dense ± unit: a copy of the dense batch with the unit's scales added on its diagonal
+            out = other.copy() if unit is right or sign == 1 else -other
+            size = unit.scale.size
+            out.reshape(size, size).flat[::size + 1] += unit_sign * unit.scale.ravel()
+            return out
+        combine = arithmetic.add if sign == 1 else arithmetic.sub
+        return combine(left if left is other else densify(left), right if right is other else densify(right))
     return rule
 
 
@@ -128,15 +128,16 @@ def _contract(values, batched, spec):
         other, unit, other_letters, unit_letters = values[1], values[0], right_letters, left_letters
     else:
         return NotImplemented
-    if (not _is_plain(other) or len(set(unit_letters)) != len(unit_letters)
-            or any(c in output or c not in other_letters for c in unit_letters)):
+    if len(set(unit_letters)) != len(unit_letters) or any(c in output or c not in other_letters for c in unit_letters):
         return NotImplemented
     # Computed in the other operand's memory order, then viewed batch first: a Jacobian is transposed
     # at the end anyway, and then its memory is in order.
-    picked = np.einsum(f"{other_letters},{unit_letters}->{output}{unit_letters}", other, unit.scale)
-    rank, count = picked.ndim, len(unit_letters)
-    batch_first = picked.transpose(tuple(range(rank - count, rank)) + tuple(range(rank - count)))
-    return batch_first.reshape((unit.scale.size,) + batch_first.shape[count:])
+    picked = contraction.contract(other, unit.scale, spec=f"{other_letters},{unit_letters}->{output}{unit_letters}")
+    count, rank = len(unit_letters), len(output) + len(unit_letters)
+    batch_first = structure.transpose(picked, permutation=tuple(range(rank - count, rank)) + tuple(range(rank - count)))
+    if count == 1:
+        return batch_first
+    return structure.reshape(batch_first, new_shape=(unit.scale.size,) + tuple(np.shape(batch_first)[count:]))
 
 
 _RULES = {"mul": _mul, "div": _div, "neg": _neg, "add": _sum_rule(1), "sub": _sum_rule(-1), "contract": _contract}
