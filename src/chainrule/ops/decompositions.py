@@ -1,6 +1,6 @@
 """Matrix decompositions and functions with derivative rules: ``svd`` and ``qr`` (reduced, real or complex),
-``eig``, ``lu`` (with ``lu_pivots_to_permutation``), ``sylvester`` and ``sqrtm``. Vector derivatives contain
-1 / (gap between eigen- or singular values): undefined where those repeat."""
+``eig``, ``lu`` (square or rectangular, with ``lu_pivots_to_permutation``), ``sylvester``, ``sqrtm`` and
+``expm``. Vector derivatives contain 1 / (gap between eigen- or singular values): undefined where those repeat."""
 import numpy as np
 
 from ..core.avals import ShapedArray
@@ -370,12 +370,18 @@ qr = Primitive("qr", _qr_impl, jvp=_qr_jvp, vjp=_qr_pullback, multiple_results=T
 qr.batch = _stacked_batch_rule
 
 
-# --- lu: P A = L U with partial pivoting, packed like LAPACK (unit-lower L below the diagonal, U on and above).
+# --- lu: P A = L U with partial pivoting, packed like LAPACK: for A of shape (m, n) and k = min(m, n), the
+# unit-lower L (m, k) below the diagonal and the upper U (k, n) on and above it, with k row swaps as pivots.
 
 def _lu_impl(a):
     import scipy.linalg
     packed, pivots = scipy.linalg.lu_factor(np.asarray(a))
     return [packed, pivots.astype(np.int32)]
+
+
+def _lu_shape_rule(a):
+    *batch, m, n = a.shape
+    return [ShapedArray(a.shape, a.dtype), ShapedArray(tuple(batch) + (min(m, n),), np.int32)]
 
 
 def _pivots_to_permutation_impl(pivots):
@@ -394,6 +400,17 @@ lu_pivots_to_permutation = families.zero_derivative(
     shape_rule=lambda pivots: ShapedArray(pivots.shape, np.int32), convention="integer-valued: no derivative")
 
 
+def lu_permutation(pivots, rows):
+    """The permutation of ``rows`` rows that ``pivots`` (k <= rows swaps) make: a tall matrix has fewer swaps
+    than rows, so rows k.. are padded with swaps of a row with itself."""
+    k = np.shape(pivots)[-1]
+    if rows > k:
+        batch = tuple(np.shape(pivots)[:-1])
+        fixed = structure.broadcast_to(np.arange(k, rows, dtype=np.int32), batch + (rows - k,))
+        pivots = structure.concatenate(pivots, fixed, axis=len(batch))
+    return lu_pivots_to_permutation(pivots)
+
+
 def permutation_matrix(permutation, dtype):
     """P with P[i, permutation[i]] = 1, so P A = A[permutation] (a constant: the permutation has no derivative)."""
     n = np.shape(permutation)[-1]
@@ -402,23 +419,60 @@ def permutation_matrix(permutation, dtype):
     return select(selected, np.ones((), dtype), np.zeros((), dtype))
 
 
-def lu_unpacked(packed):
-    """(L, U) from the packed factor: L unit lower-triangular, U upper-triangular."""
-    n = np.shape(packed)[-1]
-    lower = arithmetic.add(arithmetic.mul(packed, np.tril(np.ones((n, n)), -1)), np.eye(n))
-    return lower, arithmetic.mul(packed, np.triu(np.ones((n, n))))
+def _resized(x, rows, columns):
+    """The leading ``rows`` x ``columns`` block of the matrices in ``x``, padded with zeros where x is smaller."""
+    from .indexing import take_slices
+    m, n = np.shape(x)[-2:]
+    if rows < m or columns < n:
+        x = take_slices(x, (Ellipsis, slice(0, min(rows, m)), slice(0, min(columns, n))))
+    if rows > m or columns > n:
+        widths = [(0, 0)] * (len(np.shape(x)) - 2) + [(0, max(rows - m, 0)), (0, max(columns - n, 0))]
+        x = structure.pad(x, widths=widths)
+    return x
 
+
+def lu_unpacked(packed):
+    """(L, U) from the packed factor of an m x n matrix: L (m, k) unit lower-trapezoidal, U (k, n)
+    upper-trapezoidal, k = min(m, n)."""
+    m, n = np.shape(packed)[-2:]
+    k = min(m, n)
+    lower = arithmetic.add(arithmetic.mul(_resized(packed, m, k), np.tril(np.ones((m, k)), -1)), np.eye(m, k))
+    return lower, arithmetic.mul(_resized(packed, k, n), np.triu(np.ones((k, n))))
+
+
+def _lu_square_factors(packed):
+    """L~ (m, m) and U~ (n, n), the factors completed to invertible triangles: L~ = [L | 0; I] takes the
+    identity in its last m - k columns, U~ = [U; 0 I] in its last n - k rows."""
+    m, n = np.shape(packed)[-2:]
+    lower = arithmetic.add(arithmetic.mul(_resized(packed, m, m), np.tril(np.ones((m, m)), -1)), np.eye(m))
+    upper = arithmetic.mul(_resized(packed, n, n), np.triu(np.ones((n, n))))
+    if n > m:
+        upper = arithmetic.add(upper, np.diag((np.arange(n) >= m).astype(float)))
+    return lower, upper
+
+
+# The derivative, for A of shape (m, n): with the completed triangles L~, U~ above, P A = L~ [U; 0] = [L | 0]
+# U~ hold blockwise, and differentiating both sides gives, with X = L~^-1 P dA U~^-1 (m, n),
+#     dL = L~ tril(X, -1)    (m, k, its unit diagonal fixed),     dU = triu(X) U~    (k, n),
+# so the packed tangent is  L~ tril(X, -1) + triu(X) U~,  one formula for every shape. Checked blockwise:
+# - m >= n: L = [L1; L2], U square. The top n rows give L1^-1 dA1 U^-1 = L1^-1 dL1 + dU U^-1 (strictly lower
+#   plus upper), so dL1 = L1 tril(X1, -1) and dU = triu(X1) U; the bottom rows give dL2 = dA2 U^-1 - L2 dU U^-1,
+#   which is the bottom block of L~ tril(X, -1) (X2 = dA2 U^-1 - L2 X1 is entirely "below the diagonal").
+# - m < n: L square, U = [U1 U2]. The first m columns give dL = L tril(X1, -1), dU1 = triu(X1) U1 as above;
+#   the rest give dU2 = L^-1 dA2 - tril(X1, -1) U2, the right block of triu(X) U~ (X's right block,
+#   L^-1 dA2 - X1 U2, is entirely "above the diagonal").
+# The pullback transposes each step: X_bar = tril(L~^T Y, -1) + triu(Y U~^T), A_bar = P^T L~^-T X_bar U~^-T.
 
 def _lu_jvp(primals, tangents):
     from .linalg import triangular_solve
     (a,), (a_dot,) = primals, tangents
     packed, pivots = lu.bind(a)
-    lower, upper = lu_unpacked(packed)
-    permuted = matmul(permutation_matrix(lu_pivots_to_permutation(pivots), np.result_type(a)), a_dot)
-    inner = _right_solve_upper(triangular_solve(lower, permuted, lower=True), upper)  # L^-1 P dA U^-1
-    n = np.shape(a)[-1]
-    lower_dot = matmul(lower, arithmetic.mul(inner, np.tril(np.ones((n, n)), -1)))
-    upper_dot = matmul(arithmetic.mul(inner, np.triu(np.ones((n, n)))), upper)
+    m, n = np.shape(a)[-2:]
+    lower, upper = _lu_square_factors(packed)
+    permuted = matmul(permutation_matrix(lu_permutation(pivots, m), np.result_type(a)), a_dot)
+    inner = _right_solve_upper(triangular_solve(lower, permuted, lower=True), upper)  # L~^-1 P dA U~^-1
+    lower_dot = matmul(lower, arithmetic.mul(inner, np.tril(np.ones((m, n)), -1)))
+    upper_dot = matmul(arithmetic.mul(inner, np.triu(np.ones((m, n)))), upper)
     return [packed, pivots], [arithmetic.add(lower_dot, upper_dot), None]
 
 
@@ -428,23 +482,22 @@ def _lu_pullback(out_bars, outs, a):
     if packed_bar is None:
         return (None,)
     packed, pivots = outs
-    lower, upper = lu_unpacked(packed)
-    n = np.shape(a)[-1]
-    strictly_lower, on_and_above = np.tril(np.ones((n, n)), -1), np.triu(np.ones((n, n)))
+    m, n = np.shape(a)[-2:]
+    lower, upper = _lu_square_factors(packed)
     inner_bar = arithmetic.add(
-        arithmetic.mul(matmul(matrix_transpose(lower), arithmetic.mul(packed_bar, strictly_lower)), strictly_lower),
-        arithmetic.mul(matmul(arithmetic.mul(packed_bar, on_and_above), matrix_transpose(upper)), on_and_above))
-    # P^T L^-T inner_bar U^-T
+        arithmetic.mul(matmul(matrix_transpose(lower), packed_bar), np.tril(np.ones((m, n)), -1)),
+        arithmetic.mul(matmul(packed_bar, matrix_transpose(upper)), np.triu(np.ones((m, n)))))
+    # P^T L~^-T inner_bar U~^-T
     left = triangular_solve(matrix_transpose(lower), inner_bar, lower=False)
     both = matrix_transpose(triangular_solve(upper, matrix_transpose(left), lower=False))
-    permutation = permutation_matrix(lu_pivots_to_permutation(pivots), np.result_type(a))
+    permutation = permutation_matrix(lu_permutation(pivots, m), np.result_type(a))
     return (matmul(matrix_transpose(permutation), both),)
 
 
-lu = Primitive("lu", _lu_impl, jvp=_lu_jvp, vjp=_lu_pullback, multiple_results=True,
-               shape_rule=lambda a: [ShapedArray(a.shape, a.dtype), ShapedArray(a.shape[:-1], np.int32)],
-               convention="square matrices, pivots as LAPACK's row swaps (no derivative); the pivot order "
-                          "is locally constant, so the packed factor is differentiable wherever A is nonsingular")
+lu = Primitive("lu", _lu_impl, jvp=_lu_jvp, vjp=_lu_pullback, multiple_results=True, shape_rule=_lu_shape_rule,
+               convention="square or rectangular (m, n) matrices, pivots as LAPACK's min(m, n) row swaps (no "
+                          "derivative); the pivot order is locally constant, so the packed factor is "
+                          "differentiable wherever the leading min(m, n) x min(m, n) block of P A is nonsingular")
 lu.batch = _stacked_batch_rule
 lu_pivots_to_permutation.batch = _stacked_batch_rule
 
@@ -523,3 +576,52 @@ sqrtm = Primitive("sqrtm", _sqrtm_impl, jvp=_sqrtm_jvp, vjp=_sqrtm_pullback,
                   convention="principal square root; differentiable where A has no eigenvalue on the closed "
                              "negative real axis (the Sylvester equation X dX + dX X = dA is then nonsingular)")
 sqrtm.batch = _stacked_batch_rule
+
+
+# --- expm: the matrix exponential, by SciPy (Al-Mohy and Higham's scaling and squaring, which picks its Pade
+# degree and scaling from the values at run time, so a staged graph holds one equation). Derivatives of every
+# order come from the exponential itself, through Van Loan's block identity
+#     expm([[A, E], [0, A]]) = [[e^A, L(A, E)], [0, e^A]],
+# where L(A, E) = int_0^1 e^(sA) E e^((1-s)A) ds is the Frechet derivative. Under the pairing sum(Y * Z) of the
+# other rules (no conjugation), the transpose of E -> L(A, E) is Y -> L(A^T, Y), read off the integral.
+
+def _expm_impl(a):
+    import scipy.linalg
+    a = np.asarray(a)
+    return scipy.linalg.expm(a).astype(np.result_type(a, np.float32), copy=False)
+
+
+def _block_upper(a, e):
+    """[[A, E], [0, A]] for matching stacks of square matrices."""
+    dtype = np.result_type(a, e)
+    if np.result_type(a) != dtype:
+        a = structure.convert_element_type(a, dtype=dtype)
+    if np.result_type(e) != dtype:
+        e = structure.convert_element_type(e, dtype=dtype)
+    rank = len(np.shape(a))
+    zeros = structure.broadcast_to(np.zeros((), dtype), np.shape(a))
+    return structure.concatenate(structure.concatenate(a, e, axis=rank - 1),
+                                 structure.concatenate(zeros, a, axis=rank - 1), axis=rank - 2)
+
+
+def expm_frechet(a, e):
+    """L(A, E), the derivative of expm at A in direction E: the top-right block of expm([[A, E], [0, A]])."""
+    from .indexing import take_slices
+    n = np.shape(a)[-1]
+    return take_slices(expm(_block_upper(a, e)), (Ellipsis, slice(0, n), slice(n, 2 * n)))
+
+
+def _expm_jvp(primals, tangents):
+    (a,), (a_dot,) = primals, tangents
+    return expm.bind(a), expm_frechet(a, a_dot)
+
+
+def _expm_pullback(out_bar, out, a):
+    return (expm_frechet(matrix_transpose(a), out_bar),)
+
+
+expm = Primitive("expm", _expm_impl, jvp=_expm_jvp, vjp=_expm_pullback,
+                 shape_rule=lambda a: ShapedArray(a.shape, np.result_type(a.dtype, np.float32)),
+                 convention="entire function: differentiable everywhere; derivatives through the block identity "
+                            "expm([[A, E], [0, A]]) = [[e^A, L(A, E)], [0, e^A]]")
+expm.batch = _stacked_batch_rule

@@ -59,11 +59,11 @@ def cho_solve(c_and_lower, b, overwrite_b=False, check_finite=True):
     return solve_triangular(lower_factor, middle, trans=1, lower=True)
 
 
-def _require_square(a, name):
+def _require_square(a, name, advice="factor rectangular matrices outside the transform"):
     dims = _cnp.shape(a)
     if len(dims) < 2 or dims[-1] != dims[-2]:
         raise ValueError(f"{name}: a traced input must be a square matrix (or a stack of them), got shape {dims}; "
-                         f"factor rectangular matrices outside the transform")
+                         f"{advice}")
 
 
 def lu_factor(a, overwrite_a=False, check_finite=True):
@@ -79,7 +79,8 @@ def lu_factor(a, overwrite_a=False, check_finite=True):
     if not isinstance(a, Tracer):
         return _linalg.lu_factor(a)
     from ..ops import decompositions as _decompositions
-    _require_square(a, "lu_factor")
+    _require_square(a, "lu_factor", "lu_factor's output feeds lu_solve, which needs a square matrix; for a "
+                                    "rectangular matrix use scipy.linalg.lu (P, L, U), which differentiates it")
     packed, pivots = _decompositions.lu(a)
     return packed, pivots
 
@@ -103,7 +104,8 @@ def lu_solve(lu_and_piv, b, trans=0, overwrite_b=False, check_finite=True):
         return _linalg.lu_solve((packed, piv), b, trans=trans)
     from ..ops import decompositions as _decompositions
     packed, b = _cnp.asarray(packed), _cnp.asarray(b)
-    _require_square(packed, "lu_solve")
+    _require_square(packed, "lu_solve", "lu_solve solves with a square matrix's factors (for rectangular systems "
+                                        "use chainrule.numpy.linalg.lstsq)")
     if trans not in (0, 1, 2, "N", "T", "C"):
         raise ValueError(f"lu_solve: trans must be 0, 1 or 2 ('N', 'T', 'C'), got {trans!r}")
     if _cnp.shape(b)[0] != _cnp.shape(packed)[-1]:
@@ -126,22 +128,30 @@ def lu_solve(lu_and_piv, b, trans=0, overwrite_b=False, check_finite=True):
 
 def lu(a, permute_l=False, overwrite_a=False, check_finite=True, p_indices=False):
     """``scipy.linalg.lu``: (P, L, U) with a = P L U, or (P L, U) with ``permute_l``; with ``p_indices`` the
-    permutation comes as row indices p, a = L[p] @ U. The permutation has no derivative. Traced input must
-    be square.
+    permutation comes as row indices p, a = L[p] @ U. For ``a`` of shape (m, n) and k = min(m, n), P is
+    (m, m), L (m, k) unit lower-trapezoidal and U (k, n) upper-trapezoidal; stacks factor matrix by matrix.
+    The permutation has no derivative; L and U are differentiable wherever the leading k x k block of the
+    row-permuted ``a`` is nonsingular.
 
     >>> import chainrule as cr, numpy
-    >>> a = numpy.array([[1.0, 2.0], [3.0, 4.0]])
+    >>> a = numpy.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
     >>> p, l, u = lu(a)
-    >>> bool(numpy.allclose(p @ l @ u, a))
-    True
+    >>> l.shape, u.shape, bool(numpy.allclose(p @ l @ u, a))
+    ((3, 2), (2, 2), True)
+    >>> cr.grad(lambda a: lu(a)[2][1, 1])(a).round(6)  # rows 2, then 0 pivot: U_11 = a_01 - a_00 a_21 / a_20
+    array([[-1.2 ,  1.  ],
+           [ 0.  ,  0.  ],
+           [ 0.24, -0.2 ]])
     """
     if not isinstance(a, Tracer):
         return _linalg.lu(a, permute_l=permute_l, p_indices=p_indices)
     from ..ops import decompositions as _decompositions
-    _require_square(a, "lu")
+    a = _cnp.asarray(a)
+    if _cnp.ndim(a) < 2:
+        raise ValueError(f"lu: a traced input must be a matrix (or a stack of them), got shape {_cnp.shape(a)}")
     packed, pivots = _decompositions.lu(a)
     lower, upper = _decompositions.lu_unpacked(packed)
-    permutation = _decompositions.lu_pivots_to_permutation(pivots)
+    permutation = _decompositions.lu_permutation(pivots, _cnp.shape(a)[-2])
     p = _cnp.swapaxes(_decompositions.permutation_matrix(permutation, a.dtype), -1, -2)
     if permute_l:
         return p @ lower, upper
@@ -222,12 +232,14 @@ def sqrtm(A, disp=True, blocksize=64):
     return _decompositions.sqrtm(A)
 
 
-_PADE_6 = (1.0, 1.0 / 2, 5.0 / 44, 1.0 / 66, 1.0 / 792, 1.0 / 15840, 1.0 / 665280)
-
-
 def expm(A):
-    """``scipy.linalg.expm`` by scaling and squaring with a [6/6] Pade approximant (the scaling is chosen from
-    the values, so ||A / 2^s||_1 <= 1/2); differentiable to every order through matmul and solve.
+    """``scipy.linalg.expm``, one primitive whose value is SciPy's (Al-Mohy and Higham's scaling and squaring).
+    Why a primitive and not Pade steps composed from matmul and solve: the scaling exponent must come from
+    ||A||, a value that graph staging (``export.to_python``, ``explain``) does not have; the primitive stages as
+    one equation and chooses its scaling when it runs. Its derivatives use the exponential again, through the
+    block identity expm([[A, E], [0, A]]) = [[e^A, L(A, E)], [0, e^A]] (L the Frechet derivative; the pullback
+    is L(A^T, Y)), so every order is as accurate as SciPy's expm of a matrix twice (then four times, ...) as
+    large; stacks of matrices work.
 
     >>> import chainrule as cr, numpy
     >>> float(cr.grad(lambda t: expm(t * numpy.array([[0.0, 1.0], [-1.0, 0.0]]))[0, 0])(0.5))  # -sin(0.5)
@@ -235,29 +247,7 @@ def expm(A):
     """
     if not isinstance(A, Tracer):
         return _linalg.expm(A)
-    n = _cnp.shape(A)[-1]
-    norm = float(_np.max(_np.sum(_np.abs(_np.asarray(_concrete(A))), axis=-2)))
-    squarings = max(0, int(_np.ceil(_np.log2(norm / 0.5)))) if norm > 0.5 else 0
-    scaled = A / float(2 ** squarings)
-    identity = _np.eye(n)
-    power = identity
-    even, odd = _PADE_6[0] * identity, None
-    for k in range(1, len(_PADE_6)):
-        power = scaled @ power if k > 1 else scaled
-        term = _PADE_6[k] * power
-        if k % 2:
-            odd = term if odd is None else odd + term
-        else:
-            even = even + term
-    out = _cnp.linalg.solve(even - odd, even + odd)
-    for _ in range(squarings):
-        out = out @ out
-    return out
-
-
-def _concrete(value):
-    try:
-        return value.concrete_value()
-    except Exception as error:  # staged graphs have no values: the scaling cannot be chosen
-        raise NotImplementedError("expm: the scaling step needs the matrix's values, which graph staging does "
-                                  "not have; evaluate eagerly (grad, jvp, vjp)") from error
+    from ..ops import decompositions as _decompositions
+    A = _cnp.asarray(A)
+    _require_square(A, "expm", "the exponential is defined for square matrices only")
+    return _decompositions.expm(A)

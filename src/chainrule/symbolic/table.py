@@ -177,6 +177,7 @@ REFUSED = {
     "qr": "a symbolic QR factorization is not exported; use the numeric derivative",
     "sylvester": "a symbolic Sylvester solve is not exported; use the numeric derivative",
     "sqrtm": "a symbolic matrix square root is not exported; use the numeric derivative",
+    "expm": "a symbolic matrix exponential is not exported; use the numeric derivative",
     "lu": "pivoting chooses rows by comparing values: no closed form; use solve",
     "lu_pivots_to_permutation": "an integer permutation from pivot values has no symbolic meaning",
     "fft": "a symbolic discrete Fourier transform is not exported; use the numeric derivative",
