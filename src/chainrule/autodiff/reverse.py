@@ -8,6 +8,7 @@ from ..core.config import config
 from ..core.interpreter import Interpreter, PrimalTracer, Tracer, bind, interpreter_scope, set_backward_primitive
 from ..ops.arithmetic import add
 from ..ops.elementwise import real
+from ..ops.indexing import gather
 from .residuals import MISSING, plan_for, stand_in
 
 
@@ -100,10 +101,57 @@ class ReverseInterpreter(Interpreter):
 
 def _accumulate(node, index, cotangent):
     if index is None:
-        node.cotangent = cotangent if node.cotangent is None else add(node.cotangent, cotangent)
+        node.cotangent = cotangent if node.cotangent is None else _sum(node.cotangent, cotangent)
     else:
         current = node.cotangent[index]
-        node.cotangent[index] = cotangent if current is None else add(current, cotangent)
+        node.cotangent[index] = cotangent if current is None else _sum(current, cotangent)
+
+
+class SliceSum:
+    """A cotangent that is zero outside basic slices: what reads like ``x[1:]`` and ``x[:-1]`` send back to
+    ``x``. Kept as (index, value) parts and written into one array when needed, instead of one zero-padded
+    array per read and a full-size sum per pair (the scatter-add their VJP would compute)."""
+
+    __slots__ = ("shape", "dtype", "parts")
+
+    def __init__(self, shape, dtype, parts):
+        self.shape = shape
+        self.dtype = dtype
+        self.parts = parts
+
+    def dense(self, base=None):
+        """The cotangent as an array (``base`` plus the parts, when given: a fresh array either way)."""
+        if base is None:
+            out = np.zeros(self.shape, dtype=self.dtype)
+        else:
+            out = np.array(base, dtype=np.result_type(base, self.dtype), copy=True)
+        for index, value in self.parts:
+            out[index] += value
+        return out
+
+
+def _sum(current, cotangent):
+    """current + cotangent, either of which may be a SliceSum."""
+    if type(current) is not SliceSum and type(cotangent) is not SliceSum:
+        return add(current, cotangent)
+    if type(current) is SliceSum and type(cotangent) is SliceSum:
+        return SliceSum(current.shape, np.result_type(current.dtype, cotangent.dtype), current.parts + cotangent.parts)
+    sparse, other = (current, cotangent) if type(current) is SliceSum else (cotangent, current)
+    if type(other) is np.ndarray and other.shape == sparse.shape:
+        return sparse.dense(base=other)
+    return add(densify(current), densify(cotangent))
+
+
+def densify(cotangent):
+    return cotangent.dense() if type(cotangent) is SliceSum else cotangent
+
+
+def _slice_cotangent(node, cotangent):
+    """The cotangent a basic-slice ``gather`` sends its operand, kept sparse; None for other nodes."""
+    template = node.params["template"]
+    if type(cotangent) is not np.ndarray or template.has_arrays or node.parents[0] is None:
+        return None
+    return SliceSum(np.shape(node.inputs[0]), cotangent.dtype, [(template.build(()), cotangent)])
 
 
 class InputNode:
@@ -142,7 +190,7 @@ def record(function, primals):
             if link is not None and cotangent is not None:
                 _accumulate(link[0], link[1], cotangent)
         backward(tape)
-        results = [_project(n.cotangent, p) for n, p in zip(input_nodes, primals)]
+        results = [_project(densify(n.cotangent), p) for n, p in zip(input_nodes, primals)]
         for n in input_nodes:
             n.cotangent = None
         return results
@@ -175,10 +223,13 @@ def backward(tape):
                 if all(c is None for c in cotangent):
                     continue
                 node.cotangent = [None] * len(cotangent)
+                cotangent = [densify(c) for c in cotangent]
             else:
                 if cotangent is None:
                     continue
                 node.cotangent = None
+                if type(cotangent) is SliceSum:
+                    cotangent = cotangent.dense()
             if debugging:
                 set_backward_primitive(primitive)
             # A real output's cotangent is real: project what complex consumers sent (JAX's convention),
@@ -188,7 +239,10 @@ def backward(tape):
             elif cotangent.dtype.kind == "c" if type(cotangent) is np.ndarray else _is_complex(cotangent):
                 cotangent = _project(cotangent, node.out)
             input_vjps = primitive.input_vjps
-            if input_vjps is not None:
+            sparse = _slice_cotangent(node, cotangent) if primitive is gather else None
+            if sparse is not None:
+                pairs = ((node.parents[0], sparse),)
+            elif input_vjps is not None:
                 pairs = [(parent, rule(cotangent, node.out, *node.inputs, **node.params))
                          for parent, rule in zip(node.parents, input_vjps) if parent is not None and rule is not None]
             else:
@@ -199,7 +253,12 @@ def backward(tape):
                 parent_node, index = parent
                 if index is None:  # the common single-output case, inlined from _accumulate
                     current = parent_node.cotangent
-                    parent_node.cotangent = parent_cotangent if current is None else add(current, parent_cotangent)
+                    if current is None:
+                        parent_node.cotangent = parent_cotangent
+                    elif type(current) is np.ndarray and type(parent_cotangent) is np.ndarray:
+                        parent_node.cotangent = add(current, parent_cotangent)
+                    else:
+                        parent_node.cotangent = _sum(current, parent_cotangent)
                 else:
                     _accumulate(parent_node, index, parent_cotangent)
     finally:
