@@ -20,3 +20,11 @@ def test_readme_opens_with_the_two_commands():
     assert first_block[1] == 'pip install -e ".[test]" && python -m pytest'
     ci = (README.parent / ".ci" / "run").read_text()
     assert first_block[1] in ci
+
+
+def test_docs_examples_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # examples that write pictures write them here
+    for page in [README.parent / "docs" / name for name in ("explain.md", "performance.md")]:
+        namespace = {}
+        for block in re.findall(r"```python\n(.*?)```", page.read_text(), flags=re.S):
+            exec(compile(block, str(page), "exec"), namespace)  # noqa: S102  (our own documentation)
