@@ -56,8 +56,8 @@ def _contract_impl(left, right, *, spec):
         product = np.dot(a[0], b[0])
     elif left_matrix[2] == 1 and left_matrix[0] * left_matrix[1] * right_matrix[2] >= _BROADCAST_OUTER:
         # A batch of outer products (per-example gradients): NumPy's matmul has no fast kernel for an inner
-        # dimension of 1; broadcasting the multiply is ~1.7x faster on large outputs.
-        product = a * b
+        # dimension of 1; einsum's elementwise loop is ~1.8x faster on large outputs (a broadcast multiply ~1.6x).
+        product = np.einsum("bik,bkj->bij", a, b)
     else:
         product = np.matmul(a, b)
     out = product.reshape(produced_shape)
