@@ -12,7 +12,7 @@ from ..core.interpreter import ChainruleError, Interpreter, Tracer, interpreter_
 from ..core.avals import aval_of
 from ..ops import contraction, indexing, structure
 from . import unit_batch
-from .unit_batch import UnitBatch
+from .unit_batch import IMPLICIT
 
 
 class BatchTracer(Tracer):
@@ -30,6 +30,13 @@ class BatchTracer(Tracer):
     @property
     def shape(self):
         return _shape(self.value)[1:]
+
+    @property
+    def dtype(self):
+        try:
+            return self.value.dtype
+        except AttributeError:
+            return self.aval.dtype
 
     def concrete_value(self):
         raise ChainruleError(
@@ -61,11 +68,11 @@ class BatchInterpreter(Interpreter):
             if type(arg) is BatchTracer and arg._trace is self:
                 values.append(arg.value)
                 batched.append(True)
-                implicit = implicit or type(arg.value) is UnitBatch
+                implicit = implicit or type(arg.value) in IMPLICIT
             else:
                 values.append(arg)
                 batched.append(False)
-        if implicit:  # a jacobian seed: kept implicit where the operation allows, otherwise made dense
+        if implicit:  # a Jacobian seed: kept implicit where the operation allows, otherwise made dense
             out = unit_batch.apply(primitive, values, batched, params)
             if out is not NotImplemented:
                 return BatchTracer(self, out)

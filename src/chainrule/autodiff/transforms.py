@@ -1,5 +1,7 @@
 """The derivative transforms (JAX's names and calling conventions): grad, value_and_grad, jvp, vjp,
 linearize, jacfwd, jacrev, jacobian, hessian, hvp. They use only the JVP and reverse interpreters."""
+import math
+
 import numpy as np
 
 from ..core.avals import aval_of, is_inexact
@@ -27,6 +29,9 @@ def _normalize_argnums(argnums, num_args, transform):
 
 
 def _check_leaf(leaf, where, transform):
+    kind = type(leaf)
+    if kind is float or (kind is np.ndarray and leaf.dtype.kind in "fc"):  # the common case, kept cheap
+        return leaf
     aval = aval_of(leaf)
     if not is_inexact(aval.dtype):
         raise TypeError(
@@ -315,7 +320,7 @@ def linearize(function, *primals):
 # ---------------------------------------------------------------------------------------------- Jacobians
 
 def _sizes(leaves):
-    return [int(np.prod(np.shape(leaf), dtype=np.int64)) for leaf in leaves]
+    return [math.prod(np.shape(leaf)) for leaf in leaves]
 
 
 def _basis(leaves):
@@ -433,8 +438,17 @@ def _jacobian_from_pullback(leaves, in_tree, outs, out_tree, pullback, single):
     if total == 0:
         blocks = [[_finalize(np.zeros(np.shape(o) + np.shape(leaf)), o) for leaf in leaves] for o in outs]
         return _arrange(blocks, out_tree, in_tree, single)
-    stacked = batch_flat(lambda cotangents: [instantiate(c, leaf) for c, leaf in zip(pullback(cotangents), leaves)],
-                         basis, [0] * len(basis), total)
+    def pull(seeds):
+        return batch_flat(lambda cotangents: [instantiate(c, leaf) for c, leaf in zip(pullback(cotangents), leaves)],
+                          seeds, [0] * len(seeds), total)
+
+    stacked = pull(basis)
+    if any(_is_complex_value(o) for o in outs) and not all(_is_complex_value(leaf) for leaf in leaves):
+        # A real input's cotangent is Re(c J): the unit seeds give Re J, the seeds i e_k give -Im J.
+        imaginary = pull([unit_batch.UnitBatch(b.scale * 1j) if isinstance(b, unit_batch.UnitBatch) else b * 1j
+                          for b in basis])
+        stacked = [s if _is_complex_value(leaf) else s - 1j * t
+                   for s, t, leaf in zip(stacked, imaginary, leaves)]
     blocks = []
     offset = 0
     for out, size in zip(outs, sizes):
@@ -442,6 +456,10 @@ def _jacobian_from_pullback(leaves, in_tree, outs, out_tree, pullback, single):
                        for leaf, cotangents in zip(leaves, stacked)])
         offset += size
     return _arrange(blocks, out_tree, in_tree, single)
+
+
+def _is_complex_value(value):
+    return np.issubdtype(aval_of(value).dtype, np.complexfloating)
 
 
 def _total_size(leaves):

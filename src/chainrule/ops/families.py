@@ -42,7 +42,7 @@ class ElementwisePrimitive(Primitive):
                     kind = type(arg)
                     if kind is float or kind is int or isinstance(arg, Tracer):
                         continue
-                    arg_shape = np.shape(arg)
+                    arg_shape = arg.shape if kind is np.ndarray else np.shape(arg)
                     if arg_shape and arg_shape != shape:
                         uneven = True
                         break
