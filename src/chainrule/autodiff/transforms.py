@@ -459,7 +459,11 @@ def _jacobian_from_pullback(leaves, in_tree, outs, out_tree, pullback, single):
 
 
 def _is_complex_value(value):
-    return np.issubdtype(aval_of(value).dtype, np.complexfloating)
+    kind = type(value)
+    if kind is float:
+        return False
+    dtype = value.dtype if kind is np.ndarray else aval_of(value).dtype
+    return dtype.kind == "c"
 
 
 def _total_size(leaves):
