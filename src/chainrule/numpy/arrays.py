@@ -28,7 +28,7 @@ def is_traced(*values):
 
 
 def _shape_of(a):
-    return a.shape if isinstance(a, Tracer) else _np.shape(a)
+    return a.shape if type(a) is _np.ndarray or isinstance(a, Tracer) else _np.shape(a)
 
 
 def shape(a):
@@ -157,7 +157,9 @@ def asarray(a, dtype=None):
     >>> float(cr.grad(lambda x: np.sum(np.asarray([x, 2 * x])))(1.0))  # a list of traced values is stacked
     3.0
     """
-    if isinstance(a, Tracer) or (isinstance(a, (list, tuple)) and _contains_tracer(a)):
+    if isinstance(a, Tracer):
+        return a if dtype is None else array(a, dtype=dtype, copy=False)
+    if isinstance(a, (list, tuple)) and _contains_tracer(a):
         return array(a, dtype=dtype, copy=False)
     return _np.asarray(a, dtype=dtype)
 

@@ -175,10 +175,16 @@ _UFUNC_NAMES = {"true_divide": "divide", "absolute": "absolute", "remainder": "m
 
 
 def _find_function(name, module_name):
-    if module_name.endswith("linalg"):
-        return getattr(linalg, name, None)
-    from .. import numpy as front
-    return getattr(front, name, None)
+    key = (name, module_name.endswith("linalg"))
+    found = _FOUND.get(key, _MISSING)
+    if found is _MISSING:
+        from .. import numpy as front
+        found = _FOUND[key] = getattr(linalg if key[1] else front, name, None)
+    return found
+
+
+_FOUND = {}  # (name, from linalg?) -> chainrule.numpy function or None
+_MISSING = object()
 
 
 def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
