@@ -120,7 +120,17 @@ def test_holomorphic():
     for f, g in [(lambda z: z ** 3 * np.exp(z), lambda z: z ** 3 * jnp.exp(z)),
                  (lambda z: np.sin(z) / (1.0 + z), lambda z: jnp.sin(z) / (1.0 + z))]:
         numpy.testing.assert_allclose(cr.grad(f, holomorphic=True)(z), jax.grad(g, holomorphic=True)(z), rtol=1e-12)
-        numpy.testing.assert_allclose(cr.jacfwd(f)(z), jax.jacfwd(g, holomorphic=True)(z), rtol=1e-12)
+        for transform in (cr.jacfwd, cr.jacrev, cr.jacobian):
+            numpy.testing.assert_allclose(transform(f, holomorphic=True)(z), jax.jacfwd(g, holomorphic=True)(z),
+                                          rtol=1e-12)
+        # Without the flag a Jacobian in a complex input would differentiate the real direction only.
+        for transform in (cr.jacfwd, cr.jacrev, cr.jacobian, cr.hessian):
+            with pytest.raises(TypeError, match="holomorphic=True"):
+                transform(f)(z)
+        with pytest.raises(TypeError, match="needs complex inputs"):
+            cr.jacfwd(f, holomorphic=True)(0.5)
+    hessian = cr.hessian(lambda z: z ** 3 * np.exp(z), holomorphic=True)(z)
+    assert hessian == pytest.approx(jax.hessian(lambda z: z ** 3 * jnp.exp(z), holomorphic=True)(z), rel=1e-12)
     with pytest.raises(TypeError, match="holomorphic"):
         cr.grad(lambda z: z ** 2)(z)
     with pytest.raises(TypeError, match="complex inputs"):

@@ -361,9 +361,10 @@ def _block(stacked, offset, size, outer_shape, inner_shape, inner_first):
     return rows
 
 
-def jacfwd(function, argnums=0):
+def jacfwd(function, argnums=0, holomorphic=False):
     """Return a function computing the Jacobian by forward mode: all unit tangents go through one
     batched JVP pass. For output shape (m...) and input shape (n...) the result has shape (m..., n...).
+    Complex inputs need ``holomorphic=True`` (the Jacobian is then f'(z)), as in JAX.
 
     >>> import chainrule as cr, chainrule.numpy as np
     >>> cr.jacfwd(lambda x: x ** 2)(np.array([1.0, 2.0]))
@@ -375,6 +376,7 @@ def jacfwd(function, argnums=0):
     def jacfwd_function(*args):
         single, numbers = _normalize_argnums(argnums, len(args), "jacfwd")
         leaves, in_tree, rebuild = _split_args(args, numbers, "jacfwd")
+        _check_complex_inputs(leaves, holomorphic, "jacfwd")
         captured = {}
 
         def flat_function(tracers):
@@ -414,9 +416,9 @@ def _arrange(blocks, out_tree, in_tree, single):
     return tree_unflatten(out_tree, per_output)
 
 
-def jacrev(function, argnums=0):
+def jacrev(function, argnums=0, holomorphic=False):
     """Return a function computing the Jacobian by reverse mode: one recorded forward pass, then all
-    unit cotangents go through one batched backward pass.
+    unit cotangents go through one batched backward pass. Complex inputs need ``holomorphic=True``.
 
     >>> import chainrule as cr, chainrule.numpy as np
     >>> cr.jacrev(lambda x: np.array([x[0] * x[1], x[0]]))(np.array([2.0, 3.0]))
@@ -427,6 +429,7 @@ def jacrev(function, argnums=0):
     def jacrev_function(*args):
         single, numbers = _normalize_argnums(argnums, len(args), "jacrev")
         leaves, in_tree, outs, out_tree, pullback, _ = _record_call(function, args, {}, numbers, False, "jacrev")
+        _check_complex_inputs(leaves, holomorphic, "jacrev")
         return _jacobian_from_pullback(leaves, in_tree, outs, out_tree, pullback, single)
 
     return _wraps(jacrev_function, function, "jacrev")
@@ -458,6 +461,21 @@ def _jacobian_from_pullback(leaves, in_tree, outs, out_tree, pullback, single):
     return _arrange(blocks, out_tree, in_tree, single)
 
 
+def _check_complex_inputs(leaves, holomorphic, transform):
+    """JAX's rule: a Jacobian with respect to complex inputs is f'(z), defined for holomorphic functions
+    only, so it has to be asked for; otherwise only the real direction would be differentiated, silently."""
+    complex_inputs = [_is_complex_value(leaf) for leaf in leaves]
+    if holomorphic and not all(complex_inputs):
+        dtypes = ", ".join(str(aval_of(leaf).dtype) for leaf in leaves)
+        raise TypeError(f"{transform}(holomorphic=True) needs complex inputs, got dtype {dtypes}; "
+                        f"drop holomorphic=True for real inputs")
+    if not holomorphic and any(complex_inputs):
+        raise TypeError(
+            f"{transform}: an input is complex. For a holomorphic function pass holomorphic=True (the Jacobian is "
+            f"f'(z)); for any other function write it of real and imaginary parts, f(x + 1j * y), and "
+            f"differentiate with respect to x and y. grad of a real-valued function takes complex inputs as is.")
+
+
 def _is_complex_value(value):
     kind = type(value)
     if kind is float:
@@ -470,7 +488,7 @@ def _total_size(leaves):
     return sum(int(np.prod(np.shape(leaf), dtype=np.int64)) for leaf in leaves)
 
 
-def jacobian(function, argnums=0, mode="auto"):
+def jacobian(function, argnums=0, mode="auto", holomorphic=False):
     """Return a function computing the Jacobian; ``mode="auto"`` uses forward mode when the inputs have
     fewer elements than the outputs (cost O(n) passes) and reverse mode otherwise (O(m) passes).
 
@@ -481,29 +499,31 @@ def jacobian(function, argnums=0, mode="auto"):
     if mode not in ("auto", "forward", "reverse"):
         raise ValueError(f"jacobian: mode must be 'auto', 'forward' or 'reverse', got {mode!r}")
     if mode == "forward":
-        return jacfwd(function, argnums)
+        return jacfwd(function, argnums, holomorphic)
     if mode == "reverse":
-        return jacrev(function, argnums)
+        return jacrev(function, argnums, holomorphic)
 
     def jacobian_function(*args):
         single, numbers = _normalize_argnums(argnums, len(args), "jacobian")
         leaves, in_tree, outs, out_tree, pullback, _ = _record_call(function, args, {}, numbers, False, "jacobian")
+        _check_complex_inputs(leaves, holomorphic, "jacobian")
         if _total_size(leaves) < _total_size(outs):
-            return jacfwd(function, argnums)(*args)
+            return jacfwd(function, argnums, holomorphic)(*args)
         return _jacobian_from_pullback(leaves, in_tree, outs, out_tree, pullback, single)
 
     return _wraps(jacobian_function, function, "jacobian")
 
 
-def hessian(function, argnums=0):
-    """Return a function computing the Hessian by forward-over-reverse mode.
+def hessian(function, argnums=0, holomorphic=False):
+    """Return a function computing the Hessian by forward-over-reverse mode (complex inputs need
+    ``holomorphic=True``).
 
     >>> import chainrule as cr, chainrule.numpy as np
     >>> cr.hessian(lambda x: x[0] ** 2 * x[1])(np.array([1.0, 2.0]))
     array([[4., 2.],
            [2., 0.]])
     """
-    return jacfwd(jacrev(function, argnums), argnums)
+    return jacfwd(jacrev(function, argnums, holomorphic), argnums, holomorphic)
 
 
 @user_facing
