@@ -190,6 +190,8 @@ def test_vjp_pullback_reusable_and_checked():
     numpy.testing.assert_array_equal(first[0], [3.0, 0.0])
     with pytest.raises(ValueError, match="shape"):
         pullback(numpy.ones(3))
+    with pytest.raises(TypeError, match="cotangent 0 is complex"):  # its imaginary part would be dropped
+        pullback(numpy.array([1.0, 1j]))
 
 
 def test_in_place_update_is_differentiated():

@@ -226,6 +226,10 @@ def vjp(function, *primals, has_aux=False):
             if np.shape(ct) != np.shape(out):
                 raise ValueError(f"vjp pullback: cotangent {position} has shape {np.shape(ct)}, but the output "
                                  f"it pairs with has shape {np.shape(out)}")
+            if _is_complex_value(ct) and not _is_complex_value(out):
+                # Its imaginary part would be dropped (the cotangent of a real output is real), as JAX refuses.
+                raise TypeError(f"vjp pullback: cotangent {position} is complex ({aval_of(ct).dtype}), but the "
+                                f"output it pairs with is real ({aval_of(out).dtype}); pass a real cotangent")
         cotangents = pullback_flat(list(ct_leaves))
         grads = [_finalize(instantiate(c, leaf), leaf) for c, leaf in zip(cotangents, leaves)]
         return tuple(tree_unflatten(in_tree, grads))
