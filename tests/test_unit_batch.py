@@ -6,6 +6,7 @@ import pytest
 import chainrule as cr
 import chainrule.numpy as cnp
 from chainrule.autodiff import unit_batch
+from chainrule.ops import arithmetic
 
 import jax  # the independent oracle
 jax.config.update("jax_enable_x64", True)
@@ -108,3 +109,15 @@ def test_staged_jacobians_keep_the_seed_implicit_too():
         for left, right, out in specs:
             summed = set(left) & set(right) - set(out)
             assert not (len(left) == 2 and len(right) == 2 and summed), (left, right, out)
+
+
+@pytest.mark.parametrize("name", ["add", "sub"])
+def test_sums_with_the_seed_in_any_memory_layout(name):
+    # The seed's diagonal is added in place; a dense batch in Fortran order must get it too.
+    dense = onp.asfortranarray(rng.standard_normal((6, 6))).reshape(6, 2, 3, order="F")
+    assert not dense.flags.c_contiguous
+    unit = unit_batch.UnitBatch(rng.standard_normal((2, 3)))
+    operation = onp.add if name == "add" else onp.subtract
+    for left, right in [(dense, unit), (unit, dense)]:
+        out = unit_batch.apply(getattr(arithmetic, name), [left, right], [True, True], {})
+        onp.testing.assert_array_equal(out, operation(onp.asarray(left), onp.asarray(right)))

@@ -183,9 +183,14 @@ def _sum_rule(sign):
         dtype = np.result_type(out, second.dtype)
         if dtype != out.dtype:
             out = out.astype(dtype)
-        if type(second) is UnitBatch:
+        if type(second) is UnitBatch:  # its diagonal: example k, element k
             size = second.scale.size
-            out.reshape(size, size).flat[::size + 1] += second_sign * second.scale.ravel()
+            if out.flags.c_contiguous:  # viewed as (size, size), every (size + 1)-th element
+                out.reshape(size, size).flat[::size + 1] += second_sign * second.scale.ravel()
+            else:
+                k = np.arange(size)
+                diagonal = (k,) + (np.unravel_index(k, second.scale.shape) if second.scale.ndim else ())
+                out[diagonal] += second_sign * second.scale.ravel()
         elif second_sign == 1:
             np.add(out, densify(second), out=out)
         else:
