@@ -260,11 +260,12 @@ def batch_flat(function, leaves, axes, size):
     Returns the flat outputs with the batch along axis 0 (outputs that do not depend on the batch are
     broadcast).
     """
-    from ..numpy.shaping import moveaxis
+    if any(axes):  # some batch axis to move first
+        from ..numpy.shaping import moveaxis
+        leaves = [moveaxis(leaf, axis, 0) if axis else leaf for leaf, axis in zip(leaves, axes)]
     interpreter = BatchInterpreter(size)
     with interpreter_scope(interpreter):
-        inputs = [leaf if axis is None else BatchTracer(interpreter, moveaxis(leaf, axis, 0) if axis else leaf)
-                  for leaf, axis in zip(leaves, axes)]
+        inputs = [leaf if axis is None else BatchTracer(interpreter, leaf) for leaf, axis in zip(leaves, axes)]
         outs = function(inputs)
         results = []
         for out in outs:

@@ -12,6 +12,7 @@ from ..core.tree import tree_flatten, tree_unflatten, tree_map
 from ..core.zeros import instantiate
 from ..ops import structure
 from . import unit_batch
+from .batching import batch_flat
 from .forward import jvp_flat
 from .reverse import ReverseTracer, record
 
@@ -375,7 +376,6 @@ def jacfwd(function, argnums=0, holomorphic=False):
     array([[2., 0.],
            [0., 4.]])
     """
-    from .batching import batch_flat
 
     def jacfwd_function(*args):
         single, numbers = _normalize_argnums(argnums, len(args), "jacfwd")
@@ -440,7 +440,6 @@ def jacrev(function, argnums=0, holomorphic=False):
 
 
 def _jacobian_from_pullback(leaves, in_tree, outs, out_tree, pullback, single):
-    from .batching import batch_flat
     basis, sizes, total = _basis(outs)
     if total == 0:
         blocks = [[_finalize(np.zeros(np.shape(o) + np.shape(leaf)), o) for leaf in leaves] for o in outs]
@@ -578,7 +577,6 @@ def vmap(function, in_axes=0, out_axes=0, axis_size=None):
     >>> cr.vmap(lambda w, x: np.dot(w, x), in_axes=(None, 0))(np.array([1.0, 2.0]), np.eye(2))
     array([1., 2.])
     """
-    from .batching import batch_flat
 
     def vmapped(*args):
         spec = in_axes if not isinstance(in_axes, list) else tuple(in_axes)
