@@ -200,12 +200,13 @@ def record(function, primals):
 
 def _project(cotangent, primal):
     """A real input's cotangent is the real part of what complex intermediates sent it."""
-    if cotangent is None or not _is_complex(cotangent) or _is_complex(primal):
+    if cotangent is None or not is_complex(cotangent) or is_complex(primal):
         return cotangent
     return real(cotangent)
 
 
-def _is_complex(value):
+def is_complex(value):
+    """Whether ``value`` (an array, a Python number or a traced value) has a complex dtype."""
     if type(value) is np.ndarray:
         return value.dtype.kind == "c"
     dtype = value.dtype if hasattr(value, "dtype") else np.result_type(value)
@@ -236,7 +237,7 @@ def backward(tape):
             # so that no rule multiplies a stray imaginary part by its complex coefficients.
             if primitive.multiple_results:
                 cotangent = [_project(c, o) for c, o in zip(cotangent, node.out)]
-            elif cotangent.dtype.kind == "c" if type(cotangent) is np.ndarray else _is_complex(cotangent):
+            elif cotangent.dtype.kind == "c" if type(cotangent) is np.ndarray else is_complex(cotangent):
                 cotangent = _project(cotangent, node.out)
             input_vjps = primitive.input_vjps
             sparse = _slice_cotangent(node, cotangent) if primitive is gather else None

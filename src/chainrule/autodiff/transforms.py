@@ -14,7 +14,7 @@ from ..ops import structure
 from . import unit_batch
 from .batching import batch_flat
 from .forward import jvp_flat
-from .reverse import ReverseTracer, record
+from .reverse import ReverseTracer, is_complex, record
 
 
 # ---------------------------------------------------------------------------------------------- inputs
@@ -227,7 +227,7 @@ def vjp(function, *primals, has_aux=False):
             if np.shape(ct) != np.shape(out):
                 raise ValueError(f"vjp pullback: cotangent {position} has shape {np.shape(ct)}, but the output "
                                  f"it pairs with has shape {np.shape(out)}")
-            if _is_complex_value(ct) and not _is_complex_value(out):
+            if is_complex(ct) and not is_complex(out):
                 # Its imaginary part would be dropped (the cotangent of a real output is real), as JAX refuses.
                 raise TypeError(f"vjp pullback: cotangent {position} is complex ({aval_of(ct).dtype}), but the "
                                 f"output it pairs with is real ({aval_of(out).dtype}); pass a real cotangent")
@@ -444,16 +444,17 @@ def _jacobian_from_pullback(leaves, in_tree, outs, out_tree, pullback, single):
     if total == 0:
         blocks = [[_finalize(np.zeros(np.shape(o) + np.shape(leaf)), o) for leaf in leaves] for o in outs]
         return _arrange(blocks, out_tree, in_tree, single)
+
     def pull(seeds):
         return batch_flat(lambda cotangents: [instantiate(c, leaf) for c, leaf in zip(pullback(cotangents), leaves)],
                           seeds, [0] * len(seeds), total)
 
     stacked = pull(basis)
-    if any(_is_complex_value(o) for o in outs) and not all(_is_complex_value(leaf) for leaf in leaves):
+    if any(is_complex(o) for o in outs) and not all(is_complex(leaf) for leaf in leaves):
         # A real input's cotangent is Re(c J): the unit seeds give Re J, the seeds i e_k give -Im J.
         imaginary = pull([unit_batch.UnitBatch(b.scale * 1j) if isinstance(b, unit_batch.UnitBatch) else b * 1j
                           for b in basis])
-        stacked = [s if _is_complex_value(leaf) else s - 1j * t
+        stacked = [s if is_complex(leaf) else s - 1j * t
                    for s, t, leaf in zip(stacked, imaginary, leaves)]
     blocks = []
     offset = 0
@@ -467,7 +468,7 @@ def _jacobian_from_pullback(leaves, in_tree, outs, out_tree, pullback, single):
 def _check_complex_inputs(leaves, holomorphic, transform):
     """JAX's rule: a Jacobian with respect to complex inputs is f'(z), defined for holomorphic functions
     only, so it has to be asked for; otherwise only the real direction would be differentiated, silently."""
-    complex_inputs = [_is_complex_value(leaf) for leaf in leaves]
+    complex_inputs = [is_complex(leaf) for leaf in leaves]
     if holomorphic and not all(complex_inputs):
         dtypes = ", ".join(str(aval_of(leaf).dtype) for leaf in leaves)
         raise TypeError(f"{transform}(holomorphic=True) needs complex inputs, got dtype {dtypes}; "
@@ -479,16 +480,8 @@ def _check_complex_inputs(leaves, holomorphic, transform):
             f"differentiate with respect to x and y. grad of a real-valued function takes complex inputs as is.")
 
 
-def _is_complex_value(value):
-    kind = type(value)
-    if kind is float:
-        return False
-    dtype = value.dtype if kind is np.ndarray else aval_of(value).dtype
-    return dtype.kind == "c"
-
-
 def _total_size(leaves):
-    return sum(int(np.prod(np.shape(leaf), dtype=np.int64)) for leaf in leaves)
+    return sum(_sizes(leaves))
 
 
 def jacobian(function, argnums=0, mode="auto", holomorphic=False):
