@@ -7,7 +7,6 @@ import functools
 
 import numpy as np
 
-from .autodiff.batching import BATCH_RULES, materialize
 from .autodiff.forward import jvp_flat
 from .autodiff.reverse import record
 from .autodiff.transforms import vmap
@@ -17,6 +16,7 @@ from .core.primitive import Primitive
 from .core.tree import tree_flatten, tree_map, tree_unflatten
 from .core.zeros import instantiate
 from .ops import control
+from .ops.batch_rules import materialize
 from .ops.arithmetic import add
 from .ops.structure import reshape
 from .ops.contraction import contract
@@ -39,6 +39,47 @@ def _staged_shape_rule(run):
         graph = make_graph(lambda *leaves: run(list(leaves), **params))(*avals)
         return [v.aval for v in graph.outvars]
     return shape_rule
+
+
+# ------------------------------------------------------------------------------------------- batching
+# A batched call is a call of the batched function with batched rules, so the custom rule survives vmap.
+
+def _batched_arguments(values, batched, size):
+    return [materialize(v, b, size) for v, b in zip(values, batched)]
+
+
+def _copy_structure(source, target):
+    target.out_tree, target.residual_tree, target.num_out = source.out_tree, source.residual_tree, source.num_out
+
+
+def _batch_custom_jvp(primitive, values, batched, params, size):
+    rule, call = params["rule"], params["call"]
+    batched_rule = custom_jvp(vmap(rule.function))
+    if rule.jvp_rule is not None:
+        batched_rule.defjvp(vmap(rule.jvp_rule))
+    new_call = _CallRecord(call.in_tree)
+    out = custom_jvp_call.bind(*_batched_arguments(values, batched, size), rule=batched_rule, call=new_call)
+    _copy_structure(new_call, call)
+    return out
+
+
+def _batch_custom_vjp(primitive, values, batched, params, size):
+    rule, call = params["rule"], params["call"]
+    batched_rule = custom_vjp(vmap(rule.function))
+    if rule.forward is not None:
+        batched_rule.defvjp(vmap(rule.forward), vmap(rule.backward))
+    new_call = _CallRecord(call.in_tree)
+    out = custom_vjp_call.bind(*_batched_arguments(values, batched, size), rule=batched_rule, call=new_call)
+    _copy_structure(new_call, call)
+    return out
+
+
+def _batch_checkpoint(primitive, values, batched, params, size):
+    function, call = params["function"], params["call"]
+    new_call = _CallRecord(call.in_tree)
+    out = checkpoint_call.bind(*_batched_arguments(values, batched, size), function=vmap(function), call=new_call)
+    _copy_structure(new_call, call)
+    return out
 
 
 # ------------------------------------------------------------------------------------------- custom_jvp
@@ -71,19 +112,21 @@ def _custom_jvp_jvp(primals, tangents, *, rule, call):
     return out_leaves, out_dot_leaves
 
 
-def _custom_jvp_pullback(out_bars, outs, *inputs, rule, call):
-    # The rule is linear in the tangents: its transpose is the reverse-mode derivative of the tangent map.
-    def tangent_map(tangents):
-        return _custom_jvp_jvp(list(inputs), tangents, rule=rule, call=call)[1]
+def _custom_jvp_vjp(outs, *inputs, rule, call):
+    def custom_jvp_pullback(out_bars):
+        # The rule is linear in the tangents: its transpose is the reverse-mode derivative of the tangent map.
+        def tangent_map(tangents):
+            return _custom_jvp_jvp(list(inputs), tangents, rule=rule, call=call)[1]
 
-    zeros = [np.zeros(np.shape(x), aval_of(x).dtype) for x in inputs]
-    _, pullback = record(tangent_map, zeros)
-    return tuple(pullback([instantiate(c, o) for c, o in zip(out_bars, outs)]))
+        zeros = [np.zeros(np.shape(x), aval_of(x).dtype) for x in inputs]
+        _, pullback = record(tangent_map, zeros)
+        return tuple(pullback([instantiate(c, o) for c, o in zip(out_bars, outs)]))
+    return custom_jvp_pullback
 
 
-custom_jvp_call = Primitive("custom_jvp_call", _custom_jvp_impl, jvp=_custom_jvp_jvp, vjp=_custom_jvp_pullback,
-                            multiple_results=True, shape_rule=_staged_shape_rule(_custom_jvp_run),
-                            calls_function=True)
+custom_jvp_call = Primitive("custom_jvp_call", _custom_jvp_impl, jvp=_custom_jvp_jvp, vjp=_custom_jvp_vjp,
+                            batch=_batch_custom_jvp, multiple_results=True,
+                            shape_rule=_staged_shape_rule(_custom_jvp_run), calls_function=True)
 
 
 class custom_jvp:
@@ -160,20 +203,23 @@ def _custom_vjp_cotangents(rule, call, residual_leaves, out_bars, inputs):
     return leaves
 
 
-def _custom_vjp_pullback(out_bars, outs, *inputs, rule, call):
+def _custom_vjp_vjp(outs, *inputs, rule, call):
     if rule.backward is None:
         raise TypeError(f"custom_vjp function {rule.name} has no rules: define them with {rule.name}.defvjp(fwd, bwd)")
     n = call.num_out
-    bars = [instantiate(c, o) for c, o in zip(out_bars[:n], outs[:n])]
-    cotangents = _custom_vjp_cotangents(rule, call, list(outs[n:]), bars, inputs)
-    residual_bars = out_bars[n:]
-    if any(c is not None for c in residual_bars):
-        # Residuals feed the backward rule of an inner derivative (higher order): their cotangents flow
-        # to the inputs through the forward rule, differentiated as ordinary code.
-        _, pullback = record(lambda leaves: _custom_vjp_run(leaves, rule=rule, call=call)[n:], list(inputs))
-        extra = pullback([instantiate(c, o) for c, o in zip(residual_bars, outs[n:])])
-        cotangents = [e if c is None else (c if e is None else add(c, e)) for c, e in zip(cotangents, extra)]
-    return tuple(cotangents)
+
+    def custom_vjp_pullback(out_bars):
+        bars = [instantiate(c, o) for c, o in zip(out_bars[:n], outs[:n])]
+        cotangents = _custom_vjp_cotangents(rule, call, list(outs[n:]), bars, inputs)
+        residual_bars = out_bars[n:]
+        if any(c is not None for c in residual_bars):
+            # Residuals feed the backward rule of an inner derivative (higher order): their cotangents flow
+            # to the inputs through the forward rule, differentiated as ordinary code.
+            _, pullback = record(lambda leaves: _custom_vjp_run(leaves, rule=rule, call=call)[n:], list(inputs))
+            extra = pullback([instantiate(c, o) for c, o in zip(residual_bars, outs[n:])])
+            cotangents = [e if c is None else (c if e is None else add(c, e)) for c, e in zip(cotangents, extra)]
+        return tuple(cotangents)
+    return custom_vjp_pullback
 
 
 def _custom_vjp_jvp(primals, tangents, *, rule, call):
@@ -205,9 +251,9 @@ def _custom_vjp_jvp(primals, tangents, *, rule, call):
     return outs, custom_tangents + list(out_tangents[n:])
 
 
-custom_vjp_call = Primitive("custom_vjp_call", _custom_vjp_impl, jvp=_custom_vjp_jvp, vjp=_custom_vjp_pullback,
-                            multiple_results=True, shape_rule=_staged_shape_rule(_custom_vjp_run),
-                            calls_function=True)
+custom_vjp_call = Primitive("custom_vjp_call", _custom_vjp_impl, jvp=_custom_vjp_jvp, vjp=_custom_vjp_vjp,
+                            batch=_batch_custom_vjp, multiple_results=True,
+                            shape_rule=_staged_shape_rule(_custom_vjp_run), calls_function=True)
 
 
 class custom_vjp:
@@ -264,15 +310,17 @@ def _checkpoint_jvp(primals, tangents, *, function, call):
     return jvp_flat(lambda leaves: _checkpoint_run(leaves, function=function, call=call), primals, tangents)
 
 
-def _checkpoint_pullback(out_bars, outs, *inputs, function, call):
-    # Recompute the forward pass now, recording it, instead of having kept its intermediates.
-    _, pullback = record(lambda leaves: _checkpoint_run(leaves, function=function, call=call), list(inputs))
-    return tuple(pullback(list(out_bars)))
+def _checkpoint_vjp(outs, *inputs, function, call):
+    # Keeps the inputs only: the forward pass is recomputed, recording it, when the pullback runs.
+    def checkpoint_pullback(out_bars):
+        _, pullback = record(lambda leaves: _checkpoint_run(leaves, function=function, call=call), list(inputs))
+        return tuple(pullback(list(out_bars)))
+    return checkpoint_pullback
 
 
-checkpoint_call = Primitive("checkpoint_call", _checkpoint_impl, jvp=_checkpoint_jvp, vjp=_checkpoint_pullback,
-                            multiple_results=True, shape_rule=_staged_shape_rule(_checkpoint_run),
-                            calls_function=True)
+checkpoint_call = Primitive("checkpoint_call", _checkpoint_impl, jvp=_checkpoint_jvp, vjp=_checkpoint_vjp,
+                            batch=_batch_checkpoint, multiple_results=True,
+                            shape_rule=_staged_shape_rule(_checkpoint_run), calls_function=True)
 
 
 def checkpoint(function):
@@ -303,48 +351,3 @@ def stop_gradient(x):
     3.0
     """
     return tree_map(control.stop_gradient, x)
-
-
-# ------------------------------------------------------------------------------------------- batching
-# A batched call is a call of the batched function with batched rules, so the custom rule survives vmap.
-
-def _batched_arguments(values, batched, size):
-    return [materialize(v, b, size) for v, b in zip(values, batched)]
-
-
-def _copy_structure(source, target):
-    target.out_tree, target.residual_tree, target.num_out = source.out_tree, source.residual_tree, source.num_out
-
-
-def _batch_custom_jvp(primitive, values, batched, params, size):
-    rule, call = params["rule"], params["call"]
-    batched_rule = custom_jvp(vmap(rule.function))
-    if rule.jvp_rule is not None:
-        batched_rule.defjvp(vmap(rule.jvp_rule))
-    new_call = _CallRecord(call.in_tree)
-    out = custom_jvp_call.bind(*_batched_arguments(values, batched, size), rule=batched_rule, call=new_call)
-    _copy_structure(new_call, call)
-    return out
-
-
-def _batch_custom_vjp(primitive, values, batched, params, size):
-    rule, call = params["rule"], params["call"]
-    batched_rule = custom_vjp(vmap(rule.function))
-    if rule.forward is not None:
-        batched_rule.defvjp(vmap(rule.forward), vmap(rule.backward))
-    new_call = _CallRecord(call.in_tree)
-    out = custom_vjp_call.bind(*_batched_arguments(values, batched, size), rule=batched_rule, call=new_call)
-    _copy_structure(new_call, call)
-    return out
-
-
-def _batch_checkpoint(primitive, values, batched, params, size):
-    function, call = params["function"], params["call"]
-    new_call = _CallRecord(call.in_tree)
-    out = checkpoint_call.bind(*_batched_arguments(values, batched, size), function=vmap(function), call=new_call)
-    _copy_structure(new_call, call)
-    return out
-
-
-BATCH_RULES.update({"custom_jvp_call": _batch_custom_jvp, "custom_vjp_call": _batch_custom_vjp,
-                    "checkpoint_call": _batch_checkpoint})

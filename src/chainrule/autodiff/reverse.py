@@ -1,53 +1,61 @@
-"""Reverse mode: record each primitive call as a node of a tape, then walk the tape backwards applying VJPs.
+"""Reverse mode: record each primitive call as a node holding the pullback its rule made, then walk the
+nodes backwards.
 
-A node keeps references to its inputs and output (no copies); the tape is freed with the pullback.
+The tape is immutable once recorded: each value has a *slot* number, and a backward pass keeps the
+cotangents in its own table indexed by slot. So a pullback may be called again, from several threads
+at once, after an exception, or under another transform. What the tape keeps alive is exactly what the
+rules' pullback closures hold.
 """
 import numpy as np
 
 from ..core.config import config
+from ..core.cotangents import SliceSum, dense
 from ..core.interpreter import Interpreter, PrimalTracer, Tracer, bind, interpreter_scope, set_backward_primitive
 from ..ops.arithmetic import add
 from ..ops.elementwise import real
-from ..ops.indexing import gather
-from .residuals import MISSING, plan_for, stand_in
-
-
-LARGE = 2048  # elements: from this size on, a node keeps only what its pullback reads
 
 
 class Node:
-    """One recorded primitive call: its rule inputs and, during the backward pass, its cotangent."""
+    """One recorded primitive call. ``out``: the slot of its output (a list of slots for several);
+    per-input rules give ``edges`` = ((input slot, pullback to that input), ...); a joint rule gives
+    ``pullback`` (cotangent -> one cotangent per input) and ``parents`` (input slots, None where not
+    differentiated). ``complex_out``: whether the output is complex (a real output's cotangent is real)."""
 
-    __slots__ = ("primitive", "params", "parents", "inputs", "out", "cotangent")
+    __slots__ = ("primitive", "out", "edges", "pullback", "parents", "complex_out")
 
-    def __init__(self, primitive, params, parents, inputs, out):
+    def __init__(self, primitive, out, edges, pullback, parents, complex_out):
         self.primitive = primitive
-        self.params = params
-        self.parents = parents
-        self.inputs = inputs
         self.out = out
-        self.cotangent = None
+        self.edges = edges
+        self.pullback = pullback
+        self.parents = parents
+        self.complex_out = complex_out
 
 
 class ReverseTracer(PrimalTracer):
-    __slots__ = ("node", "index")
+    __slots__ = ("slot",)
 
-    def __init__(self, trace, primal, node, index=None):
+    def __init__(self, trace, primal, slot):
         self._trace = trace
         self.primal = primal
-        self.node = node
-        self.index = index
+        self.slot = slot
 
     def __repr__(self):
         return f"ReverseTracer(primal={self.primal!r})"
 
 
 class ReverseInterpreter(Interpreter):
-    __slots__ = ("tape",)
+    __slots__ = ("tape", "slots")
 
     def __init__(self):
         super().__init__()
         self.tape = []
+        self.slots = 0  # slots handed out so far: the inputs' first, then one per recorded output
+
+    def new_slot(self):
+        slot = self.slots
+        self.slots = slot + 1
+        return slot
 
     def process(self, primitive, args, params):
         primals = []
@@ -56,8 +64,7 @@ class ReverseInterpreter(Interpreter):
         for arg in args:
             if type(arg) is ReverseTracer and arg._trace is self:
                 primal = arg.primal
-                # A parent is (node, output index): a tracer may later be re-pointed by x[i] = v.
-                parents.append((arg.node, arg.index))
+                parents.append(arg.slot)
             else:
                 primal = arg
                 parents.append(None)
@@ -70,132 +77,91 @@ class ReverseInterpreter(Interpreter):
             out = primitive.impl(*primals, **params)
         if not primitive.differentiable:
             return out
-        # Keep only what the pullbacks read; shape/dtype stand-ins replace the rest. Small arrays are kept
-        # whole: dropping them saves little memory and costs time on every primitive.
-        stored_out = out
-        first = primals[0]
-        if ((type(out) is np.ndarray and out.size >= LARGE) or (type(first) is np.ndarray and first.size >= LARGE)
-                or nested):
-            mask = 0  # bit i set: argument i is differentiated here
-            for position, parent in enumerate(parents):
-                if parent is not None:
-                    mask |= 1 << position
-            plan = primitive.residual_plans.get(mask, MISSING)
-            if plan is MISSING:
-                plan = primitive.residual_plans[mask] = plan_for(primitive, mask, len(args))
+        if config.debug_nans:
+            set_backward_primitive(primitive)  # a NaN made by a maker is reported as the derivative's
+            try:
+                edges, pullback = _make_pullbacks(primitive, out, primals, params, parents)
+            finally:
+                set_backward_primitive(None)
         else:
-            plan = None
-        if plan is not None:
-            keep_out, dropped = plan
-            for position in dropped:
-                primals[position] = stand_in(primals[position])
-            if not keep_out:
-                stored_out = stand_in(out)
-        node = Node(primitive, params, parents, primals, stored_out)
-        self.tape.append(node)
+            edges, pullback = _make_pullbacks(primitive, out, primals, params, parents)
         if primitive.multiple_results:
-            node.cotangent = [None] * len(out)
-            return [ReverseTracer(self, o, node, i) for i, o in enumerate(out)]
-        return ReverseTracer(self, out, node)
+            slots = [self.new_slot() for _ in out]
+            self.tape.append(Node(primitive, slots, edges, pullback, parents, [is_complex(o) for o in out]))
+            return [ReverseTracer(self, o, s) for o, s in zip(out, slots)]
+        slot = self.slots
+        self.slots = slot + 1
+        try:
+            complex_out = out.dtype.kind == "c"
+        except AttributeError:  # a Python number
+            complex_out = type(out) is complex
+        self.tape.append(Node(primitive, slot, edges, pullback, parents, complex_out))
+        return ReverseTracer(self, out, slot)
 
 
-def _accumulate(node, index, cotangent):
-    if index is None:
-        node.cotangent = cotangent if node.cotangent is None else _sum(node.cotangent, cotangent)
-    else:
-        current = node.cotangent[index]
-        node.cotangent[index] = cotangent if current is None else _sum(current, cotangent)
-
-
-class SliceSum:
-    """A cotangent that is zero outside basic slices: what reads like ``x[1:]`` and ``x[:-1]`` send back to
-    ``x``. Kept as (index, value) parts and written into one array when needed, instead of one zero-padded
-    array per read and a full-size sum per pair (the scatter-add their VJP would compute)."""
-
-    __slots__ = ("shape", "dtype", "parts")
-
-    def __init__(self, shape, dtype, parts):
-        self.shape = shape
-        self.dtype = dtype
-        self.parts = parts
-
-    def dense(self, base=None):
-        """The cotangent as an array (``base`` plus the parts, when given: a fresh array either way)."""
-        if base is None:
-            out = np.zeros(self.shape, dtype=self.dtype)
-        else:
-            out = np.array(base, dtype=np.result_type(base, self.dtype), copy=True)
-        for index, value in self.parts:
-            out[index] += value
-        return out
-
-
-def _sum(current, cotangent):
-    """current + cotangent, either of which may be a SliceSum."""
-    if type(current) is not SliceSum and type(cotangent) is not SliceSum:
-        return add(current, cotangent)
-    if type(current) is SliceSum and type(cotangent) is SliceSum:
-        return SliceSum(current.shape, np.result_type(current.dtype, cotangent.dtype), current.parts + cotangent.parts)
-    sparse, other = (current, cotangent) if type(current) is SliceSum else (cotangent, current)
-    if type(other) is np.ndarray and other.shape == sparse.shape:
-        return sparse.dense(base=other)
-    return add(densify(current), densify(cotangent))
-
-
-def densify(cotangent):
-    return cotangent.dense() if type(cotangent) is SliceSum else cotangent
-
-
-def _slice_cotangent(node, cotangent):
-    """The cotangent a basic-slice ``gather`` sends its operand, kept sparse; None for other nodes."""
-    template = node.params["template"]
-    if type(cotangent) is not np.ndarray or template.has_arrays or node.parents[0] is None:
-        return None
-    return SliceSum(np.shape(node.inputs[0]), cotangent.dtype, [(template.build(()), cotangent)])
-
-
-class InputNode:
-    """A leaf of the tape: an input being differentiated."""
-
-    __slots__ = ("cotangent",)
-
-    def __init__(self):
-        self.cotangent = None
+def _make_pullbacks(primitive, out, primals, params, parents):
+    """Run the primitive's reverse rule at a recorded call: (edges, None) for per-input makers, run only for
+    the differentiated inputs; (None, pullback) for a joint maker."""
+    input_vjps = primitive.input_vjps
+    if input_vjps is None:
+        return None, primitive.vjp(out, *primals, **params)
+    edges = []
+    for position, slot in enumerate(parents):
+        if slot is not None:
+            maker = input_vjps[position]
+            if maker is not None:
+                edges.append((slot, maker(out, *primals, **params)))
+    return edges, None
 
 
 def record(function, primals):
     """Run ``function`` on flat ``primals`` under a fresh reverse interpreter.
 
     Returns (outs, pullback) where ``pullback(out_cotangents) -> input cotangents`` (flat lists, None
-    for zero) may be called any number of times.
+    for zero) may be called any number of times, from any thread.
     """
     interpreter = ReverseInterpreter()
     with interpreter_scope(interpreter):
-        input_nodes = [InputNode() for _ in primals]
-        inputs = [ReverseTracer(interpreter, p, n) for p, n in zip(primals, input_nodes)]
+        inputs = [ReverseTracer(interpreter, p, interpreter.new_slot()) for p in primals]
         outs = function(inputs)
         out_primals = []
-        out_links = []
+        out_slots = []
         for out in outs:
             if isinstance(out, ReverseTracer) and out._trace is interpreter:
                 out_primals.append(out.primal)
-                out_links.append((out.node, out.index))
+                out_slots.append(out.slot)
             else:
                 out_primals.append(out)
-                out_links.append(None)
-    tape = interpreter.tape
+                out_slots.append(None)
+    tape = tuple(interpreter.tape)
+    slot_count = interpreter.slots
+    input_count = len(primals)
 
     def pullback(out_cotangents):
-        for link, cotangent in zip(out_links, out_cotangents):
-            if link is not None and cotangent is not None:
-                _accumulate(link[0], link[1], cotangent)
-        backward(tape)
-        results = [_project(densify(n.cotangent), p) for n, p in zip(input_nodes, primals)]
-        for n in input_nodes:
-            n.cotangent = None
-        return results
+        cotangents = [None] * slot_count  # this call's own state: nothing shared is written
+        for slot, cotangent in zip(out_slots, out_cotangents):
+            if slot is not None and cotangent is not None:
+                cotangents[slot] = accumulate(cotangents[slot], cotangent)
+        backward(tape, cotangents)
+        return [_project(dense(c), p) for c, p in zip(cotangents[:input_count], primals)]
 
     return out_primals, pullback
+
+
+def accumulate(current, cotangent):
+    """current + cotangent for the cotangent kinds of the backward pass: None (zero), arrays and traced
+    values, and sparse sums (``core.cotangents``)."""
+    if current is None:
+        return cotangent
+    if type(current) is np.ndarray and type(cotangent) is np.ndarray:
+        return add(current, cotangent)
+    if type(current) is SliceSum:
+        total = current.plus(cotangent)
+    elif type(cotangent) is SliceSum:
+        total = cotangent.plus(current)
+    else:
+        return add(current, cotangent)
+    return add(dense(current), dense(cotangent)) if total is NotImplemented else total
 
 
 def _project(cotangent, primal):
@@ -206,62 +172,63 @@ def _project(cotangent, primal):
 
 
 def is_complex(value):
-    """Whether ``value`` (an array, a Python number or a traced value) has a complex dtype."""
-    if type(value) is np.ndarray:
+    """Whether ``value`` (an array, a NumPy or Python number, or a traced value) has a complex dtype."""
+    try:
         return value.dtype.kind == "c"
-    dtype = value.dtype if hasattr(value, "dtype") else np.result_type(value)
-    return dtype.kind == "c"
+    except AttributeError:
+        return np.result_type(value).kind == "c"
 
 
-def backward(tape):
-    """Walk ``tape`` from last to first node, sending each node's cotangent to its parents."""
+def _real_cotangent(cotangent, complex_out):
+    # A real output's cotangent is real: project what complex consumers sent (JAX's convention), so that
+    # no rule multiplies a stray imaginary part by its complex coefficients.
+    if complex_out or cotangent is None:
+        return cotangent
+    if (cotangent.dtype.kind == "c") if type(cotangent) is np.ndarray else is_complex(cotangent):
+        return real(cotangent)
+    return cotangent
+
+
+def backward(tape, cotangents):
+    """Walk ``tape`` from last to first node, sending each node's cotangent (read from and written to the
+    per-call table ``cotangents``, indexed by slot) to its inputs' slots."""
     debugging = config.debug_nans
     try:
         for node in reversed(tape):
-            cotangent = node.cotangent
-            primitive = node.primitive
-            if primitive.multiple_results:
-                if all(c is None for c in cotangent):
-                    continue
-                node.cotangent = [None] * len(cotangent)
-                cotangent = [densify(c) for c in cotangent]
-            else:
+            out = node.out
+            if type(out) is int:
+                cotangent = cotangents[out]
                 if cotangent is None:
                     continue
-                node.cotangent = None
-                if type(cotangent) is SliceSum:
-                    cotangent = cotangent.dense()
-            if debugging:
-                set_backward_primitive(primitive)
-            # A real output's cotangent is real: project what complex consumers sent (JAX's convention),
-            # so that no rule multiplies a stray imaginary part by its complex coefficients.
-            if primitive.multiple_results:
-                cotangent = [_project(c, o) for c, o in zip(cotangent, node.out)]
-            elif cotangent.dtype.kind == "c" if type(cotangent) is np.ndarray else is_complex(cotangent):
-                cotangent = _project(cotangent, node.out)
-            input_vjps = primitive.input_vjps
-            sparse = _slice_cotangent(node, cotangent) if primitive is gather else None
-            if sparse is not None:
-                pairs = ((node.parents[0], sparse),)
-            elif input_vjps is not None:
-                pairs = [(parent, rule(cotangent, node.out, *node.inputs, **node.params))
-                         for parent, rule in zip(node.parents, input_vjps) if parent is not None and rule is not None]
+                cotangents[out] = None  # read once: freed as the walk goes on
+                if type(cotangent) is not np.ndarray:
+                    cotangent = dense(cotangent)
+                if not node.complex_out:
+                    cotangent = _real_cotangent(cotangent, False)
             else:
-                pairs = zip(node.parents, primitive.vjp(cotangent, node.out, *node.inputs, **node.params))
-            for parent, parent_cotangent in pairs:
-                if parent is None or parent_cotangent is None:
+                cotangent = [cotangents[slot] for slot in out]
+                if all(c is None for c in cotangent):
                     continue
-                parent_node, index = parent
-                if index is None:  # the common single-output case, inlined from _accumulate
-                    current = parent_node.cotangent
-                    if current is None:
-                        parent_node.cotangent = parent_cotangent
-                    elif type(current) is np.ndarray and type(parent_cotangent) is np.ndarray:
-                        parent_node.cotangent = add(current, parent_cotangent)
-                    else:
-                        parent_node.cotangent = _sum(current, parent_cotangent)
+                for slot in out:
+                    cotangents[slot] = None
+                cotangent = [_real_cotangent(dense(c), is_c) for c, is_c in zip(cotangent, node.complex_out)]
+            if debugging:
+                set_backward_primitive(node.primitive)
+            edges = node.edges
+            if edges is not None:
+                pairs = [(slot, pullback(cotangent)) for slot, pullback in edges]
+            else:
+                pairs = zip(node.parents, node.pullback(cotangent))
+            for slot, parent_cotangent in pairs:
+                if slot is None or parent_cotangent is None:
+                    continue
+                current = cotangents[slot]
+                if current is None:
+                    cotangents[slot] = parent_cotangent
+                elif type(current) is np.ndarray and type(parent_cotangent) is np.ndarray:
+                    cotangents[slot] = add(current, parent_cotangent)
                 else:
-                    _accumulate(parent_node, index, parent_cotangent)
+                    cotangents[slot] = accumulate(current, parent_cotangent)
     finally:
         if debugging:
             set_backward_primitive(None)

@@ -1,6 +1,5 @@
-"""Primitive: a small closed operation with its evaluation, shape rule and derivative rules in one place."""
-import dis
-
+"""Primitive: a small closed operation, described in one stanza: evaluation, shape rule, derivative rules,
+batching rule and the algebraic traits that graph simplification reads."""
 import numpy as np
 
 from .avals import ShapedArray, aval_of
@@ -13,43 +12,73 @@ class Primitive:
     - ``impl(*arrays, **params)``: evaluation on NumPy arrays.
     - ``shape_rule(*avals, **params) -> aval`` (or a list for multiple results).
     - ``jvp(primals, tangents, **params) -> (out, out_tangent)``; a tangent of None is a known zero.
-    - ``vjp(cotangent, out, *inputs, **params) -> per-input cotangents`` (None for no dependence).
-    - ``input_vjps``: optional per-input pullbacks ``(cotangent, out, *inputs, **params)``, so reverse
-      mode computes only the cotangents that are needed.
+    - ``vjp``: the reverse rule, a *maker* ``vjp(out, *inputs, **params) -> pullback`` run while recording,
+      with ``pullback(cotangent) -> per-input cotangents`` (None for no dependence). What the pullback
+      closes over is exactly what reverse mode keeps.
+    - ``input_vjps``: optional per-input makers ``maker(out, *inputs, **params) -> pullback``, with
+      ``pullback(cotangent) -> that input's cotangent`` (None where the input is not differentiable):
+      reverse mode runs only the makers of the inputs being differentiated, so a node keeps only what
+      those need.
+    - ``batch(primitive, values, batched, params, size) -> out``: the batching rule (``vmap``); batched
+      values carry the batch along axis 0. Elementwise primitives need none.
     - ``differentiable=False`` marks piecewise-constant or integer-valued operations (zero derivative).
     - ``convention``: the stated value at non-differentiable points, one line.
     - ``elementwise``: acts element by element (so batching and sparsity need no rule of their own).
     - ``calls_function``: its implementation runs a user function (custom rules, checkpoint); graph
       consumers may inline it (``core.graph.inline_calls``).
+    - Traits read by graph simplification: ``linear`` (in its first argument), ``left_identity`` and
+      ``right_identity`` (``op(e, x) == x`` / ``op(x, e) == x``), ``involution`` (``op(op(x)) == x``).
     """
 
-    __slots__ = ("name", "impl", "shape_rule", "jvp", "vjp", "input_vjps", "differentiable",
-                 "multiple_results", "linear", "convention", "elementwise", "calls_function", "batch",
-                 "residual_plans", "__weakref__")
+    __slots__ = ("name", "impl", "shape_rule", "jvp", "vjp", "input_vjps", "batch", "differentiable",
+                 "multiple_results", "linear", "convention", "elementwise", "calls_function",
+                 "left_identity", "right_identity", "involution", "__weakref__")
 
-    def __init__(self, name, impl, *, shape_rule=None, jvp=None, vjp=None, input_vjps=None,
+    def __init__(self, name, impl, *, shape_rule=None, jvp=None, vjp=None, input_vjps=None, batch=None,
                  differentiable=True, multiple_results=False, linear=False, convention=None, elementwise=False,
-                 calls_function=False):
+                 calls_function=False, left_identity=None, right_identity=None, involution=False):
         self.name = name
         self.impl = impl
         self.shape_rule = shape_rule or evaluated_shape_rule(impl, multiple_results)
         self.jvp = jvp
         self.vjp = vjp
         self.input_vjps = input_vjps
+        self.batch = batch
         self.differentiable = differentiable
         self.multiple_results = multiple_results
         self.linear = linear
         self.convention = convention
         self.elementwise = elementwise
         self.calls_function = calls_function
-        self.batch = None
-        self.residual_plans = {}  # reverse mode's cache: what a node keeps, per set of differentiated inputs
+        self.left_identity = left_identity
+        self.right_identity = right_identity
+        self.involution = involution
 
     def __call__(self, *args, **params):
         return bind(self, args, params)
 
     def bind(self, *args, **params):
-        return bind(self, args, params)
+        """The same as calling the primitive (one meaning for a primitive call)."""
+        return self(*args, **params)
+
+    def pullback(self, out, inputs, params, wanted=None):
+        """The reverse rule at a recorded call: ``cotangent -> per-input cotangents`` (None for zero).
+
+        ``wanted`` (positions) limits the work to the inputs being differentiated; None means all."""
+        input_vjps = self.input_vjps
+        if input_vjps is None:
+            return self.vjp(out, *inputs, **params)
+        count = len(inputs)
+        positions = range(count) if wanted is None else wanted
+        makers = [(p, input_vjps[p](out, *inputs, **params)) for p in positions if input_vjps[p] is not None]
+
+        def joint_pullback(cotangent):
+            cotangents = [None] * count
+            for position, pullback in makers:
+                cotangents[position] = pullback(cotangent)
+            return cotangents
+
+        return joint_pullback
 
     def __repr__(self):
         return self.name
@@ -67,29 +96,3 @@ def evaluated_shape_rule(impl, multiple_results):
         return aval_of(np.asarray(out))
 
     return shape_rule
-
-
-_LOADS = {"LOAD_FAST", "LOAD_FAST_CHECK", "LOAD_FAST_AND_CLEAR", "LOAD_DEREF", "LOAD_CLOSURE"}
-_VARARGS_FLAG = 0x04
-
-
-def parameters_read(function):
-    """The names of ``function``'s positional parameters (``*args`` included) that its body reads, or
-    None without bytecode. Reverse mode uses it to keep only what pullbacks need."""
-    code = getattr(function, "__code__", None)
-    if code is None:
-        return None
-    names = list(code.co_varnames[:code.co_argcount])
-    if code.co_flags & _VARARGS_FLAG:
-        names.append(code.co_varnames[code.co_argcount + code.co_kwonlyargcount])
-    loaded = {i.argval for i in dis.get_instructions(code) if i.opname in _LOADS}
-    loaded |= set(code.co_cellvars)  # captured by an inner function: assume it is read
-    return {name for name in names if name in loaded}
-
-
-def varargs_name(function):
-    """The name of ``function``'s ``*args`` parameter, or None."""
-    code = function.__code__
-    if not code.co_flags & _VARARGS_FLAG:
-        return None
-    return code.co_varnames[code.co_argcount + code.co_kwonlyargcount]

@@ -9,17 +9,21 @@ from . import families
 from .families import ElementwisePrimitive, elementwise_shape_rule
 
 
-def _pass_cotangent(out_bar, out, x, y):
+def _unchanged(out_bar):
     return out_bar
 
 
-def _negated_cotangent(out_bar, out, x, y):
-    return neg(out_bar)
+def _pass_vjp(out, x, y):
+    return _unchanged
+
+
+def _negate_vjp(out, x, y):
+    return neg
 
 
 def _add_jvp(primals, tangents):
     x_dot, y_dot = tangents
-    out = add.bind(*primals)
+    out = add(*primals)
     if x_dot is None:
         return out, y_dot
     if y_dot is None:
@@ -27,13 +31,9 @@ def _add_jvp(primals, tangents):
     return out, add(x_dot, y_dot)
 
 
-def _add_pullback(out_bar, out, x, y):
-    return out_bar, out_bar
-
-
 def _sub_jvp(primals, tangents):
     x_dot, y_dot = tangents
-    out = sub.bind(*primals)
+    out = sub(*primals)
     if y_dot is None:
         return out, x_dot
     if x_dot is None:
@@ -41,14 +41,10 @@ def _sub_jvp(primals, tangents):
     return out, sub(x_dot, y_dot)
 
 
-def _sub_pullback(out_bar, out, x, y):
-    return out_bar, neg(out_bar)
-
-
 def _mul_jvp(primals, tangents):
     x, y = primals
     x_dot, y_dot = tangents
-    out = mul.bind(x, y)
+    out = mul(x, y)
     if x_dot is None:
         return out, mul(x, y_dot)
     if y_dot is None:
@@ -56,22 +52,22 @@ def _mul_jvp(primals, tangents):
     return out, add(mul(x_dot, y), mul(x, y_dot))
 
 
-def _mul_pullback_x(out_bar, out, x, y):
-    return mul(out_bar, y)
+def _mul_vjp_x(out, x, y):
+    def mul_pullback_x(out_bar):
+        return mul(out_bar, y)
+    return mul_pullback_x
 
 
-def _mul_pullback_y(out_bar, out, x, y):
-    return mul(out_bar, x)
-
-
-def _mul_pullback(out_bar, out, x, y):
-    return mul(out_bar, y), mul(out_bar, x)
+def _mul_vjp_y(out, x, y):
+    def mul_pullback_y(out_bar):
+        return mul(out_bar, x)
+    return mul_pullback_y
 
 
 def _div_jvp(primals, tangents):
     x, y = primals
     x_dot, y_dot = tangents
-    out = div.bind(x, y)
+    out = div(x, y)
     out_dot = None if x_dot is None else div(x_dot, y)
     if y_dot is not None:
         term = neg(mul(div(out, y), y_dot))
@@ -79,33 +75,36 @@ def _div_jvp(primals, tangents):
     return out, out_dot
 
 
-def _div_pullback_x(out_bar, out, x, y):
-    return div(out_bar, y)
+def _div_vjp_x(out, x, y):
+    def div_pullback_x(out_bar):
+        return div(out_bar, y)
+    return div_pullback_x
 
 
-def _div_pullback_y(out_bar, out, x, y):
-    return neg(mul(out_bar, div(out, y)))
+def _div_vjp_y(out, x, y):
+    partial = div(out, y)  # d(x/y)/dy = -out/y, kept instead of out and y
+
+    def div_pullback_y(out_bar):
+        return neg(mul(out_bar, partial))
+    return div_pullback_y
 
 
-def _div_pullback(out_bar, out, x, y):
-    return _div_pullback_x(out_bar, out, x, y), _div_pullback_y(out_bar, out, x, y)
-
-
-add = ElementwisePrimitive("add", np.add, shape_rule=elementwise_shape_rule, jvp=_add_jvp, vjp=_add_pullback,
-                           input_vjps=(_pass_cotangent, _pass_cotangent), linear=True)
-sub = ElementwisePrimitive("sub", np.subtract, shape_rule=elementwise_shape_rule, jvp=_sub_jvp, vjp=_sub_pullback,
-                           input_vjps=(_pass_cotangent, _negated_cotangent), linear=True)
-mul = ElementwisePrimitive("mul", np.multiply, shape_rule=elementwise_shape_rule, jvp=_mul_jvp, vjp=_mul_pullback,
-                           input_vjps=(_mul_pullback_x, _mul_pullback_y))
+add = ElementwisePrimitive("add", np.add, shape_rule=elementwise_shape_rule, jvp=_add_jvp,
+                           input_vjps=(_pass_vjp, _pass_vjp), linear=True, left_identity=0, right_identity=0)
+sub = ElementwisePrimitive("sub", np.subtract, shape_rule=elementwise_shape_rule, jvp=_sub_jvp,
+                           input_vjps=(_pass_vjp, _negate_vjp), linear=True, right_identity=0)
+mul = ElementwisePrimitive("mul", np.multiply, shape_rule=elementwise_shape_rule, jvp=_mul_jvp,
+                           input_vjps=(_mul_vjp_x, _mul_vjp_y), left_identity=1, right_identity=1)
 div = ElementwisePrimitive("div", np.true_divide, shape_rule=families.float_shape_rule, jvp=_div_jvp,
-                           vjp=_div_pullback, input_vjps=(_div_pullback_x, _div_pullback_y))
+                           input_vjps=(_div_vjp_x, _div_vjp_y), right_identity=1)
 
 
-def _neg_transpose(out_bar, out, x):
+def _neg_transpose(out_bar, x):
     return neg(out_bar)
 
 
-neg = families.linear("neg", np.negative, _neg_transpose, shape_rule=elementwise_shape_rule, unary_elementwise=True)
+neg = families.linear("neg", np.negative, _neg_transpose, shape_rule=elementwise_shape_rule, unary_elementwise=True,
+                      involution=True)
 
 
 def _pow_d_base(x, y, out):

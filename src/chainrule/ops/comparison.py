@@ -43,7 +43,7 @@ def _select_shape_rule(condition, on_true, on_false):
 def _select_jvp(primals, tangents):
     condition, on_true, on_false = primals
     _, true_dot, false_dot = tangents
-    out = select.bind(*primals)
+    out = select(*primals)
     if true_dot is None and false_dot is None:
         return out, None
     # The symbolic zero must be made concrete with the output's shape, not the branch's.
@@ -51,20 +51,18 @@ def _select_jvp(primals, tangents):
                        instantiate(false_dot, out) if false_dot is None else false_dot)
 
 
-def _select_pullback_true(out_bar, out, condition, on_true, on_false):
-    return select(condition, out_bar, 0.0)
+def _select_vjp_true(out, condition, on_true, on_false):
+    def select_pullback_true(out_bar):
+        return select(condition, out_bar, 0.0)
+    return select_pullback_true
 
 
-def _select_pullback_false(out_bar, out, condition, on_true, on_false):
-    return select(condition, 0.0, out_bar)
-
-
-def _select_pullback(out_bar, out, condition, on_true, on_false):
-    return (None, _select_pullback_true(out_bar, out, condition, on_true, on_false),
-            _select_pullback_false(out_bar, out, condition, on_true, on_false))
+def _select_vjp_false(out, condition, on_true, on_false):
+    def select_pullback_false(out_bar):
+        return select(condition, 0.0, out_bar)
+    return select_pullback_false
 
 
 select = ElementwisePrimitive("select", _select_impl, shape_rule=_select_shape_rule, jvp=_select_jvp,
-                              vjp=_select_pullback,
-                              input_vjps=(None, _select_pullback_true, _select_pullback_false),
+                              input_vjps=(None, _select_vjp_true, _select_vjp_false),
                               convention="no derivative through the condition")

@@ -74,7 +74,7 @@ def _contract_shape_rule(left, right, *, spec):
 def _contract_jvp(primals, tangents, *, spec):
     left, right = primals
     left_dot, right_dot = tangents
-    out = contract.bind(left, right, spec=spec)
+    out = contract(left, right, spec=spec)
     out_dot = None if left_dot is None else contract(left_dot, right, spec=spec)
     if right_dot is not None:
         from .arithmetic import add
@@ -83,23 +83,34 @@ def _contract_jvp(primals, tangents, *, spec):
     return out, out_dot
 
 
-def _contract_pullback_left(out_bar, out, left, right, *, spec):
+def _contract_vjp_left(out, left, right, *, spec):
     left_indices, right_indices, output = parse_spec(spec)
-    return contract(out_bar, right, spec=f"{output},{right_indices}->{left_indices}")
+    transposed = f"{output},{right_indices}->{left_indices}"
+
+    def contract_pullback_left(out_bar):
+        return contract(out_bar, right, spec=transposed)
+    return contract_pullback_left
 
 
-def _contract_pullback_right(out_bar, out, left, right, *, spec):
+def _contract_vjp_right(out, left, right, *, spec):
     left_indices, right_indices, output = parse_spec(spec)
-    return contract(left, out_bar, spec=f"{left_indices},{output}->{right_indices}")
+    transposed = f"{left_indices},{output}->{right_indices}"
+
+    def contract_pullback_right(out_bar):
+        return contract(left, out_bar, spec=transposed)
+    return contract_pullback_right
 
 
-def _contract_pullback(out_bar, out, left, right, *, spec):
-    return (_contract_pullback_left(out_bar, out, left, right, spec=spec),
-            _contract_pullback_right(out_bar, out, left, right, spec=spec))
+def _contract_batch(primitive, values, batched, params, size):
+    left, right, output = parse_spec(params["spec"])
+    letter = next(c for c in "ZYXWVUTSRQPONMLKJIHGFEDCBA" if c not in params["spec"])
+    left = letter + left if batched[0] else left
+    right = letter + right if batched[1] else right
+    return contract(values[0], values[1], spec=f"{left},{right}->{letter}{output}")
 
 
 contract = Primitive("contract", _contract_impl, shape_rule=_contract_shape_rule, jvp=_contract_jvp,
-                     vjp=_contract_pullback, input_vjps=(_contract_pullback_left, _contract_pullback_right))
+                     input_vjps=(_contract_vjp_left, _contract_vjp_right), batch=_contract_batch)
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 

@@ -5,7 +5,7 @@ import numpy as np
 
 from ..core.avals import ShapedArray
 from ..core.primitive import Primitive
-from . import arithmetic, structure, reduction, elementwise, families
+from . import arithmetic, batch_rules, structure, reduction, elementwise, families
 from .comparison import eq, select
 from .contraction import matmul
 from .linalg import matrix_transpose, _diagonal, _diag_embed
@@ -109,77 +109,66 @@ def _svd_jvp(primals, tangents):
     return [s, u, vt], [s_dot, u_dot, _adjoint(v_dot)]
 
 
-def _svd_pullback(out_bars, outs, a):
+def _accumulate(total, term):
+    return term if total is None else arithmetic.add(total, term)
+
+
+def _svd_vjp(outs, a):
     # Transposes of the JVP's steps under the pairing Re sum(a * b): no conjugation is added, so for real f of
     # complex A the gradient is df/dx - i df/dy (JAX's convention).
-    s_bar, u_bar, vt_bar = out_bars
     s, u, vt = outs
     complex_input = _is_complex(a)
-    v = _adjoint(vt)
-    v_bar = None if vt_bar is None else _adjoint(vt_bar)
     m, n = np.shape(a)[-2:]
-    inner = None
 
-    def accumulate(total, term):
-        return term if total is None else arithmetic.add(total, term)
+    def svd_pullback(out_bars):
+        s_bar, u_bar, vt_bar = out_bars
+        v = _adjoint(vt)
+        v_bar = None if vt_bar is None else _adjoint(vt_bar)
+        inner = None
+        if complex_input and (u_bar is not None or v_bar is not None):
+            turn_bar = None
+            for bar, factor in ((u_bar, u), (v_bar, v)):
+                if bar is not None:
+                    turn_bar = _accumulate(turn_bar, elementwise.imag(_column_sums(arithmetic.mul(bar, factor))))
+            mask = _largest_component_mask(v)
+            inverse_at_largest = select(mask, arithmetic.div(1.0, select(mask, v, 1.0)), 0.0)
+            v_bar = _accumulate(v_bar, arithmetic.mul(arithmetic.mul(-1j, turn_bar), inverse_at_largest))
 
-    if complex_input and (u_bar is not None or v_bar is not None):
-        turn_bar = None
-        for bar, factor in ((u_bar, u), (v_bar, v)):
-            if bar is not None:
-                turn_bar = accumulate(turn_bar, elementwise.imag(_column_sums(arithmetic.mul(bar, factor))))
-        mask = _largest_component_mask(v)
-        inverse_at_largest = select(mask, arithmetic.div(1.0, select(mask, v, 1.0)), 0.0)
-        v_bar = accumulate(v_bar, arithmetic.mul(arithmetic.mul(-1j, turn_bar), inverse_at_largest))
-
-    if s_bar is not None:
-        # s is real: an imaginary part in its cotangent (from a complex expression of s) carries no derivative.
-        inner = _diag_embed(elementwise.real(s_bar) if _is_complex(s_bar) else s_bar)
-    gaps = _gap_inverse(s)
-    extra = None
-    if u_bar is not None:
-        product = matmul(matrix_transpose(u), u_bar)
-        weighted = arithmetic.mul(gaps, product)
-        inner = accumulate(inner, arithmetic.mul(arithmetic.add(weighted, _adjoint(weighted)), _row(s)))
-        if complex_input:
-            inner = accumulate(inner, _diag_embed(arithmetic.mul(1j, arithmetic.div(
-                elementwise.imag(_diagonal(product)), s))))
-        if m > n:
-            outside = arithmetic.sub(u_bar, matmul(_conj(u), product))
-            extra = accumulate(extra, matmul(arithmetic.div(outside, _row(s)), _conj(vt)))
-    if v_bar is not None:
-        product = matmul(matrix_transpose(v), v_bar)
-        weighted = arithmetic.mul(gaps, product)
-        inner = accumulate(inner, arithmetic.mul(_column(s), arithmetic.add(weighted, _adjoint(weighted))))
-        if n > m:
-            outside = arithmetic.sub(v_bar, matmul(_conj(v), product))
-            extra = accumulate(extra, matmul(_conj(u), _adjoint(arithmetic.div(outside, _row(s)))))
-    if inner is None and extra is None:
-        return (None,)
-    total = None if inner is None else matmul(matmul(_conj(u), inner), _conj(vt))
-    return (accumulate(total, extra) if extra is not None else total,)
+        if s_bar is not None:
+            # s is real: an imaginary part in its cotangent (from a complex expression of s) carries no derivative.
+            inner = _diag_embed(elementwise.real(s_bar) if _is_complex(s_bar) else s_bar)
+        gaps = _gap_inverse(s)
+        extra = None
+        if u_bar is not None:
+            product = matmul(matrix_transpose(u), u_bar)
+            weighted = arithmetic.mul(gaps, product)
+            inner = _accumulate(inner, arithmetic.mul(arithmetic.add(weighted, _adjoint(weighted)), _row(s)))
+            if complex_input:
+                inner = _accumulate(inner, _diag_embed(arithmetic.mul(1j, arithmetic.div(
+                    elementwise.imag(_diagonal(product)), s))))
+            if m > n:
+                outside = arithmetic.sub(u_bar, matmul(_conj(u), product))
+                extra = _accumulate(extra, matmul(arithmetic.div(outside, _row(s)), _conj(vt)))
+        if v_bar is not None:
+            product = matmul(matrix_transpose(v), v_bar)
+            weighted = arithmetic.mul(gaps, product)
+            inner = _accumulate(inner, arithmetic.mul(_column(s), arithmetic.add(weighted, _adjoint(weighted))))
+            if n > m:
+                outside = arithmetic.sub(v_bar, matmul(_conj(v), product))
+                extra = _accumulate(extra, matmul(_conj(u), _adjoint(arithmetic.div(outside, _row(s)))))
+        if inner is None and extra is None:
+            return (None,)
+        total = None if inner is None else matmul(matmul(_conj(u), inner), _conj(vt))
+        return (_accumulate(total, extra) if extra is not None else total,)
+    return svd_pullback
 
 
-svd = Primitive("svd", _svd_impl, jvp=_svd_jvp, vjp=_svd_pullback, multiple_results=True,
-                shape_rule=_svd_shape_rule,
+svd = Primitive("svd", _svd_impl, jvp=_svd_jvp, vjp=_svd_vjp, batch=batch_rules.same_params,
+                multiple_results=True, shape_rule=_svd_shape_rule,
                 convention="reduced SVD (s, U, V^T) of real or complex matrices (complex: each column of V has "
                            "its first largest component real and positive); singular vectors are not "
                            "differentiable at repeated singular values, nor (for non-square input) at a zero "
                            "singular value")
-
-
-def _stacked_batch_rule(primitive, values, batched, params, size):
-    # NumPy's SVD already works on stacks along leading axes.
-    return primitive.bind(values[0], **params)
-
-
-svd.batch = _stacked_batch_rule
-
-
-def _materialized_batch_rule(primitive, values, batched, params, size):
-    # The impls work on stacks along leading axes; unbatched operands are broadcast to the batch.
-    values = [v if b else structure.broadcast_to(v, (size,) + tuple(np.shape(v))) for v, b in zip(values, batched)]
-    return primitive.bind(*values, **params)
 
 
 # --- eig: A V = V diag(w) for a general square matrix; complex results, like jax.numpy.linalg.eig.
@@ -239,30 +228,33 @@ def _eig_jvp(primals, tangents):
     return [w, v], [w_dot, v_dot]
 
 
-def _eig_pullback(out_bars, outs, a):
+def _eig_vjp(outs, a):
     from .linalg import solve
-    w_bar, v_bar = out_bars
     w, v = outs
-    rotated_bar = None if w_bar is None else _diag_embed(w_bar)
-    if v_bar is not None:
-        # Transposes of the JVP's steps, in reverse order, under the pairing Re sum(a * b).
-        mask = _largest_component_mask(v)
-        turn_bar = elementwise.imag(_column_sums(arithmetic.mul(v_bar, v)))
-        inverse_at_largest = select(mask, arithmetic.div(1.0, select(mask, v, 1.0)), 0.0)
-        v_bar = arithmetic.sub(v_bar, arithmetic.mul(arithmetic.mul(1j, turn_bar), inverse_at_largest))
-        stretch_bar = elementwise.real(_column_sums(arithmetic.mul(v_bar, v)))
-        u_bar = arithmetic.sub(v_bar, arithmetic.mul(elementwise.conj(v), stretch_bar))
-        term = arithmetic.mul(_eig_gaps(w), matmul(matrix_transpose(v), u_bar))
-        rotated_bar = term if rotated_bar is None else arithmetic.add(rotated_bar, term)
-    if rotated_bar is None:
-        return (None,)
-    return (solve(matrix_transpose(v), matmul(rotated_bar, matrix_transpose(v))),)
+
+    def eig_pullback(out_bars):
+        w_bar, v_bar = out_bars
+        rotated_bar = None if w_bar is None else _diag_embed(w_bar)
+        if v_bar is not None:
+            # Transposes of the JVP's steps, in reverse order, under the pairing Re sum(a * b).
+            mask = _largest_component_mask(v)
+            turn_bar = elementwise.imag(_column_sums(arithmetic.mul(v_bar, v)))
+            inverse_at_largest = select(mask, arithmetic.div(1.0, select(mask, v, 1.0)), 0.0)
+            v_bar = arithmetic.sub(v_bar, arithmetic.mul(arithmetic.mul(1j, turn_bar), inverse_at_largest))
+            stretch_bar = elementwise.real(_column_sums(arithmetic.mul(v_bar, v)))
+            u_bar = arithmetic.sub(v_bar, arithmetic.mul(elementwise.conj(v), stretch_bar))
+            term = arithmetic.mul(_eig_gaps(w), matmul(matrix_transpose(v), u_bar))
+            rotated_bar = term if rotated_bar is None else arithmetic.add(rotated_bar, term)
+        if rotated_bar is None:
+            return (None,)
+        return (solve(matrix_transpose(v), matmul(rotated_bar, matrix_transpose(v))),)
+    return eig_pullback
 
 
-eig = Primitive("eig", _eig_impl, jvp=_eig_jvp, vjp=_eig_pullback, multiple_results=True, shape_rule=_eig_shape_rule,
+eig = Primitive("eig", _eig_impl, jvp=_eig_jvp, vjp=_eig_vjp, batch=batch_rules.same_params, multiple_results=True,
+                shape_rule=_eig_shape_rule,
                 convention="complex (w, V) with unit-norm columns whose largest component is real (NumPy's gauge); "
                            "eigenvectors are not differentiable at repeated eigenvalues, and ill-conditioned near them")
-eig.batch = _stacked_batch_rule
 
 
 # --- qr: reduced A = Q R of real or complex matrices. LAPACK makes diag(R) real, with signs that are locally
@@ -343,31 +335,43 @@ def _qr_jvp(primals, tangents):
     return [q, r], [q_dot, structure.concatenate(r1_dot, r2_dot, axis=len(np.shape(a)) - 1)]
 
 
-def _qr_pullback(out_bars, outs, a):
-    q_bar, r_bar = out_bars
+def _qr_vjp(outs, a):
     q, r = outs
-    if q_bar is None and r_bar is None:
-        return (None,)
     m, n = np.shape(a)[-2:]
     if m >= n:
-        return (_qr_square_pullback(q, r, q_bar, r_bar),)
+        def qr_pullback(out_bars):
+            q_bar, r_bar = out_bars
+            if q_bar is None and r_bar is None:
+                return (None,)
+            return (_qr_square_pullback(q, r, q_bar, r_bar),)
+        return qr_pullback
+
+    # Wide: A = [X | Y] with X = Q R1 square and R2 = Q^H Y; of A the pullback reads only Y.
     y = _columns(a, m, n)
-    if r_bar is None:
-        r1_bar, y_bar = None, structure.broadcast_to(np.zeros((), dtype=np.result_type(a)), np.shape(y))
-    else:
-        r1_bar, r2_bar = _columns(r_bar, 0, m), _columns(r_bar, m, n)
-        y_bar = matmul(_conj(q), r2_bar)
-        through_r2 = matmul(_conj(y), _adjoint(r2_bar))
-        q_bar = through_r2 if q_bar is None else arithmetic.add(q_bar, through_r2)
-    x_bar = _qr_square_pullback(q, _columns(r, 0, m), q_bar, r1_bar)
-    return (structure.concatenate(x_bar, y_bar, axis=len(np.shape(a)) - 1),)
+    dtype = np.result_type(a)
+    axis = len(np.shape(a)) - 1
+
+    def wide_qr_pullback(out_bars):
+        q_bar, r_bar = out_bars
+        if q_bar is None and r_bar is None:
+            return (None,)
+        if r_bar is None:
+            r1_bar, y_bar = None, structure.broadcast_to(np.zeros((), dtype=dtype), np.shape(y))
+        else:
+            r1_bar, r2_bar = _columns(r_bar, 0, m), _columns(r_bar, m, n)
+            y_bar = matmul(_conj(q), r2_bar)
+            through_r2 = matmul(_conj(y), _adjoint(r2_bar))
+            q_bar = through_r2 if q_bar is None else arithmetic.add(q_bar, through_r2)
+        x_bar = _qr_square_pullback(q, _columns(r, 0, m), q_bar, r1_bar)
+        return (structure.concatenate(x_bar, y_bar, axis=axis),)
+    return wide_qr_pullback
 
 
-qr = Primitive("qr", _qr_impl, jvp=_qr_jvp, vjp=_qr_pullback, multiple_results=True, shape_rule=_qr_shape_rule,
+qr = Primitive("qr", _qr_impl, jvp=_qr_jvp, vjp=_qr_vjp, batch=batch_rules.same_params, multiple_results=True,
+               shape_rule=_qr_shape_rule,
                convention="reduced QR of real or complex matrices with LAPACK's real diag(R) and its signs; "
                           "needs the leading "
                           "min(m, n) columns linearly independent")
-qr.batch = _stacked_batch_rule
 
 
 # --- lu: P A = L U with partial pivoting, packed like LAPACK: for A of shape (m, n) and k = min(m, n), the
@@ -397,7 +401,8 @@ def _pivots_to_permutation_impl(pivots):
 
 lu_pivots_to_permutation = families.zero_derivative(
     "lu_pivots_to_permutation", _pivots_to_permutation_impl,
-    shape_rule=lambda pivots: ShapedArray(pivots.shape, np.int32), convention="integer-valued: no derivative")
+    shape_rule=lambda pivots: ShapedArray(pivots.shape, np.int32), batch=batch_rules.same_params,
+    convention="integer-valued: no derivative")
 
 
 def lu_permutation(pivots, rows):
@@ -476,30 +481,33 @@ def _lu_jvp(primals, tangents):
     return [packed, pivots], [arithmetic.add(lower_dot, upper_dot), None]
 
 
-def _lu_pullback(out_bars, outs, a):
+def _lu_vjp(outs, a):
     from .linalg import triangular_solve
-    packed_bar, _ = out_bars
-    if packed_bar is None:
-        return (None,)
     packed, pivots = outs
     m, n = np.shape(a)[-2:]
-    lower, upper = _lu_square_factors(packed)
-    inner_bar = arithmetic.add(
-        arithmetic.mul(matmul(matrix_transpose(lower), packed_bar), np.tril(np.ones((m, n)), -1)),
-        arithmetic.mul(matmul(packed_bar, matrix_transpose(upper)), np.triu(np.ones((m, n)))))
-    # P^T L~^-T inner_bar U~^-T
-    left = triangular_solve(matrix_transpose(lower), inner_bar, lower=False)
-    both = matrix_transpose(triangular_solve(upper, matrix_transpose(left), lower=False))
-    permutation = permutation_matrix(lu_permutation(pivots, m), np.result_type(a))
-    return (matmul(matrix_transpose(permutation), both),)
+    dtype = np.result_type(a)
+
+    def lu_pullback(out_bars):
+        packed_bar, _ = out_bars
+        if packed_bar is None:
+            return (None,)
+        lower, upper = _lu_square_factors(packed)
+        inner_bar = arithmetic.add(
+            arithmetic.mul(matmul(matrix_transpose(lower), packed_bar), np.tril(np.ones((m, n)), -1)),
+            arithmetic.mul(matmul(packed_bar, matrix_transpose(upper)), np.triu(np.ones((m, n)))))
+        # P^T L~^-T inner_bar U~^-T
+        left = triangular_solve(matrix_transpose(lower), inner_bar, lower=False)
+        both = matrix_transpose(triangular_solve(upper, matrix_transpose(left), lower=False))
+        permutation = permutation_matrix(lu_permutation(pivots, m), dtype)
+        return (matmul(matrix_transpose(permutation), both),)
+    return lu_pullback
 
 
-lu = Primitive("lu", _lu_impl, jvp=_lu_jvp, vjp=_lu_pullback, multiple_results=True, shape_rule=_lu_shape_rule,
+lu = Primitive("lu", _lu_impl, jvp=_lu_jvp, vjp=_lu_vjp, batch=batch_rules.same_params, multiple_results=True,
+               shape_rule=_lu_shape_rule,
                convention="square or rectangular (m, n) matrices, pivots as LAPACK's min(m, n) row swaps (no "
                           "derivative); the pivot order is locally constant, so the packed factor is "
                           "differentiable wherever the leading min(m, n) x min(m, n) block of P A is nonsingular")
-lu.batch = _stacked_batch_rule
-lu_pivots_to_permutation.batch = _stacked_batch_rule
 
 
 # --- sylvester(a, b, c): X with A X + X B = C; sqrtm, whose derivative solves X dX + dX X = dA.
@@ -531,18 +539,19 @@ def _sylvester_jvp(primals, tangents):
     return x, sylvester(a, b, rhs)
 
 
-def _sylvester_pullback(x_bar, x, a, b, c):
-    # The adjoint of X -> A X + X B is Y -> A^T Y + Y B^T.
-    y = sylvester(matrix_transpose(a), matrix_transpose(b), x_bar)
-    return arithmetic.neg(matmul(y, matrix_transpose(x))), arithmetic.neg(matmul(matrix_transpose(x), y)), y
+def _sylvester_vjp(x, a, b, c):
+    def sylvester_pullback(x_bar):
+        # The adjoint of X -> A X + X B is Y -> A^T Y + Y B^T.
+        y = sylvester(matrix_transpose(a), matrix_transpose(b), x_bar)
+        return arithmetic.neg(matmul(y, matrix_transpose(x))), arithmetic.neg(matmul(matrix_transpose(x), y)), y
+    return sylvester_pullback
 
 
-sylvester = Primitive("sylvester", _sylvester_impl, jvp=_sylvester_jvp, vjp=_sylvester_pullback,
+sylvester = Primitive("sylvester", _sylvester_impl, jvp=_sylvester_jvp, vjp=_sylvester_vjp, batch=batch_rules.stacked,
                       shape_rule=lambda a, b, c: ShapedArray(np.broadcast_shapes(a.shape[:-2], b.shape[:-2],
                                                                                  c.shape[:-2]) + c.shape[-2:],
                                                              np.result_type(a.dtype, b.dtype, c.dtype)),
                       convention="needs A and -B to share no eigenvalue (else the solution is not unique)")
-sylvester.batch = _materialized_batch_rule
 
 
 def _sqrtm_one(a):
@@ -566,16 +575,17 @@ def _sqrtm_jvp(primals, tangents):
     return root, sylvester(root, root, a_dot)
 
 
-def _sqrtm_pullback(root_bar, root, a):
-    root_t = matrix_transpose(root)
-    return (sylvester(root_t, root_t, root_bar),)
+def _sqrtm_vjp(root, a):
+    def sqrtm_pullback(root_bar):
+        root_t = matrix_transpose(root)
+        return (sylvester(root_t, root_t, root_bar),)
+    return sqrtm_pullback
 
 
-sqrtm = Primitive("sqrtm", _sqrtm_impl, jvp=_sqrtm_jvp, vjp=_sqrtm_pullback,
+sqrtm = Primitive("sqrtm", _sqrtm_impl, jvp=_sqrtm_jvp, vjp=_sqrtm_vjp, batch=batch_rules.same_params,
                   shape_rule=lambda a: ShapedArray(a.shape, np.result_type(a.dtype, np.float32)),
                   convention="principal square root; differentiable where A has no eigenvalue on the closed "
                              "negative real axis (the Sylvester equation X dX + dX X = dA is then nonsingular)")
-sqrtm.batch = _stacked_batch_rule
 
 
 # --- expm: the matrix exponential, by SciPy (Al-Mohy and Higham's scaling and squaring, which picks its Pade
@@ -616,12 +626,13 @@ def _expm_jvp(primals, tangents):
     return expm.bind(a), expm_frechet(a, a_dot)
 
 
-def _expm_pullback(out_bar, out, a):
-    return (expm_frechet(matrix_transpose(a), out_bar),)
+def _expm_vjp(out, a):
+    def expm_pullback(out_bar):
+        return (expm_frechet(matrix_transpose(a), out_bar),)
+    return expm_pullback
 
 
-expm = Primitive("expm", _expm_impl, jvp=_expm_jvp, vjp=_expm_pullback,
+expm = Primitive("expm", _expm_impl, jvp=_expm_jvp, vjp=_expm_vjp, batch=batch_rules.same_params,
                  shape_rule=lambda a: ShapedArray(a.shape, np.result_type(a.dtype, np.float32)),
                  convention="entire function: differentiable everywhere; derivatives through the block identity "
                             "expm([[A, E], [0, A]]) = [[e^A, L(A, E)], [0, e^A]]")
-expm.batch = _stacked_batch_rule

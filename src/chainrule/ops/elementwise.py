@@ -66,27 +66,31 @@ def _real_part_of(cotangent):
     return real(cotangent) if is_complex(cotangent) else cotangent
 
 
-def _abs_pullback(y_bar, y, x):
-    return (mul(_real_part_of(y_bar), _abs_derivative(x, y)),)
+def _abs_vjp(y, x):
+    partial = _abs_derivative(x, y)  # one array kept, not x and y
+
+    def abs_pullback(y_bar):
+        return (mul(_real_part_of(y_bar), partial),)
+    return abs_pullback
 
 
-absolute = Primitive("abs", np.abs, shape_rule=_real_shape_rule, jvp=_abs_jvp, vjp=_abs_pullback, elementwise=True,
+absolute = Primitive("abs", np.abs, shape_rule=_real_shape_rule, jvp=_abs_jvp, vjp=_abs_vjp, elementwise=True,
                      convention="abs'(0) = 0; for complex z the gradient is conj(z)/|z| (0 at z = 0)")
 
 
 # Complex parts. Pullbacks are transposes (no conjugation), JAX's and autograd's convention: for real f
-# of complex z, grad gives df/dx - i df/dy.
-def _real_transpose(out_bar, out, x):
+# of complex z, grad gives df/dx - i df/dy. ``x`` is the operand's abstract value (shape and dtype).
+def _real_transpose(out_bar, x):
     out_bar = _real_part_of(out_bar)
-    return structure.convert_element_type(out_bar, dtype=np.result_type(x)) if is_complex(x) else out_bar
+    return structure.convert_element_type(out_bar, dtype=x.dtype) if is_complex(x) else out_bar
 
 
-def _imag_transpose(out_bar, out, x):
+def _imag_transpose(out_bar, x):
     out_bar = _real_part_of(out_bar)
     return mul(out_bar, -1j) if is_complex(x) else mul(out_bar, 0.0)
 
 
-def _conj_transpose(out_bar, out, x):
+def _conj_transpose(out_bar, x):
     return conj(out_bar)
 
 

@@ -5,10 +5,10 @@ primitives, so derivatives of every order follow.
 """
 import numpy as np
 
-from ..core.avals import ShapedArray
+from ..core.avals import ShapedArray, aval_of
 from ..core.config import config
 from ..core.interpreter import Tracer, bind, check_nans
-from ..core.primitive import Primitive, parameters_read, varargs_name
+from ..core.primitive import Primitive
 
 
 class ElementwisePrimitive(Primitive):
@@ -87,44 +87,39 @@ def float_shape_rule(*avals, **params):
     return ShapedArray(aval.shape, dtype)
 
 
-def unary(name, impl, derivative, *, convention=None, float_result=True):
+def unary(name, impl, derivative, *, convention=None, float_result=True, batch=None):
     """A unary elementwise primitive from ``derivative(x, y)`` (``y`` is the output, for reuse).
 
-    JVP: ``y_dot = derivative(x, y) * x_dot``; VJP: ``x_bar = y_bar * derivative(x, y)``.
+    JVP: ``y_dot = derivative(x, y) * x_dot``; VJP: ``x_bar = y_bar * derivative(x, y)``, the partial
+    computed while recording, so the pullback keeps it alone (not ``x`` and ``y``).
     """
     def jvp(primals, tangents, **params):
         (x,), (x_dot,) = primals, tangents
-        y = primitive.bind(x, **params)
+        y = primitive(x, **params)
         return y, arithmetic.mul(x_dot, derivative(x, y, **params))
 
-    def pullback(y_bar, y, x, **params):
-        return (arithmetic.mul(y_bar, derivative(x, y, **params)),)
+    def vjp(y, x, **params):
+        partial = derivative(x, y, **params)
+
+        def pullback(y_bar):
+            return (arithmetic.mul(y_bar, partial),)
+        return pullback
 
     primitive = Primitive(name, impl, shape_rule=float_shape_rule if float_result else elementwise_shape_rule,
-                          jvp=jvp, vjp=pullback, convention=convention, elementwise=True)
-    pullback.__name__ = f"{name}_pullback"
-    pullback.reads = _derivative_reads(derivative, out_position=1, input_positions=(0,))
+                          jvp=jvp, vjp=vjp, convention=convention, elementwise=True, batch=batch)
     jvp.__name__ = f"{name}_jvp"
+    vjp.__name__ = f"{name}_vjp"
     return primitive
 
 
-def _derivative_reads(derivative, out_position, input_positions):
-    """``reads`` of a pullback that only multiplies the cotangent by ``derivative(...)``: what the
-    formula reads (e.g. exp's reads only the output, sin's only the input)."""
-    read = parameters_read(derivative)
-    names = derivative.__code__.co_varnames[:derivative.__code__.co_argcount] if read is not None else ()
-    if read is None or len(names) <= max(out_position, *input_positions):
-        return (True, tuple(range(len(input_positions))))
-    return (names[out_position] in read, tuple(k for k, position in enumerate(input_positions) if names[position] in read))
-
-
-def binary(name, impl, derivatives, *, convention=None, float_result=False):
+def binary(name, impl, derivatives, *, convention=None, float_result=False, **traits):
     """A binary elementwise primitive from ``derivatives = (d_dx(x, y, out), d_dy(x, y, out))``.
 
     A derivative given as None means the primitive does not depend on that argument differentiably.
+    Reverse mode computes the partial of each differentiated input while recording and keeps only it.
     """
     def jvp(primals, tangents, **params):
-        out = primitive.bind(*primals, **params)
+        out = primitive(*primals, **params)
         out_dot = None
         for derivative, tangent in zip(derivatives, tangents):
             if tangent is None or derivative is None:
@@ -133,81 +128,80 @@ def binary(name, impl, derivatives, *, convention=None, float_result=False):
             out_dot = term if out_dot is None else arithmetic.add(out_dot, term)
         return out, out_dot
 
-    def make_input_pullback(derivative, position):
+    def make_input_vjp(derivative, position):
         if derivative is None:
             return None
 
-        def input_pullback(out_bar, out, *inputs, **params):
-            return arithmetic.mul(out_bar, derivative(*inputs, out, **params))
-        input_pullback.__name__ = f"{name}_pullback_{position}"
-        input_pullback.reads = _derivative_reads(derivative, out_position=2, input_positions=(0, 1))
-        return input_pullback
+        def input_vjp(out, x, y, **params):
+            partial = derivative(x, y, out, **params)
 
-    input_vjps = tuple(make_input_pullback(d, i) for i, d in enumerate(derivatives))
+            def pullback(out_bar):
+                return arithmetic.mul(out_bar, partial)
+            return pullback
+        input_vjp.__name__ = f"{name}_vjp_{position}"
+        return input_vjp
 
-    def pullback(out_bar, out, *inputs, **params):
-        return tuple(None if p is None else p(out_bar, out, *inputs, **params) for p in input_vjps)
-
-    pullback.__name__ = f"{name}_pullback"
+    jvp.__name__ = f"{name}_jvp"
+    input_vjps = tuple(make_input_vjp(d, i) for i, d in enumerate(derivatives))
     primitive = ElementwisePrimitive(name, impl, shape_rule=float_shape_rule if float_result else elementwise_shape_rule,
-                                     jvp=jvp, vjp=pullback, input_vjps=input_vjps, convention=convention)
+                                     jvp=jvp, input_vjps=input_vjps, convention=convention, **traits)
     return primitive
 
 
-def linear(name, impl, transpose, *, shape_rule=None, elementwise=False, unary_elementwise=False):
+def linear(name, impl, transpose, *, shape_rule=None, elementwise=False, unary_elementwise=False, **traits):
     """A primitive linear in its (single differentiable) first argument: the JVP applies the primitive
-    to the tangent, the VJP is ``transpose(cotangent, out, *inputs, **params)``. ``elementwise`` makes
-    it an n-ary broadcasting ElementwisePrimitive; ``unary_elementwise`` marks a one-argument
-    elementwise operation (neg, real, conj)."""
+    to the tangent, the VJP is ``transpose(cotangent, x, *rest, **params)`` where ``x`` is the abstract
+    value (shape, dtype) of the linear operand: a linear map's transpose never needs its values, so
+    reverse mode keeps only that and the other inputs (index arrays, ...). ``elementwise`` makes it an
+    n-ary broadcasting ElementwisePrimitive; ``unary_elementwise`` marks a one-argument elementwise
+    operation (neg, real, conj)."""
 
     def jvp(primals, tangents, **params):
-        out = primitive.bind(*primals, **params)
+        out = primitive(*primals, **params)
         if tangents[0] is None:
             return out, None
-        return out, primitive.bind(tangents[0], *primals[1:], **params)
+        return out, primitive(tangents[0], *primals[1:], **params)
 
-    def pullback(out_bar, out, *inputs, **params):
-        return (transpose(out_bar, out, *inputs, **params),) + (None,) * (len(inputs) - 1)
+    def vjp(out, x, *rest, **params):
+        x = aval_of(x)
 
-    pullback.__name__ = f"{name}_pullback"
-    pullback.reads = _transpose_reads(transpose)
+        def pullback(out_bar):
+            return (transpose(out_bar, x, *rest, **params),) + (None,) * len(rest)
+        return pullback
+
+    jvp.__name__ = f"{name}_jvp"
+    vjp.__name__ = f"{name}_vjp"
     if elementwise:
-        primitive = ElementwisePrimitive(name, impl, shape_rule=shape_rule, jvp=jvp, vjp=pullback, linear=True)
+        primitive = ElementwisePrimitive(name, impl, shape_rule=shape_rule, jvp=jvp, vjp=vjp, linear=True, **traits)
     else:
-        primitive = Primitive(name, impl, shape_rule=shape_rule, jvp=jvp, vjp=pullback, linear=True,
-                              elementwise=unary_elementwise)
+        primitive = Primitive(name, impl, shape_rule=shape_rule, jvp=jvp, vjp=vjp, linear=True,
+                              elementwise=unary_elementwise, **traits)
     return primitive
-
-
-def _transpose_reads(transpose):
-    """``reads`` of a linear primitive's pullback: the linear operand (input 0) only for its shape and
-    dtype; the other inputs (index arrays, ...) and the output as the transpose reads them."""
-    read = parameters_read(transpose)
-    names = transpose.__code__.co_varnames[:transpose.__code__.co_argcount]
-    out_read = read is None or (len(names) > 1 and names[1] in read)
-    if read is None or varargs_name(transpose) in read:
-        return (out_read, "all but first")
-    return (out_read, tuple(k for k, name in enumerate(names[2:]) if k > 0 and name in read))
 
 
 def zero_derivative(name, impl, *, shape_rule=None, convention=None, multiple_results=False, elementwise=False,
-                    unary_elementwise=False):
-    """A piecewise-constant or integer-valued primitive: its derivative is zero where it exists."""
+                    unary_elementwise=False, **traits):
+    """A piecewise-constant or integer-valued primitive: its derivative is zero where it exists (reverse
+    mode records nothing for it)."""
 
     def jvp(primals, tangents, **params):
-        return primitive.bind(*primals, **params), None
+        return primitive(*primals, **params), None
 
-    def pullback(out_bar, out, *inputs, **params):
-        return (None,) * len(inputs)
+    def vjp(out, *inputs, **params):
+        count = len(inputs)
+
+        def pullback(out_bar):
+            return (None,) * count
+        return pullback
 
     if elementwise:
-        primitive = ElementwisePrimitive(name, impl, shape_rule=shape_rule, jvp=jvp, vjp=pullback,
+        primitive = ElementwisePrimitive(name, impl, shape_rule=shape_rule, jvp=jvp, vjp=vjp,
                                          differentiable=False, multiple_results=multiple_results,
-                                         convention=convention)
+                                         convention=convention, **traits)
     else:
-        primitive = Primitive(name, impl, shape_rule=shape_rule, jvp=jvp, vjp=pullback, differentiable=False,
+        primitive = Primitive(name, impl, shape_rule=shape_rule, jvp=jvp, vjp=vjp, differentiable=False,
                               multiple_results=multiple_results, convention=convention,
-                              elementwise=unary_elementwise)
+                              elementwise=unary_elementwise, **traits)
     return primitive
 
 

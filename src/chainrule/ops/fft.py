@@ -3,7 +3,7 @@ NumPy's default normalization). It is linear; its transposes follow JAX's comple
 import numpy as np
 
 from ..core.avals import ShapedArray
-from . import arithmetic, structure
+from . import arithmetic, batch_rules, structure
 from .families import linear
 
 KINDS = ("fft", "ifft", "rfft", "irfft")
@@ -42,7 +42,7 @@ def _conjugate(x):
     return conj(x)
 
 
-def _transpose(out_bar, out, x, *, kind, lengths):
+def _transpose(out_bar, x, *, kind, lengths):
     if kind in ("fft", "ifft"):
         # The DFT matrix (and its inverse) is symmetric: the transpose is the same transform.
         return fft(out_bar, kind=kind, lengths=lengths)
@@ -60,13 +60,6 @@ def _transpose(out_bar, out, x, *, kind, lengths):
     return _conjugate(scaled)
 
 
-fft = linear("fft", _impl, _transpose, shape_rule=_shape_rule)
-fft.convention = "linear; VJPs use JAX's convention for complex cotangents"
-
-
-def _batch_rule(primitive, values, batched, params, size):
-    # The transform acts on trailing axes, so the leading batch axis passes through.
-    return primitive.bind(values[0], **params)
-
-
-fft.batch = _batch_rule
+# The transform acts on trailing axes, so a leading batch axis passes through (batch_rules.same_params).
+fft = linear("fft", _impl, _transpose, shape_rule=_shape_rule, batch=batch_rules.same_params,
+             convention="linear; VJPs use JAX's convention for complex cotangents")

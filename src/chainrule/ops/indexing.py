@@ -5,8 +5,11 @@ integer arrays); the integer arrays themselves are operands, so staged graphs ma
 """
 import numpy as np
 
+from ..core.avals import ShapedArray
+from ..core.cotangents import SliceSum
 from ..core.primitive import Primitive
 from ..core.zeros import instantiate
+from .batch_rules import materialize, shape_of
 from .families import linear
 
 
@@ -86,15 +89,96 @@ def split_index(index):
     return IndexTemplate(template), arrays
 
 
+# ------------------------------------------------------------------------------------------- batching
+# The batch axis becomes a full slice in front of the index; advanced indices that NumPy moves to the front
+# (when basic indices separate them) are moved back behind it.
+
+_FULL_SLICE = ("slice", None, None, None)
+
+
+def _advanced_layout(template, arrays):
+    """(advanced indices separated by basic ones?, rank of the broadcast advanced result)."""
+    if not arrays:
+        return False, 0
+    kinds = [entry[0] for entry in template]
+    advanced = [i for i, kind in enumerate(kinds) if kind in ("array", "int")]
+    separated = advanced[-1] - advanced[0] + 1 != len(advanced)
+    rank = len(np.broadcast_shapes(*(shape_of(a) for a in arrays)))
+    return separated, rank
+
+
+def _check_unbatched_indices(primitive, batched, first_index):
+    if any(batched[first_index:]):
+        raise NotImplementedError(f"vmap: primitive '{primitive.name}' with per-example index arrays is not "
+                                  f"supported yet; index with arrays that are the same for every example")
+
+
+def _batched_template(template):
+    return IndexTemplate((_FULL_SLICE,) + tuple(template))
+
+
+def _gather_batch(primitive, values, batched, params, size):
+    _check_unbatched_indices(primitive, batched, 1)
+    template = params["template"]
+    arrays = values[1:]
+    out = gather(values[0], *arrays, template=_batched_template(template))
+    separated, rank = _advanced_layout(template, arrays)
+    if separated:
+        from .structure import transpose
+        ndim = len(shape_of(out))
+        out = transpose(out, permutation=(rank,) + tuple(i for i in range(ndim) if i != rank))
+    return out
+
+
+def _move_batch_for_scatter(updates, template, arrays):
+    separated, rank = _advanced_layout(template, arrays)
+    if not separated:
+        return updates
+    from .structure import transpose
+    ndim = len(shape_of(updates))
+    order = list(range(1, rank + 1)) + [0] + list(range(rank + 1, ndim))
+    return transpose(updates, permutation=tuple(order))
+
+
+def _scatter_add_batch(primitive, values, batched, params, size):
+    _check_unbatched_indices(primitive, batched, 1)
+    template = params["template"]
+    updates = _move_batch_for_scatter(values[0], template, values[1:])
+    return scatter_add(updates, *values[1:], template=_batched_template(template),
+                       shape=(size,) + tuple(params["shape"]))
+
+
+def _scatter_batch(primitive, values, batched, params, size):
+    _check_unbatched_indices(primitive, batched, 2)
+    template = params["template"]
+    operand = materialize(values[0], batched[0], size)
+    updates = values[1]
+    if batched[1]:
+        # Per example the updates broadcast into the indexed region from the right: align ranks first.
+        from .structure import reshape
+        example_shape = shape_of(operand)[1:]
+        dummies = [np.zeros(shape_of(a), dtype=np.int64) for a in values[2:]]
+        region_rank = np.empty(example_shape, dtype=bool)[template.build(dummies)].ndim
+        update_shape = shape_of(updates)
+        if len(update_shape) - 1 < region_rank:
+            updates = reshape(updates, new_shape=(update_shape[0],) + (1,) * (region_rank - len(update_shape) + 1)
+                              + tuple(update_shape[1:]))
+        updates = _move_batch_for_scatter(updates, template, values[2:])
+    return scatter(operand, updates, *values[2:], template=_batched_template(template))
+
+
 def _gather_impl(x, *arrays, template):
     return np.asarray(x)[template.build(arrays)]
 
 
-def _gather_transpose(out_bar, out, x, *arrays, template):
-    return scatter_add(out_bar, *arrays, template=template, shape=np.shape(x))
+def _gather_transpose(out_bar, x, *arrays, template):
+    if isinstance(out_bar, (np.ndarray, np.generic)) and not template.has_arrays:
+        # A basic slice or element: keep the cotangent sparse (written into one array when needed).
+        return SliceSum(x.shape, out_bar.dtype, [(template.build(()), out_bar)])
+    return scatter_add(out_bar, *arrays, template=template, shape=x.shape)
 
 
-gather = linear("gather", _gather_impl, _gather_transpose)
+gather = linear("gather", _gather_impl, _gather_transpose, batch=_gather_batch)
 
 
 def _scatter_add_impl(updates, *arrays, template, shape):
@@ -107,11 +191,11 @@ def _scatter_add_impl(updates, *arrays, template, shape):
     return out
 
 
-def _scatter_add_transpose(out_bar, out, updates, *arrays, template, shape):
+def _scatter_add_transpose(out_bar, updates, *arrays, template, shape):
     return gather(out_bar, *arrays, template=template)
 
 
-scatter_add = linear("scatter_add", _scatter_add_impl, _scatter_add_transpose)
+scatter_add = linear("scatter_add", _scatter_add_impl, _scatter_add_transpose, batch=_scatter_add_batch)
 
 
 def _scatter_impl(x, updates, *arrays, template):
@@ -123,7 +207,7 @@ def _scatter_impl(x, updates, *arrays, template):
 def _scatter_jvp(primals, tangents, *, template):
     x, updates, *arrays = primals
     x_dot, updates_dot = tangents[0], tangents[1]
-    out = scatter.bind(*primals, template=template)
+    out = scatter(*primals, template=template)
     if x_dot is None and updates_dot is None:
         return out, None
     x_dot = instantiate(x_dot, out)
@@ -131,29 +215,33 @@ def _scatter_jvp(primals, tangents, *, template):
     return out, scatter(x_dot, updates_dot, *arrays, template=template)
 
 
-def _last_update_wins(x, region_shape, arrays, template):
+def _last_update_wins(x_shape, region_shape, arrays, template):
     """Mask over the indexed region: True where that update is the one left in the output (the last
     one written to its position), built from primitives so that traced index arrays work too."""
     ids = np.arange(int(np.prod(region_shape, dtype=np.int64)), dtype=np.int64).reshape(region_shape)
-    winners = scatter(np.full(np.shape(x), -1, dtype=np.int64), ids, *arrays, template=template)
+    winners = scatter(np.full(x_shape, -1, dtype=np.int64), ids, *arrays, template=template)
     from .comparison import eq
     return eq(gather(winners, *arrays, template=template), ids)
 
 
-def _scatter_pullback(out_bar, out, x, updates, *arrays, template):
-    x_bar = scatter(out_bar, 0.0, *arrays, template=template)
-    updates_bar = gather(out_bar, *arrays, template=template)
-    if template.has_arrays:  # repeated positions: an overwritten update does not reach the output
-        from .comparison import select
-        updates_bar = select(_last_update_wins(x, np.shape(updates_bar), arrays, template), updates_bar, 0.0)
-    updates_shape = np.shape(updates)
-    if np.shape(updates_bar) != updates_shape:  # updates were broadcast into the indexed region
-        from .structure import _broadcast_transpose
-        updates_bar = _broadcast_transpose(updates_bar, None, updates, shape=np.shape(updates_bar))
-    return (x_bar, updates_bar) + (None,) * len(arrays)
+def _scatter_vjp(out, x, updates, *arrays, template):
+    x_shape, updates_shape = np.shape(x), np.shape(updates)
+
+    def scatter_pullback(out_bar):
+        x_bar = scatter(out_bar, 0.0, *arrays, template=template)
+        updates_bar = gather(out_bar, *arrays, template=template)
+        if template.has_arrays:  # repeated positions: an overwritten update does not reach the output
+            from .comparison import select
+            updates_bar = select(_last_update_wins(x_shape, np.shape(updates_bar), arrays, template), updates_bar, 0.0)
+        if np.shape(updates_bar) != updates_shape:  # updates were broadcast into the indexed region
+            from .structure import _broadcast_transpose
+            updates_bar = _broadcast_transpose(updates_bar, ShapedArray(updates_shape, np.result_type(updates_bar)),
+                                               shape=np.shape(updates_bar))
+        return (x_bar, updates_bar) + (None,) * len(arrays)
+    return scatter_pullback
 
 
-scatter = Primitive("scatter", _scatter_impl, jvp=_scatter_jvp, vjp=_scatter_pullback,
+scatter = Primitive("scatter", _scatter_impl, jvp=_scatter_jvp, vjp=_scatter_vjp, batch=_scatter_batch,
                     convention="with repeated indices the last update wins, as in NumPy; the overwritten "
                                "updates get zero cotangent")
 

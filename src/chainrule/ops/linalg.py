@@ -4,7 +4,7 @@ import numpy as np
 
 from ..core.avals import ShapedArray
 from ..core.primitive import Primitive
-from . import arithmetic, structure, reduction
+from . import arithmetic, batch_rules, structure, reduction
 from .contraction import matmul
 
 
@@ -40,13 +40,16 @@ def _solve_jvp(primals, tangents):
     return x, solve(a, rhs)
 
 
-def _solve_pullback(x_bar, x, a, b):
-    b_bar = solve(matrix_transpose(a), x_bar)
-    a_bar = arithmetic.neg(matmul(b_bar, matrix_transpose(x)))
-    return a_bar, b_bar
+def _solve_vjp(x, a, b):
+    def solve_pullback(x_bar):
+        b_bar = solve(matrix_transpose(a), x_bar)
+        a_bar = arithmetic.neg(matmul(b_bar, matrix_transpose(x)))
+        return a_bar, b_bar
+    return solve_pullback
 
 
-solve = Primitive("solve", lambda a, b: np.linalg.solve(a, b), jvp=_solve_jvp, vjp=_solve_pullback,
+solve = Primitive("solve", lambda a, b: np.linalg.solve(a, b), jvp=_solve_jvp, vjp=_solve_vjp,
+                  batch=batch_rules.stacked,
                   shape_rule=lambda a, b: ShapedArray(b.shape, np.result_type(a.dtype, b.dtype)))
 
 
@@ -58,12 +61,14 @@ def _inv_jvp(primals, tangents):
     return out, arithmetic.neg(matmul(matmul(out, a_dot), out))
 
 
-def _inv_pullback(out_bar, out, a):
-    out_t = matrix_transpose(out)
-    return (arithmetic.neg(matmul(matmul(out_t, out_bar), out_t)),)
+def _inv_vjp(out, a):
+    def inv_pullback(out_bar):
+        out_t = matrix_transpose(out)
+        return (arithmetic.neg(matmul(matmul(out_t, out_bar), out_t)),)
+    return inv_pullback
 
 
-inv = Primitive("inv", np.linalg.inv, jvp=_inv_jvp, vjp=_inv_pullback,
+inv = Primitive("inv", np.linalg.inv, jvp=_inv_jvp, vjp=_inv_vjp, batch=batch_rules.stacked,
                 shape_rule=lambda a: ShapedArray(a.shape, a.dtype))
 
 
@@ -75,12 +80,14 @@ def _det_jvp(primals, tangents):
     return out, arithmetic.mul(out, _trace(solve(a, a_dot)))
 
 
-def _det_pullback(out_bar, out, a):
-    weight = arithmetic.mul(out_bar, out)
-    return (arithmetic.mul(_expand_scalar_per_matrix(weight, a), matrix_transpose(inv(a))),)
+def _det_vjp(out, a):
+    def det_pullback(out_bar):
+        weight = arithmetic.mul(out_bar, out)
+        return (arithmetic.mul(_expand_scalar_per_matrix(weight, a), matrix_transpose(inv(a))),)
+    return det_pullback
 
 
-det = Primitive("det", np.linalg.det, jvp=_det_jvp, vjp=_det_pullback,
+det = Primitive("det", np.linalg.det, jvp=_det_jvp, vjp=_det_vjp, batch=batch_rules.stacked,
                 shape_rule=lambda a: ShapedArray(a.shape[:-2], a.dtype),
                 convention="defined through A^{-1}: not differentiable at singular A (NaN/inf there)")
 
@@ -96,14 +103,17 @@ def _slogdet_jvp(primals, tangents):
     return [sign, logabsdet], [None, _trace(solve(a, a_dot))]
 
 
-def _slogdet_pullback(out_bars, outs, a):
-    _, logabsdet_bar = out_bars
-    if logabsdet_bar is None:
-        return (None,)
-    return (arithmetic.mul(_expand_scalar_per_matrix(logabsdet_bar, a), matrix_transpose(inv(a))),)
+def _slogdet_vjp(outs, a):
+    def slogdet_pullback(out_bars):
+        _, logabsdet_bar = out_bars
+        if logabsdet_bar is None:
+            return (None,)
+        return (arithmetic.mul(_expand_scalar_per_matrix(logabsdet_bar, a), matrix_transpose(inv(a))),)
+    return slogdet_pullback
 
 
-slogdet = Primitive("slogdet", _slogdet_impl, jvp=_slogdet_jvp, vjp=_slogdet_pullback, multiple_results=True,
+slogdet = Primitive("slogdet", _slogdet_impl, jvp=_slogdet_jvp, vjp=_slogdet_vjp, multiple_results=True,
+                    batch=batch_rules.stacked,
                     shape_rule=lambda a: [ShapedArray(a.shape[:-2], a.dtype), ShapedArray(a.shape[:-2], a.dtype)],
                     convention="sign has derivative 0; log|det| is not differentiable at singular A")
 
@@ -137,11 +147,15 @@ def _triangular_jvp(primals, tangents, *, lower):
     return x, triangular_solve(a, rhs, lower=lower)
 
 
-def _triangular_pullback(x_bar, x, a, b, *, lower):
-    b_bar = triangular_solve(matrix_transpose(a), x_bar, lower=not lower)
-    a_bar = arithmetic.neg(matmul(b_bar, matrix_transpose(x)))
+def _triangular_vjp(x, a, b, *, lower):
     from .comparison import select
-    return select(_triangle_mask(a, lower), a_bar, 0.0), b_bar
+    mask = _triangle_mask(a, lower)
+
+    def triangular_solve_pullback(x_bar):
+        b_bar = triangular_solve(matrix_transpose(a), x_bar, lower=not lower)
+        a_bar = arithmetic.neg(matmul(b_bar, matrix_transpose(x)))
+        return select(mask, a_bar, 0.0), b_bar
+    return triangular_solve_pullback
 
 
 def _triangle_mask(a, lower):
@@ -150,7 +164,8 @@ def _triangle_mask(a, lower):
     return np.tril(ones) if lower else np.triu(ones)
 
 
-triangular_solve = Primitive("triangular_solve", _triangular_impl, jvp=_triangular_jvp, vjp=_triangular_pullback,
+triangular_solve = Primitive("triangular_solve", _triangular_impl, jvp=_triangular_jvp, vjp=_triangular_vjp,
+                             batch=batch_rules.stacked,
                              shape_rule=lambda a, b, *, lower: ShapedArray(b.shape, np.result_type(a.dtype, b.dtype)))
 
 
@@ -172,11 +187,13 @@ def _cholesky_jvp(primals, tangents):
     return factor, matmul(factor, _phi(inner))
 
 
-def _cholesky_pullback(factor_bar, factor, a):
-    product = _phi(matmul(matrix_transpose(factor), factor_bar))
-    left = triangular_solve(matrix_transpose(factor), product, lower=False)
-    grad = matrix_transpose(triangular_solve(matrix_transpose(factor), matrix_transpose(left), lower=False))
-    return (arithmetic.mul(0.5, arithmetic.add(grad, matrix_transpose(grad))),)
+def _cholesky_vjp(factor, a):
+    def cholesky_pullback(factor_bar):
+        product = _phi(matmul(matrix_transpose(factor), factor_bar))
+        left = triangular_solve(matrix_transpose(factor), product, lower=False)
+        grad = matrix_transpose(triangular_solve(matrix_transpose(factor), matrix_transpose(left), lower=False))
+        return (arithmetic.mul(0.5, arithmetic.add(grad, matrix_transpose(grad))),)
+    return cholesky_pullback
 
 
 def _symmetrized(a):
@@ -185,7 +202,12 @@ def _symmetrized(a):
     return 0.5 * (a + np.swapaxes(a, -1, -2))
 
 
-cholesky = Primitive("cholesky", lambda a: np.linalg.cholesky(_symmetrized(a)), jvp=_cholesky_jvp, vjp=_cholesky_pullback,
+def _cholesky_impl(a):
+    return np.linalg.cholesky(_symmetrized(a))
+
+
+cholesky = Primitive("cholesky", _cholesky_impl, jvp=_cholesky_jvp, vjp=_cholesky_vjp,
+                     batch=batch_rules.stacked,
                      shape_rule=lambda a: ShapedArray(a.shape, a.dtype),
                      convention="reads the symmetric part (A + A^T)/2 of its input")
 
@@ -232,22 +254,25 @@ def _diag_embed(w):
     return arithmetic.mul(expanded, np.eye(n))
 
 
-def _eigh_pullback(out_bars, outs, a):
-    w_bar, v_bar = out_bars
+def _eigh_vjp(outs, a):
     w, v = outs
-    inner = None
-    if w_bar is not None:
-        inner = _diag_embed(w_bar)
-    if v_bar is not None:
-        term = arithmetic.mul(_eigen_gaps(w), matmul(matrix_transpose(v), v_bar))
-        inner = term if inner is None else arithmetic.add(inner, term)
-    if inner is None:
-        return (None,)
-    grad = matmul(matmul(v, inner), matrix_transpose(v))
-    return (arithmetic.mul(0.5, arithmetic.add(grad, matrix_transpose(grad))),)
+
+    def eigh_pullback(out_bars):
+        w_bar, v_bar = out_bars
+        inner = None
+        if w_bar is not None:
+            inner = _diag_embed(w_bar)
+        if v_bar is not None:
+            term = arithmetic.mul(_eigen_gaps(w), matmul(matrix_transpose(v), v_bar))
+            inner = term if inner is None else arithmetic.add(inner, term)
+        if inner is None:
+            return (None,)
+        grad = matmul(matmul(v, inner), matrix_transpose(v))
+        return (arithmetic.mul(0.5, arithmetic.add(grad, matrix_transpose(grad))),)
+    return eigh_pullback
 
 
-eigh = Primitive("eigh", _eigh_impl, jvp=_eigh_jvp, vjp=_eigh_pullback, multiple_results=True,
+eigh = Primitive("eigh", _eigh_impl, jvp=_eigh_jvp, vjp=_eigh_vjp, multiple_results=True, batch=batch_rules.stacked,
                  shape_rule=lambda a: [ShapedArray(a.shape[:-1], a.dtype), ShapedArray(a.shape, a.dtype)],
                  convention="reads the symmetric part (A + A^T)/2 of its input; eigenvectors not differentiable "
                             "at repeated eigenvalues")

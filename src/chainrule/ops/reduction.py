@@ -7,7 +7,7 @@ import numpy as np
 
 from ..core.avals import ShapedArray
 from ..core.primitive import Primitive
-from . import arithmetic, comparison, structure
+from . import arithmetic, batch_rules, comparison, structure
 from .families import linear, zero_derivative
 
 
@@ -22,18 +22,23 @@ def _reduced_shape_rule(x, *, axes):
 
 def expand_reduced(value, shape, axes):
     """Broadcast a reduced value back over the reduced ``axes`` of ``shape``."""
+    if np.shape(value) == ():  # a full reduction: a scalar broadcasts as it is
+        return structure.broadcast_to(value, shape)
     return structure.broadcast_to(structure.reshape(value, new_shape=_kept_shape(shape, axes)), shape)
 
 
-def _sum_transpose(out_bar, out, x, *, axes):
+def _sum_transpose(out_bar, x, *, axes):
     return expand_reduced(out_bar, np.shape(x), axes)
 
 
 def _sum_impl(x, *, axes):
+    if type(x) is np.ndarray and x.dtype.kind in "fc":
+        return np.add.reduce(x, axis=axes)  # numpy.sum's wrappers cost more than a small sum itself
     return np.sum(x, axis=axes)
 
 
-reduce_sum = linear("reduce_sum", _sum_impl, _sum_transpose, shape_rule=_reduced_shape_rule)
+reduce_sum = linear("reduce_sum", _sum_impl, _sum_transpose, shape_rule=_reduced_shape_rule,
+                    batch=batch_rules.shifted_axes("axes"))
 
 
 def _extremum_derivative(x, out, axes):
@@ -48,17 +53,21 @@ def _extremum_derivative(x, out, axes):
 def _make_extremum(name, impl):
     def jvp(primals, tangents, *, axes):
         (x,), (x_dot,) = primals, tangents
-        out = primitive.bind(x, axes=axes)
+        out = primitive(x, axes=axes)
         weights = _extremum_derivative(x, out, axes)
         return out, reduce_sum(arithmetic.mul(weights, x_dot), axes=axes)
 
-    def pullback(out_bar, out, x, *, axes):
+    def vjp(out, x, *, axes):
+        shape = np.shape(x)
         weights = _extremum_derivative(x, out, axes)
-        return (arithmetic.mul(weights, expand_reduced(out_bar, np.shape(x), axes)),)
 
-    pullback.__name__ = f"{name}_pullback"
-    primitive = Primitive(name, impl, shape_rule=_reduced_shape_rule, jvp=jvp, vjp=pullback,
-                          convention="ties share the derivative equally")
+        def pullback(out_bar):
+            return (arithmetic.mul(weights, expand_reduced(out_bar, shape, axes)),)
+        return pullback
+
+    vjp.__name__ = f"{name}_vjp"
+    primitive = Primitive(name, impl, shape_rule=_reduced_shape_rule, jvp=jvp, vjp=vjp,
+                          batch=batch_rules.shifted_axes("axes"), convention="ties share the derivative equally")
     return primitive
 
 
@@ -72,9 +81,9 @@ def _index_shape_rule(x, *, axis):
 
 
 argmax = zero_derivative("argmax", lambda x, *, axis: np.argmax(x, axis=axis), shape_rule=_index_shape_rule,
-                         convention="integer result: derivative 0")
+                         batch=batch_rules.shifted_axes("axis"), convention="integer result: derivative 0")
 argmin = zero_derivative("argmin", lambda x, *, axis: np.argmin(x, axis=axis), shape_rule=_index_shape_rule,
-                         convention="integer result: derivative 0")
+                         batch=batch_rules.shifted_axes("axis"), convention="integer result: derivative 0")
 
 
 def _cumsum_impl(x, *, axis, reverse):
@@ -83,12 +92,13 @@ def _cumsum_impl(x, *, axis, reverse):
     return np.cumsum(x, axis=axis)
 
 
-def _cumsum_transpose(out_bar, out, x, *, axis, reverse):
+def _cumsum_transpose(out_bar, x, *, axis, reverse):
     return cumsum(out_bar, axis=axis, reverse=not reverse)
 
 
 cumsum = linear("cumsum", _cumsum_impl, _cumsum_transpose,
-                shape_rule=lambda x, *, axis, reverse: ShapedArray(x.shape, x.dtype))
+                shape_rule=lambda x, *, axis, reverse: ShapedArray(x.shape, x.dtype),
+                batch=batch_rules.shifted_axes("axis"))
 
 
 def _shift_along(x, axis, shift, fill):
@@ -143,21 +153,26 @@ def _prod_derivative(x, axes):
 
 def _prod_jvp(primals, tangents, *, axes):
     (x,), (x_dot,) = primals, tangents
-    out = reduce_prod.bind(x, axes=axes)
+    out = reduce_prod(x, axes=axes)
     return out, reduce_sum(arithmetic.mul(_prod_derivative(x, axes), x_dot), axes=axes)
 
 
-def _prod_pullback(out_bar, out, x, *, axes):
-    return (arithmetic.mul(_prod_derivative(x, axes), expand_reduced(out_bar, np.shape(x), axes)),)
+def _prod_vjp(out, x, *, axes):
+    shape = np.shape(x)
+    partial = _prod_derivative(x, axes)
+
+    def prod_pullback(out_bar):
+        return (arithmetic.mul(partial, expand_reduced(out_bar, shape, axes)),)
+    return prod_pullback
 
 
 reduce_prod = Primitive("reduce_prod", lambda x, *, axes: np.prod(x, axis=axes), shape_rule=_reduced_shape_rule,
-                        jvp=_prod_jvp, vjp=_prod_pullback)
+                        jvp=_prod_jvp, vjp=_prod_vjp, batch=batch_rules.shifted_axes("axes"))
 
 
 argsort = zero_derivative("argsort", lambda x, *, axis, kind: np.argsort(x, axis=axis, kind=kind),
                           shape_rule=lambda x, *, axis, kind: ShapedArray(x.shape, np.int64),
-                          convention="integer result: derivative 0")
+                          batch=batch_rules.shifted_axes("axis"), convention="integer result: derivative 0")
 argpartition = zero_derivative("argpartition", lambda x, *, kth, axis: np.argpartition(x, kth, axis=axis),
                                shape_rule=lambda x, *, kth, axis: ShapedArray(x.shape, np.int64),
-                               convention="integer result: derivative 0")
+                               batch=batch_rules.shifted_axes("axis"), convention="integer result: derivative 0")

@@ -288,9 +288,10 @@ gammaincc = families.binary("gammaincc", _evaluated("gammaincc"), (_gammaincc_d_
 
 def _ternary(name, impl, derivatives, convention):
     """An elementwise primitive of three arguments from ``derivatives = (d_da, d_db, d_dx)``, each
-    ``derivative(a, b, x, out)`` written with primitives (as ``families.binary`` does for two)."""
+    ``derivative(a, b, x, out)`` written with primitives (as ``families.binary`` does for two).
+    Reverse mode computes the partial of each differentiated input while recording and keeps only it."""
     def jvp(primals, tangents):
-        out = primitive.bind(*primals)
+        out = primitive(*primals)
         out_dot = None
         for derivative, tangent in zip(derivatives, tangents):
             if tangent is not None:
@@ -298,20 +299,20 @@ def _ternary(name, impl, derivatives, convention):
                 out_dot = term if out_dot is None else add(out_dot, term)
         return out, out_dot
 
-    def make_input_pullback(derivative, position):
-        def input_pullback(out_bar, out, *inputs):
-            return mul(out_bar, derivative(*inputs, out))
-        input_pullback.__name__ = f"{name}_pullback_{position}"
-        return input_pullback
+    def make_input_vjp(derivative, position):
+        def input_vjp(out, a, b, x):
+            partial = derivative(a, b, x, out)
 
-    input_vjps = tuple(make_input_pullback(d, i) for i, d in enumerate(derivatives))
+            def pullback(out_bar):
+                return mul(out_bar, partial)
+            return pullback
+        input_vjp.__name__ = f"{name}_vjp_{position}"
+        return input_vjp
 
-    def pullback(out_bar, out, *inputs):
-        return tuple(p(out_bar, out, *inputs) for p in input_vjps)
-
-    jvp.__name__, pullback.__name__ = f"{name}_jvp", f"{name}_pullback"
-    primitive = ElementwisePrimitive(name, impl, shape_rule=families.float_shape_rule, jvp=jvp, vjp=pullback,
-                                     input_vjps=input_vjps, convention=convention)
+    jvp.__name__ = f"{name}_jvp"
+    primitive = ElementwisePrimitive(name, impl, shape_rule=families.float_shape_rule, jvp=jvp,
+                                     input_vjps=tuple(make_input_vjp(d, i) for i, d in enumerate(derivatives)),
+                                     convention=convention)
     return primitive
 
 
