@@ -6,7 +6,7 @@ import pytest
 import chainrule as cr
 import chainrule.numpy as np
 from chainrule.ops import all_primitives
-from test_primitives import SPEC
+from primitive_spec import SPEC
 
 BATCH = 3
 
