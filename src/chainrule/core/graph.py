@@ -172,12 +172,7 @@ class StagingInterpreter(Interpreter):
 
     def process(self, primitive, args, params):
         inputs = [self.atom(a) for a in args]
-        shape_args = [a.value if isinstance(a, Literal) and isinstance(a.value, (int, float, complex, bool))
-                      else a.aval for a in inputs]
-        try:
-            out_aval = primitive.shape_rule(*shape_args, **params)
-        except AttributeError:
-            out_aval = primitive.shape_rule(*(a.aval for a in inputs), **params)
+        out_aval = primitive.shape_rule(*_shape_arguments(primitive, inputs), **params)
         if primitive.multiple_results:
             outputs = [Var(a) for a in out_aval]
             self.equations.append(Equation(primitive, inputs, params, outputs))
@@ -185,6 +180,16 @@ class StagingInterpreter(Interpreter):
         var = Var(out_aval)
         self.equations.append(Equation(primitive, inputs, params, [var]))
         return StagingTracer(self, var)
+
+
+def _shape_arguments(primitive, inputs):
+    """What a shape rule receives for each input: its aval, except that elementwise primitives get Python
+    scalars themselves, whose dtype NumPy promotes weakly (``float32 * 2.0`` stays float32); their shape
+    rules take values or avals alike (``np.result_type`` reads both)."""
+    if not primitive.elementwise:
+        return [a.aval for a in inputs]
+    return [a.value if type(a) is Literal and isinstance(a.value, (int, float, complex, bool)) else a.aval
+            for a in inputs]
 
 
 def _input_aval(leaf):
@@ -280,31 +285,28 @@ def _is_literal(atom, value):
     return array.size >= 1 and bool(np.all(array == value))
 
 
-_PASS_THROUGH = frozenset(("mul", "div", "add", "sub"))  # the only primitives _identity_operand folds
-
-
 def _identity_operand(equation):
-    """The input an equation merely passes through (x*1, 1*x, x/1, x+0, 0+x, x-0), or None.
+    """The input an equation merely passes through, by its primitive's identity traits (x*1, 1*x, x/1, x+0,
+    0+x, x-0, ...), or None.
 
     Only when the output has the input's shape and dtype, so no broadcast or promotion is lost."""
-    name = equation.primitive.name
+    primitive = equation.primitive
     inputs = equation.inputs
+    if len(inputs) != 2:
+        return None
     candidate = None
-    if name == "mul":
-        candidate = inputs[0] if _is_literal(inputs[1], 1) else inputs[1] if _is_literal(inputs[0], 1) else None
-    elif name == "div" and _is_literal(inputs[1], 1):
+    if primitive.right_identity is not None and _is_literal(inputs[1], primitive.right_identity):
         candidate = inputs[0]
-    elif name == "add":
-        candidate = inputs[0] if _is_literal(inputs[1], 0) else inputs[1] if _is_literal(inputs[0], 0) else None
-    elif name == "sub" and _is_literal(inputs[1], 0):
-        candidate = inputs[0]
+    elif primitive.left_identity is not None and _is_literal(inputs[0], primitive.left_identity):
+        candidate = inputs[1]
     if isinstance(candidate, Var) and candidate.aval == equation.outputs[0].aval:
         return candidate
     return None
 
 
 def fold_identities(graph):
-    """Replace equations that pass an input through unchanged (and -(-x)) by that input.
+    """Replace equations that pass an input through unchanged (an identity element, by the primitive's
+    ``left_identity`` / ``right_identity`` traits, and op(op(x)) for an ``involution``) by that input.
 
     >>> import chainrule as cr, chainrule.numpy as np
     >>> raw = cr.make_graph(lambda x: -(-(x * 1.0)) + 0.0, simplify=False)(2.0)
@@ -312,7 +314,7 @@ def fold_identities(graph):
     (4, 1)
     """
     replacement = {}
-    negated = {}
+    inverted = {}  # output of an involution -> (primitive, params, its input)
     equations = []
 
     def resolve(atom):
@@ -322,18 +324,33 @@ def fold_identities(graph):
         # Vars and Literals hash by identity, so a lookup that misses returns the atom itself.
         equation = Equation(equation.primitive, [replacement.get(a, a) for a in equation.inputs] if replacement
                             else list(equation.inputs), equation.params, equation.outputs)
+        primitive = equation.primitive
         passed = None
-        if equation.primitive.name in _PASS_THROUGH and not equation.primitive.multiple_results:
+        if primitive.multiple_results:
+            equations.append(equation)
+            continue
+        if primitive.left_identity is not None or primitive.right_identity is not None:
             passed = _identity_operand(equation)
-        if passed is None and equation.primitive.name == "neg" and equation.inputs[0] in negated:
-            passed = negated[equation.inputs[0]]
+        if passed is None and primitive.involution and len(equation.inputs) == 1:
+            inner = inverted.get(equation.inputs[0])
+            if inner is not None and inner[0] is primitive and inner[2].aval == equation.outputs[0].aval \
+                    and _same_params(inner[1], equation.params):
+                passed = inner[2]
         if passed is not None:
             replacement[equation.outputs[0]] = passed
             continue
-        if equation.primitive.name == "neg" and isinstance(equation.inputs[0], Var):
-            negated[equation.outputs[0]] = equation.inputs[0]
+        if primitive.involution and len(equation.inputs) == 1 and isinstance(equation.inputs[0], Var):
+            inverted[equation.outputs[0]] = (primitive, equation.params, equation.inputs[0])
         equations.append(equation)
     return Graph(graph.invars, equations, [resolve(v) for v in graph.outvars], graph.in_tree, graph.out_tree)
+
+
+def _same_params(first, second):
+    """Whether two equations' parameters are known to be equal (unhashable values: not known)."""
+    if not first and not second:
+        return True
+    key = _param_key(first)
+    return key is not None and key == _param_key(second)
 
 
 def _literal_key(literal):

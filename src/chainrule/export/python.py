@@ -1,18 +1,28 @@
 """Readable NumPy source for a staged function or derivative (``to_python``): straight-line, one
 statement per equation, names v_i following the trace; a table keyed by primitive writes each line."""
+import ast
 import builtins
+import functools
 import inspect
+import textwrap
+import types
 
 import numpy as np
 
 from ..core.graph import Var
 from ..core.tree import tree_flatten, tree_unflatten
-from ..ops import special
+from ..ops import (arithmetic, comparison, contraction, control, decompositions, elementwise, fft, indexing, linalg,
+                   reduction, special, structure)
 from .staging import number_variables, stage
 
 
 def _call(function):
     return lambda args, params: f"{function}({', '.join(args)})"
+
+
+def _ordered(function):
+    """A SciPy function whose order parameter comes first: ``jv(order, x)``."""
+    return lambda args, params: f"{function}({params['order']!r}, {args[0]})"
 
 
 def _infix(operator):
@@ -53,129 +63,200 @@ def _cumsum(args, params):
     return f"np.cumsum({args[0]}, axis={axis})"
 
 
-# Each row: (args, params) -> expression; "statements" rows return a list of lines using {out}.
+def _ufunc(primitive):
+    """The row of a primitive whose implementation is a NumPy ufunc: a call of that ufunc (read from the impl
+    when the code is written, so a changed impl is refused, not silently restated)."""
+    def row(args, params):
+        if not isinstance(primitive.impl, np.ufunc) or params:
+            raise NotImplementedError(f"to_python: {primitive.name!r} is written as a NumPy ufunc call, but its "
+                                      f"impl is {primitive.impl!r}; give it a row in chainrule.export.python.CODE")
+        return f"np.{primitive.impl.__name__}({', '.join(args)})"
+    return row
+
+
+def _numpy_function(primitive):
+    """The row of a primitive whose implementation is a NumPy function (np.linalg.det, np.real, ...)."""
+    def row(args, params):
+        module = getattr(primitive.impl, "__module__", None) or ""
+        if module.split(".")[0] != "numpy" or params:
+            raise NotImplementedError(f"to_python: {primitive.name!r} is written as a NumPy function call, but its "
+                                      f"impl is {primitive.impl!r}; give it a row in chainrule.export.python.CODE")
+        return f"np{module[len('numpy'):]}.{primitive.impl.__name__}({', '.join(args)})"
+    return row
+
+
+def _copied(primitive):
+    """The row of a primitive whose implementation does more than one NumPy call (symmetrizes, fixes a gauge,
+    loops over a stack): the generated code calls that implementation, its source copied into the module
+    (see ``implementation_source``), so that the two cannot differ."""
+    def row(args, params):
+        name, _ = implementation_source(primitive)
+        return f"{name}({', '.join(list(args) + [f'{key}={value!r}' for key, value in params.items()])})"
+    row.copies = primitive
+    return row
+
+
+# Each row: (args, params) -> expression; "statements" rows return a list of lines using {out}. Keyed by the
+# primitive; tests/export/test_to_python.py checks that every primitive of chainrule.ops has a row (or is in
+# REFUSED) and that each row agrees with the primitive's impl.
 CODE = {
-    **{name: _call(f"np.{name}") for name in (
-        "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh", "arccosh",
-        "arctanh", "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "cbrt", "abs", "sign",
-        "floor", "ceil", "rint", "trunc", "sinc", "maximum", "minimum", "logaddexp", "hypot", "mod", "fmod",
-        "floor_divide", "isnan", "isinf", "isfinite", "logical_and", "logical_or", "logical_xor",
-        "logical_not")},
-    "add": _infix("+"), "sub": _infix("-"), "mul": _infix("*"), "div": _infix("/"),
-    "neg": lambda args, params: f"-{args[0]}",
-    "pow": _call("np.power"),
-    "atan2": _call("np.arctan2"),
-    "real": _call("np.real"), "imag": _call("np.imag"), "conj": _call("np.conj"),
-    **{name: _call(f"scipy.special.{name}") for name in (
-        "erf", "erfc", "erfcx", "erfinv", "gamma", "gammaln", "zeta", "gammainc", "gammaincc", "betainc", "xlogy",
-        "xlog1py")},
-    **{name: (lambda name: lambda args, params: f"scipy.special.{name}({params['order']!r}, {args[0]})")(name)
-       for name in ("polygamma", "jv", "yv", "iv", "ive")},
-    "lt": _infix("<"), "le": _infix("<="), "gt": _infix(">"), "ge": _infix(">="), "eq": _infix("=="),
-    "ne": _infix("!="),
-    "round": lambda args, params: f"np.round({args[0]}, {params['decimals']})",
-    "select": _call("np.where"),
-    "stop_gradient": lambda args, params: args[0],
-    "convert_element_type": lambda args, params: f"np.asarray({args[0]}).astype({_dtype(params['dtype'])})",
-    "reshape": lambda args, params: f"np.reshape({args[0]}, {tuple(params['new_shape'])!r})",
-    "transpose": lambda args, params: f"np.transpose({args[0]}, {tuple(params['permutation'])!r})",
-    "broadcast_to": lambda args, params: f"np.broadcast_to({args[0]}, {tuple(params['shape'])!r})",
-    "rev": lambda args, params: f"np.flip({args[0]}, {_axes(params['axes'])})",
-    "pad": lambda args, params: f"np.pad({args[0]}, {tuple(tuple(w) for w in params['widths'])!r})",
-    "concatenate": lambda args, params: f"np.concatenate(({', '.join(args)},), axis={params['axis']})",
-    "reduce_sum": lambda args, params: f"np.sum({args[0]}, axis={_axes(params['axes'])})",
-    "reduce_prod": lambda args, params: f"np.prod({args[0]}, axis={_axes(params['axes'])})",
-    "reduce_max": lambda args, params: f"np.max({args[0]}, axis={_axes(params['axes'])})",
-    "reduce_min": lambda args, params: f"np.min({args[0]}, axis={_axes(params['axes'])})",
-    "argmax": lambda args, params: f"np.argmax({args[0]}, axis={params['axis']})",
-    "argmin": lambda args, params: f"np.argmin({args[0]}, axis={params['axis']})",
-    "argsort": lambda args, params: f"np.argsort({args[0]}, axis={params['axis']}, kind={params['kind']!r})",
-    "argpartition": lambda args, params: f"np.argpartition({args[0]}, {params['kth']!r}, axis={params['axis']})",
-    "cumsum": _cumsum,
-    "contract": lambda args, params: f"np.einsum({params['spec']!r}, {args[0]}, {args[1]}, optimize=True)",  # optimize: BLAS for products
-    "gather": lambda args, params: f"np.asarray({args[0]})[{_index_code(params['template'], args[1:])}]",
-    "scatter_add": lambda args, params: [
+    **{primitive: _ufunc(primitive) for primitive in (
+        elementwise.sin, elementwise.cos, elementwise.tan, elementwise.arcsin, elementwise.arccos,
+        elementwise.arctan, elementwise.sinh, elementwise.cosh, elementwise.tanh, elementwise.arcsinh,
+        elementwise.arccosh, elementwise.arctanh, elementwise.exp, elementwise.exp2, elementwise.expm1,
+        elementwise.log, elementwise.log2, elementwise.log10, elementwise.log1p, elementwise.sqrt,
+        elementwise.cbrt, elementwise.absolute, elementwise.sign, elementwise.floor, elementwise.ceil,
+        elementwise.rint, elementwise.trunc, elementwise.conj, arithmetic.maximum, arithmetic.minimum,
+        arithmetic.logaddexp, arithmetic.hypot, arithmetic.mod, arithmetic.fmod, arithmetic.floor_divide,
+        arithmetic.atan2, arithmetic.power, comparison.isnan, comparison.isinf, comparison.isfinite,
+        comparison.logical_and, comparison.logical_or, comparison.logical_xor, comparison.logical_not)},
+    **{primitive: _numpy_function(primitive) for primitive in (
+        elementwise.sinc, elementwise.real, elementwise.imag, linalg.inv, linalg.det)},
+    arithmetic.add: _infix("+"), arithmetic.sub: _infix("-"), arithmetic.mul: _infix("*"),
+    arithmetic.div: _infix("/"),
+    arithmetic.neg: lambda args, params: f"-{args[0]}",
+    special.erf: _call("scipy.special.erf"), special.erfc: _call("scipy.special.erfc"),
+    special.erfcx: _call("scipy.special.erfcx"), special.erfinv: _call("scipy.special.erfinv"),
+    special.gamma: _call("scipy.special.gamma"), special.gammaln: _call("scipy.special.gammaln"),
+    special.zeta: _call("scipy.special.zeta"), special.gammainc: _call("scipy.special.gammainc"),
+    special.gammaincc: _call("scipy.special.gammaincc"), special.betainc: _call("scipy.special.betainc"),
+    special.xlogy: _call("scipy.special.xlogy"), special.xlog1py: _call("scipy.special.xlog1py"),
+    special.polygamma: _ordered("scipy.special.polygamma"), special.jv: _ordered("scipy.special.jv"),
+    special.yv: _ordered("scipy.special.yv"), special.iv: _ordered("scipy.special.iv"),
+    special.ive: _ordered("scipy.special.ive"),
+    comparison.lt: _infix("<"), comparison.le: _infix("<="), comparison.gt: _infix(">"),
+    comparison.ge: _infix(">="), comparison.eq: _infix("=="), comparison.ne: _infix("!="),
+    elementwise.round_: lambda args, params: f"np.round({args[0]}, {params['decimals']})",
+    comparison.select: _call("np.where"),
+    control.stop_gradient: lambda args, params: args[0],
+    structure.convert_element_type: lambda args, params: (
+        f"np.asarray({args[0]}).astype({_dtype(params['dtype'])})"),
+    structure.reshape: lambda args, params: f"np.reshape({args[0]}, {tuple(params['new_shape'])!r})",
+    structure.transpose: lambda args, params: f"np.transpose({args[0]}, {tuple(params['permutation'])!r})",
+    structure.broadcast_to_primitive: lambda args, params: (
+        f"np.broadcast_to({args[0]}, {tuple(params['shape'])!r})"),
+    structure.rev: lambda args, params: f"np.flip({args[0]}, {_axes(params['axes'])})",
+    structure.pad: lambda args, params: f"np.pad({args[0]}, {tuple(tuple(w) for w in params['widths'])!r})",
+    structure.concatenate: lambda args, params: f"np.concatenate(({', '.join(args)},), axis={params['axis']})",
+    reduction.reduce_sum: lambda args, params: f"np.sum({args[0]}, axis={_axes(params['axes'])})",
+    reduction.reduce_prod: lambda args, params: f"np.prod({args[0]}, axis={_axes(params['axes'])})",
+    reduction.reduce_max: lambda args, params: f"np.max({args[0]}, axis={_axes(params['axes'])})",
+    reduction.reduce_min: lambda args, params: f"np.min({args[0]}, axis={_axes(params['axes'])})",
+    reduction.argmax: lambda args, params: f"np.argmax({args[0]}, axis={params['axis']})",
+    reduction.argmin: lambda args, params: f"np.argmin({args[0]}, axis={params['axis']})",
+    reduction.argsort: lambda args, params: (
+        f"np.argsort({args[0]}, axis={params['axis']}, kind={params['kind']!r})"),
+    reduction.argpartition: lambda args, params: (
+        f"np.argpartition({args[0]}, {params['kth']!r}, axis={params['axis']})"),
+    reduction.cumsum: _cumsum,
+    contraction.contract: lambda args, params: (  # optimize: BLAS for products
+        f"np.einsum({params['spec']!r}, {args[0]}, {args[1]}, optimize=True)"),
+    indexing.gather: lambda args, params: f"np.asarray({args[0]})[{_index_code(params['template'], args[1:])}]",
+    indexing.scatter_add: lambda args, params: [
         f"{{out}} = np.zeros({tuple(params['shape'])!r}, dtype=np.result_type({args[0]}))",
         f"np.add.at({{out}}, ({_index_code(params['template'], args[1:])}), {args[0]})"
         if params["template"].has_arrays else f"{{out}}[{_index_code(params['template'], args[1:])}] = {args[0]}"],
-    "scatter": lambda args, params: [
+    indexing.scatter: lambda args, params: [
         f"{{out}} = np.array({args[0]}, dtype=np.result_type({args[0]}, {args[1]}), copy=True)",
         f"{{out}}[{_index_code(params['template'], args[2:])}] = {args[1]}"],
-    "solve": _call("np.linalg.solve"),
-    "inv": _call("np.linalg.inv"),
-    "det": _call("np.linalg.det"),
-    "slogdet": _call("np.linalg.slogdet"),
-    "triangular_solve": lambda args, params: (
-        f"scipy.linalg.solve_triangular({args[0]}, {args[1]}, lower={params['lower']})"),
-    # cholesky and eigh read the symmetric part of their input, as the primitives do.
-    "cholesky": lambda args, params: f"np.linalg.cholesky(0.5 * ({args[0]} + np.swapaxes({args[0]}, -1, -2)))",
-    "eigh": lambda args, params: f"np.linalg.eigh(0.5 * ({args[0]} + np.swapaxes({args[0]}, -1, -2)))",
-    "svd": lambda args, params: f"_svd_s_u_vt(np.linalg.svd({args[0]}, full_matrices=False))",
-    "eig": lambda args, params: f"_eig_w_v({args[0]})",
-    "qr": lambda args, params: f"np.linalg.qr({args[0]}, mode='reduced')",
-    "sylvester": lambda args, params: f"_per_matrix(scipy.linalg.solve_sylvester, {args[0]}, {args[1]}, {args[2]})",
-    "sqrtm": lambda args, params: f"_per_matrix(scipy.linalg.sqrtm, {args[0]}).astype(np.result_type({args[0]}, "
-                                  f"np.float32))",
-    "lu": lambda args, params: f"_lu_packed(scipy.linalg.lu_factor({args[0]}))",
-    "expm": _call("scipy.linalg.expm"),
-    "lu_pivots_to_permutation": lambda args, params: f"_lu_permutation({args[0]})",
-    "fft": lambda args, params: (f"np.fft.{params['kind']}n({args[0]}, s={tuple(params['lengths'])!r}, "
-                                 f"axes={tuple(range(-len(params['lengths']), 0))!r})"),
-    "gammainc_derivative_a": _call("_gammainc_derivative_a_values"),
-    "betainc_derivative_a": lambda args, params: f"_betainc_parameter_derivatives({', '.join(args)})[0]",
-    "betainc_derivative_b": lambda args, params: f"_betainc_parameter_derivatives({', '.join(args)})[1]",
+    linalg.solve: _call("np.linalg.solve"),
+    fft.fft: lambda args, params: (f"np.fft.{params['kind']}n({args[0]}, s={tuple(params['lengths'])!r}, "
+                                   f"axes={tuple(range(-len(params['lengths']), 0))!r})"),
+    # The implementation itself, copied: these symmetrize their input (cholesky, eigh), fix a gauge (svd, eig),
+    # loop over stacks of matrices, or are plain NumPy/SciPy algorithms (the shape-parameter derivatives).
+    **{primitive: _copied(primitive) for primitive in (
+        linalg.cholesky, linalg.eigh, linalg.slogdet, linalg.triangular_solve, decompositions.svd,
+        decompositions.eig, decompositions.qr, decompositions.lu, decompositions.lu_pivots_to_permutation,
+        decompositions.sylvester, decompositions.sqrtm, decompositions.expm, special.gammainc_derivative_a,
+        special.betainc_derivative_a, special.betainc_derivative_b)},
 }
 
-# Helpers some rows call, written into the generated source when used.
-HELPERS = {
-    "_svd_s_u_vt": ["def _svd_s_u_vt(factors):",
-                    "    # the svd primitive orders its results (s, u, vt); NumPy returns (u, s, vt). Complex: the",
-                    "    # primitive's gauge, each column of V with its first largest component real and positive",
-                    "    u, s, vt = factors",
-                    "    if np.iscomplexobj(u):",
-                    "        v = np.conj(np.swapaxes(vt, -1, -2))",
-                    "        largest = np.take_along_axis(v, np.argmax(np.abs(v), axis=-2)[..., None, :], axis=-2)",
-                    "        safe = np.where(largest == 0, 1.0, largest)",
-                    "        phase = np.where(largest == 0, 1.0, np.abs(largest) / safe)",
-                    "        u, vt = u * phase, vt * np.conj(np.swapaxes(phase, -1, -2))",
-                    "    return s, u, vt"],
-    "_eig_w_v": ["def _eig_w_v(a):",
-                 "    # the eig primitive is complex, its columns' largest components real (NumPy's gauge)",
-                 "    w, v = np.linalg.eig(a)",
-                 "    w, v = w.astype(np.result_type(w, np.complex64)), v.astype(np.result_type(v, np.complex64))",
-                 "    largest = np.take_along_axis(v, np.argmax(np.abs(v), axis=-2)[..., None, :], axis=-2)",
-                 "    phase = np.where(largest == 0, 1.0, np.abs(largest) / np.where(largest == 0, 1.0, largest))",
-                 "    return w, v * phase * np.where(largest.real < 0, -1.0, 1.0)"],
-    "_per_matrix": ["def _per_matrix(function, *arrays):",
-                    "    # matching matrices of stacks, leading axes broadcast",
-                    "    arrays = [np.asarray(x) for x in arrays]",
-                    "    batch = np.broadcast_shapes(*(x.shape[:-2] for x in arrays))",
-                    "    arrays = [np.broadcast_to(x, batch + x.shape[-2:]) for x in arrays]",
-                    "    outs = [function(*(x[index] for x in arrays)) for index in np.ndindex(*batch)]",
-                    "    return np.stack(outs).reshape(batch + outs[0].shape)"],
-    "_lu_packed": ["def _lu_packed(factors):",
-                   "    packed, pivots = factors",
-                   "    return packed, pivots.astype(np.int32)"],
-    "_lu_permutation": ["def _lu_permutation(pivots):",
-                        "    # LAPACK's row swaps applied in order: row i of P A is row permutation[i] of A",
-                        "    pivots = np.asarray(pivots)",
-                        "    permutation = np.array(np.broadcast_to(np.arange(pivots.shape[-1], dtype=np.int32), "
-                        "pivots.shape))",
-                        "    for index in np.ndindex(*pivots.shape[:-1]):",
-                        "        row = permutation[index]",
-                        "        for i, p in enumerate(pivots[index]):",
-                        "            row[i], row[p] = row[p], row[i]",
-                        "    return permutation"],
-}
-
-# The shape-parameter derivatives of the incomplete gamma and beta functions are plain NumPy and SciPy
-# functions already: their source is copied.
-HELPERS.update({function.__name__: inspect.getsource(function).splitlines() for function in (
-    special._gammainc_derivative_a_values, special._betainc_parameter_derivatives)})
-
-# Primitives that cannot be written as plain NumPy, with the reason (none at present: call primitives
-# are inlined before generation).
+# Primitives that cannot be written as plain NumPy, keyed by primitive, with the reason (none at present: call
+# primitives, which run a user function, are inlined before generation).
 REFUSED = {}
+
+
+# ------------------------------------------------------------------------------ copied implementations
+
+@functools.lru_cache(maxsize=None)
+def implementation_source(primitive):
+    """(name, functions) for a primitive whose implementation is copied into generated code: the name to call
+    and, in order, (name, source lines) of the implementation and of every module-level function or constant
+    of chainrule it uses (implementations copied this way are defined with ``def``).
+
+    >>> from chainrule.ops import linalg
+    >>> name, functions = implementation_source(linalg.cholesky)
+    >>> name, [n for n, _ in functions]
+    ('_cholesky_impl', ['_cholesky_impl', '_symmetrized'])
+    """
+    functions = []
+    seen = {}
+
+    def visit(function, name):
+        if name in seen:
+            if seen[name] is not function:
+                raise NotImplementedError(f"to_python: the implementation of {primitive.name!r} uses two different "
+                                          f"functions named {name}; rename one of them in chainrule.ops")
+            return
+        seen[name] = function
+        lines = _function_lines(function, name)
+        functions.append((name, lines))
+        tree = ast.parse("\n".join(lines))
+        bound = _bound_names(tree)
+        used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
+        namespace = function.__globals__
+        for used_name in sorted(used - bound):
+            if used_name not in namespace:
+                if not hasattr(builtins, used_name):
+                    raise NotImplementedError(f"to_python: the implementation of {primitive.name!r} uses "
+                                              f"{used_name}, which it does not define")
+                continue
+            value = namespace[used_name]
+            if isinstance(value, types.ModuleType):
+                if value is np and used_name == "np":
+                    continue
+                statement = (f"import {value.__name__}" if used_name == value.__name__ else
+                             f"import {value.__name__} as {used_name}")
+                _add_constant(used_name, [statement])
+            elif isinstance(value, types.FunctionType) and value.__module__.startswith("chainrule."):
+                visit(value, used_name)
+            elif isinstance(value, (bool, int, float, complex, str)):
+                _add_constant(used_name, [f"{used_name} = {value!r}"])
+            else:
+                raise NotImplementedError(f"to_python: the implementation of {primitive.name!r} uses {used_name} "
+                                          f"({type(value).__name__}), which has no plain NumPy source")
+
+    def _add_constant(name, lines):
+        if name not in seen:
+            seen[name] = lines
+            functions.append((name, lines))
+
+    name = primitive.impl.__name__
+    visit(primitive.impl, name)
+    return name, tuple((n, tuple(lines)) for n, lines in functions)
+
+
+def _function_lines(function, name):
+    """The source lines of a module-level function defined with ``def``."""
+    if function.__name__ == "<lambda>":
+        raise NotImplementedError(f"to_python: the implementation {name} is a lambda, whose source cannot be copied "
+                                  f"reliably; define it with def in chainrule.ops")
+    return textwrap.dedent(inspect.getsource(function)).splitlines()
+
+
+def _bound_names(tree):
+    """Names a function binds itself (parameters, assignments, imports, loop and comprehension variables)."""
+    bound = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            bound.add(node.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.FunctionDef):
+            bound.add(node.name)
+    return bound
 
 
 class _Name:
@@ -286,15 +367,22 @@ def to_python(function, *example_args, name=None, compile=False):
     returned_vars = {v for v in graph.outvars if isinstance(v, Var)}
     body = []
     modules = set()
+    helpers = {}  # name -> source lines of the copied implementations and what they use
     for position, equation in enumerate(graph.equations):
         primitive = equation.primitive
-        row = CODE.get(primitive.name)
+        row = CODE.get(primitive)
         if row is None:
-            reason = REFUSED.get(primitive.name, "it has no row in chainrule.export.python.CODE")
+            reason = REFUSED.get(primitive, "it has no row in chainrule.export.python.CODE")
             raise NotImplementedError(f"to_python: the primitive {primitive.name!r} cannot be written as NumPy "
                                       f"source: {reason}")
         code = row([atom_code(a) for a in equation.inputs], equation.params)
         modules.update(module for module in ("scipy.linalg", "scipy.special") if module + "." in str(code))
+        copied = getattr(row, "copies", None)
+        if copied is not None:
+            for helper, helper_lines in implementation_source(copied)[1]:
+                if helpers.setdefault(helper, helper_lines) != helper_lines:
+                    raise NotImplementedError(f"to_python: two implementations define {helper} differently; "
+                                              f"rename one of them in chainrule.ops")
         targets = ", ".join(var_names[v] for v in equation.outputs)
         if isinstance(code, list):
             body += [line.format(out=targets) for line in code]
@@ -330,14 +418,20 @@ def to_python(function, *example_args, name=None, compile=False):
         returned = repr(tree_unflatten(graph.out_tree, outputs)) if graph.out_tree is not None else repr(outputs)
     except (TypeError, AttributeError):
         returned = repr(tuple(outputs))
-    header = ["import numpy as np"] + [f"import {module}" for module in sorted(modules)]
+    copied = list(helpers.values())
+    imports = {f"import {module}" for module in modules} | {lines[0] for lines in copied
+                                                              if lines[0].startswith("import ")}
+    header = ["import numpy as np"] + sorted(imports)
     if constants:
         header += [""] + [f"{name} = {code}" if name not in bound else
                           f"# {name}: {bound[name].dtype} array of shape {bound[name].shape}, bound when compiled"
                           for code, name in constants.items()]
-    for helper, helper_lines in HELPERS.items():
-        if any(helper + "(" in line for line in body):
-            header += ["", ""] + helper_lines
+    values = [lines[0] for lines in copied if not lines[0].startswith(("import ", "def "))]
+    if values:
+        header += [""] + values
+    for lines in copied:
+        if lines[0].startswith("def "):
+            header += ["", ""] + list(lines)
     lines = header + ["", "", f"def {function_name}({', '.join(parameters)}):"]
     lines += [f"    {line}" for line in unpacking + body]
     lines.append(f"    return {returned}")

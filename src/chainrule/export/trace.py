@@ -3,8 +3,9 @@ point, numbered like Griewank's tables, computed by each primitive's own evaluat
 import numpy as np
 
 from ..core.avals import is_inexact
+from ..core.cotangents import dense
 from ..core.graph import Literal, Var
-from .notation import PARTIALS, equation_tokens, template_tokens
+from .notation import PRODUCT, derive_partial, equation_tokens
 from .staging import is_scalar, number_variables, stage
 
 MODES = ("forward", "reverse", "both")
@@ -267,6 +268,9 @@ def explain(function, *args, mode="both", wrt=0, tangents=None, output=0, digits
     def show(value):
         return format_number(value, digits, lecture)
 
+    def constant(value):  # a rule's constant inside a partial: 0.5, not 0.5000
+        return format_number(value, digits)
+
     def ref_of(atom, kind="value"):
         return Ref(kind, numbers[atom]) if isinstance(atom, Var) else show(atom.value)
 
@@ -289,9 +293,8 @@ def explain(function, *args, mode="both", wrt=0, tangents=None, output=0, digits
         scalar_inputs = all(is_scalar(v) for v in inputs)
         substituted = None
         if scalar_inputs and not equation.params:
-            substituted = "".join(t if isinstance(t, str) else t for t in equation_tokens(
-                equation.primitive.name, [show(v) for v in inputs], {}))
-        tokens = equation_tokens(equation.primitive.name, [ref_of(a) for a in equation.inputs], equation.params)
+            substituted = "".join(equation_tokens(equation.primitive, [show(v) for v in inputs], {}))
+        tokens = equation_tokens(equation.primitive, [ref_of(a) for a in equation.inputs], equation.params)
         if len(equation.outputs) == 1:
             primal_rows.append(Row(Ref("value", numbers[equation.outputs[0]]), "=", tokens, substituted,
                                    env[equation.outputs[0]]))
@@ -307,11 +310,11 @@ def explain(function, *args, mode="both", wrt=0, tangents=None, output=0, digits
               "values": {numbers[v]: env[v] for v in numbers}}
     tangent_rows = adjoint_rows = None
     if mode in ("forward", "both"):
-        tangent_rows = _forward(graph, names, numbers, env, read, ref_of, show, rounded, result, output_names,
-                                wrt, tangents, count)
+        tangent_rows = _forward(graph, names, numbers, env, read, ref_of, (show, constant), rounded, result,
+                                output_names, wrt, tangents, count)
     if mode in ("reverse", "both"):
-        adjoint_rows = _reverse(graph, names, numbers, env, read, ref_of, show, rounded, result, output_names,
-                                output)
+        adjoint_rows = _reverse(graph, names, numbers, env, read, ref_of, (show, constant), rounded, result,
+                                output_names, output)
     return Explanation(mode, primal_rows, tangent_rows, adjoint_rows, result, digits, lecture,
                        interleave=True)
 
@@ -324,22 +327,20 @@ def _differentiable(atom):
     return isinstance(atom, Var) and is_inexact(atom.aval.dtype)
 
 
-def _term_tokens(partial_template, inputs_refs, out_ref, factor_ref, factor_first):
-    """``factor · partial`` as tokens, with the sign pulled out: returns (negative, tokens, divides), where
-    ``divides`` says the term reads ``factor / denominator`` (a partial ``1 / denominator``)."""
-    negative = partial_template.startswith("-")
-    template = partial_template[1:] if negative else partial_template
-    if template == "1":
-        return negative, [factor_ref], False
-    divides = template.startswith("1 / ")
-    if divides:
-        template = template[4:]
-    partial = template_tokens(template, inputs_refs, out_ref)
-    if any(op in template for op in (" + ", " - ")) and not template.startswith("("):
-        partial = ["("] + partial + [")"]  # keep "a * (b + c)" readable
-    if divides:
-        return negative, [factor_ref, " / "] + partial, True
-    return negative, ([factor_ref, " * "] + partial) if factor_first else (partial + [" * ", factor_ref]), False
+def _parenthesized(tokens, precedence, least):
+    return ["("] + tokens + [")"] if precedence < least else list(tokens)
+
+
+def _term_tokens(term, factor_ref, factor_first):
+    """``factor · partial`` as tokens, the sign pulled out: ``term`` is Partial.term's (negative, kind, tokens,
+    precedence). Returns (negative, tokens)."""
+    negative, kind, tokens, precedence = term
+    if kind == "one":
+        return negative, [factor_ref]
+    if kind == "divide":
+        return negative, [factor_ref, " / "] + _parenthesized(tokens, precedence, PRODUCT + 1)
+    tokens = _parenthesized(tokens, precedence, PRODUCT)
+    return negative, ([factor_ref, " * "] + tokens) if factor_first else (tokens + [" * ", factor_ref])
 
 
 def _join_terms(terms):
@@ -352,12 +353,13 @@ def _join_terms(terms):
     return tokens or ["0"]
 
 
-def _number_piece(negative, factor, partial, divides, factor_first):
-    """The numbers of one term, laid out like its tokens; ``partial`` None for a partial of ±1."""
-    if partial is None:
+def _number_piece(term, factor, partial, factor_first):
+    """The numbers of one term, laid out like its tokens: ``partial`` is the partial's value."""
+    negative, kind = term[0], term[1]
+    if kind == "one":
         return negative, [factor], " * "
     partial = -partial if negative else partial
-    if divides:
+    if kind == "divide":
         return negative, [factor, 1.0 / partial if partial else np.inf], " / "
     return negative, ([factor, partial] if factor_first else [partial, factor]), " * "
 
@@ -379,13 +381,14 @@ def _join_numbers(pieces, show):
 def _one_hot_partial(primitive, primals, position, params):
     """∂out/∂input[position] at a scalar point, from the primitive's own JVP rule."""
     seeds = [None] * len(primals)
-    seeds[position] = np.ones_like(np.asarray(primals[position], dtype=float))
+    seeds[position] = np.ones(np.shape(primals[position]), dtype=np.result_type(primals[position], float))
     with np.errstate(all="ignore"):
         _, derivative = primitive.jvp(primals, seeds, **params)
     return np.asarray(0.0 if derivative is None else derivative)
 
 
-def _forward(graph, names, numbers, env, read, ref_of, show, rounded, result, output_names, wrt, tangents, count):
+def _forward(graph, names, numbers, env, read, ref_of, shows, rounded, result, output_names, wrt, tangents, count):
+    show, constant = shows
     rows = []
     tangent = {}
     if tangents is None:
@@ -418,28 +421,28 @@ def _forward(graph, names, numbers, env, read, ref_of, show, rounded, result, ou
         for var, value in zip(equation.outputs, out_tangents):
             tangent[var] = rounded(None if value is None else np.asarray(value))
 
-        # The row: v̇_i = Σ_j ∂v_i/∂v_j · v̇_j over the differentiable inputs, zeros included as in the lecture.
-        in_refs = [ref_of(a) for a in equation.inputs]
-        templates = PARTIALS.get(primitive.name)
+        # The row: v̇_i = Σ_j ∂v_i/∂v_j · v̇_j over the differentiable inputs, zeros included as in the lecture;
+        # each partial written from the primitive's own JVP rule, staged with a unit tangent in its position.
         terms, pieces = [], []
         scalar = all(is_scalar(p) for p in primals) and not multiple
+        derived = _derives_partials(primitive, primals)
         for position, atom in enumerate(equation.inputs):
             if not _differentiable(atom) or not primitive.differentiable:
                 continue
             factor = Ref("tangent", numbers[atom])
-            if templates is not None and not multiple:
-                negative, term, divides = _term_tokens(templates[position], in_refs, ref_of(equation.outputs[0]),
-                                                       factor, factor_first=False)
+            if derived:
+                partial = derive_partial(primitive, equation.inputs, params, position)
+                term = partial.term(*_partial_refs(equation, ref_of), constant)
+                negative, tokens = _term_tokens(term, factor, factor_first=False)
             else:
-                negative, term, divides = False, [f"∂{primitive.name}/∂", in_refs[position], " * ", factor], False
-            terms.append((negative, term))
+                negative, tokens = False, [f"∂{primitive.name}/∂", ref_of(atom), " * ", factor]
+            terms.append((negative, tokens))
             if scalar:
                 value = tangent_of(atom)
                 value = 0.0 if value is None else value
-                partial = None
-                if templates is None or templates[position].lstrip("-") != "1":
-                    partial = rounded(_one_hot_partial(primitive, primals, position, params))
-                pieces.append(_number_piece(negative, value, partial, divides, factor_first=False))
+                partial_value = None if term[1] == "one" else rounded(
+                    partial.value(_var_values(equation, primals), env[equation.outputs[0]]))
+                pieces.append(_number_piece(term, value, partial_value, factor_first=False))
         substituted = _join_numbers(pieces, show) if scalar and pieces else None
         for var in equation.outputs:
             value = tangent[var]
@@ -457,16 +460,30 @@ def _forward(graph, names, numbers, env, read, ref_of, show, rounded, result, ou
     return rows
 
 
+def _derives_partials(primitive, primals):
+    """Whether the rows write this equation's partials as expressions: an elementwise primitive (its partial
+    is elementwise too) or scalar inputs and output. Otherwise the partial is a Jacobian, written ∂op/∂v."""
+    return not primitive.multiple_results and (primitive.elementwise or all(is_scalar(p) for p in primals))
+
+
+def _partial_refs(equation, ref_of):
+    """The names a Partial is written with: its Var inputs', then its output's."""
+    return [ref_of(a) for a in equation.inputs if isinstance(a, Var)], ref_of(equation.outputs[0])
+
+
+def _var_values(equation, primals):
+    return [value for atom, value in zip(equation.inputs, primals) if isinstance(atom, Var)]
+
+
 def _pullback(primitive, position, cotangent, out, primals, params):
-    input_vjps = primitive.input_vjps
+    """Input ``position``'s cotangent from the primitive's own reverse rule (None: no dependence), dense."""
     with np.errstate(all="ignore"):
-        if input_vjps is not None and not primitive.multiple_results:
-            rule = input_vjps[position]
-            return None if rule is None else rule(cotangent, out, *primals, **params)
-        return primitive.vjp(cotangent, out, *primals, **params)[position]
+        contribution = primitive.pullback(out, primals, params, wanted=[position])(cotangent)[position]
+        return dense(contribution)
 
 
-def _reverse(graph, names, numbers, env, read, ref_of, show, rounded, result, output_names, output):
+def _reverse(graph, names, numbers, env, read, ref_of, shows, rounded, result, output_names, output):
+    show, constant = shows
     rows = []
     adjoint = {}
     if not -len(graph.outvars) <= output < len(graph.outvars):
@@ -487,9 +504,8 @@ def _reverse(graph, names, numbers, env, read, ref_of, show, rounded, result, ou
         outs = [env[v] for v in equation.outputs]
         multiple = primitive.multiple_results
         cotangent, out = (bars, outs) if multiple else (bars[0], outs[0])
-        in_refs = [ref_of(a) for a in equation.inputs]
-        templates = PARTIALS.get(primitive.name)
         scalar = all(is_scalar(p) for p in primals) and not multiple
+        derived = _derives_partials(primitive, primals)
         for position, atom in enumerate(equation.inputs):
             if not _differentiable(atom):
                 continue
@@ -498,32 +514,32 @@ def _reverse(graph, names, numbers, env, read, ref_of, show, rounded, result, ou
                 continue
             contribution = rounded(np.asarray(contribution))
             factor = Ref("adjoint", numbers[equation.outputs[0]])
-            if templates is not None and not multiple:
-                negative, term, divides = _term_tokens(templates[position], in_refs, ref_of(equation.outputs[0]),
-                                                       factor, factor_first=True)
+            if derived:
+                # The partial written from the reverse rule itself: its pullback of a unit cotangent, staged.
+                partial = derive_partial(primitive, equation.inputs, params, position, kind="reverse",
+                                         output_aval=equation.outputs[0].aval)
+                term = partial.term(*_partial_refs(equation, ref_of), constant)
+                negative, tokens = _term_tokens(term, factor, factor_first=True)
             else:
                 bar_refs = [Ref("adjoint", numbers[v]) for v in equation.outputs]
-                negative, term, divides = False, [f"{primitive.name}_vjp("] + _comma(bar_refs) + [")"], False
+                negative, tokens = False, [f"{primitive.name}_vjp("] + _comma(bar_refs) + [")"]
             numbers_of_term = None
             if scalar:
-                partial = None
-                if templates is None or templates[position].lstrip("-") != "1":
-                    partial = _pullback(primitive, position, np.ones_like(np.asarray(cotangent, dtype=float)),
-                                        out, primals, params)
-                    partial = rounded(np.asarray(0.0 if partial is None else partial))
-                numbers_of_term = _number_piece(negative, cotangent, partial, divides, factor_first=True)
+                partial_value = None if term[1] == "one" else rounded(
+                    partial.value(_var_values(equation, primals), out))
+                numbers_of_term = _number_piece(term, cotangent, partial_value, factor_first=True)
             target = Ref("adjoint", numbers[atom])
             if atom in adjoint:
                 previous = adjoint[atom]
                 adjoint[atom] = rounded(previous + contribution)
-                expression = [target, " - " if negative else " + "] + term
+                expression = [target, " - " if negative else " + "] + tokens
                 substituted = None if numbers_of_term is None else _join_numbers(
                     [(False, [previous], ""), numbers_of_term], show)
                 rows.append(Row(target, "=", expression, substituted, adjoint[atom], step=contribution))
             else:
                 adjoint[atom] = contribution
                 substituted = None if numbers_of_term is None else _join_numbers([numbers_of_term], show)
-                rows.append(Row(target, "=", (["-"] if negative else []) + term, substituted, contribution,
+                rows.append(Row(target, "=", (["-"] if negative else []) + tokens, substituted, contribution,
                                 step=contribution))
     gradient = []
     for var, name in zip(graph.invars, names):

@@ -3,6 +3,7 @@ SymPy -> a chainrule-differentiable function, both through ``table.TABLE``."""
 import numpy as np
 
 from ..core.graph import Literal, Var, inline_calls
+from ..ops import arithmetic, comparison, elementwise
 from .table import REFUSED, TABLE
 
 
@@ -84,10 +85,11 @@ def _integer_operand(value, name, position):
 
 def apply_equation(equation, args, sympy):
     """The SymPy value(s) of one equation, from the table row of its primitive."""
-    name = equation.primitive.name
-    row = TABLE.get(name)
+    primitive = equation.primitive
+    name = primitive.name
+    row = TABLE.get(primitive)
     if row is None:
-        reason = REFUSED.get(name, "it has no row in chainrule.symbolic.table.TABLE")
+        reason = REFUSED.get(primitive, "it has no row in chainrule.symbolic.table.TABLE")
         raise SymbolicError(f"the primitive {name!r} has no SymPy counterpart: {reason}")
     params = equation.params
     try:
@@ -96,14 +98,11 @@ def apply_equation(equation, args, sympy):
         if row.build is not None:
             return row.build(sympy, *args, **params)
         arrays = [np.asarray(a, dtype=object) if not isinstance(a, np.ndarray) else a for a in args]
-        if name in ("gather", "scatter_add", "scatter"):
-            first_index = 1 if name in ("gather", "scatter_add") else 2
+        first_index = row.index_operands
+        if first_index is not None:
             arrays = arrays[:first_index] + [_integer_operand(a, name, first_index + k)
                                              for k, a in enumerate(arrays[first_index:])]
-        if name == "scatter_add":
-            # The impl's zeros take the updates' dtype; object zeros hold SymPy expressions.
-            return equation.primitive.impl(*arrays, **params)
-        return equation.primitive.impl(*arrays, **params)
+        return primitive.impl(*arrays, **params)
     except SymbolicError:
         raise
     except NotImplementedError as error:
@@ -169,11 +168,11 @@ class _Shortcuts:
         self.assumptions = self.probe.assumptions0
         self.nesting = {}  # id(expression) -> its classes, outside in; () for a plain symbol
         self.keep = []  # the expressions whose ids are keys above, so that those ids stay theirs
-        self.heads = {}  # primitive name -> its one-argument SymPy function class
-        for name, row in TABLE.items():
+        self.heads = {}  # primitive -> its one-argument SymPy function class
+        for primitive, row in TABLE.items():
             head = getattr(sympy, row.head, None) if row.head is not None else None
             if isinstance(head, type) and issubclass(head, sympy.Function):
-                self.heads[name] = head
+                self.heads[primitive] = head
 
     def add_symbol(self, symbol):
         """Mark ``symbol`` plain if it carries exactly the probe's assumptions."""
@@ -207,9 +206,9 @@ class _Shortcuts:
         if not self.enabled:
             return None
         inputs = equation.inputs
-        name = equation.primitive.name
+        primitive = equation.primitive
         if len(inputs) == 1:
-            head = self.heads.get(name)
+            head = self.heads.get(primitive)
             if head is None or type(inputs[0]) is not Var:
                 return None
             argument = env[inputs[0]]
@@ -227,7 +226,7 @@ class _Shortcuts:
             self.nesting[id(value)] = (head,) + inner
             self.keep.append(value)
             return value
-        if name == "mul" and len(inputs) == 2 and uses.get(equation.outputs[0], 0) == 1 and \
+        if primitive is arithmetic.mul and len(inputs) == 2 and uses.get(equation.outputs[0], 0) == 1 and \
                 type(inputs[0]) is Var and type(inputs[1]) is Var:
             left, right = env[inputs[0]], env[inputs[1]]
             left_factors = self.factors(left)
@@ -344,9 +343,8 @@ def count_operations(result):
 # ------------------------------------------------------------------------------------ SymPy -> function
 
 def _reverse_heads(sympy):
-    from ..ops import all_primitives
-    primitives = all_primitives()
-    return {getattr(sympy, row.head): primitives[name] for name, row in TABLE.items() if row.head is not None}
+    """SymPy class -> (primitive, its row), for the rows with a head."""
+    return {getattr(sympy, row.head): (primitive, row) for primitive, row in TABLE.items() if row.head is not None}
 
 
 def _fold(primitive, values):
@@ -359,11 +357,9 @@ def _fold(primitive, values):
 def compile_sympy(outputs, symbols, replacements=()):
     """A straight-line program evaluating SymPy ``outputs`` with primitives; returns ``run(*args)``."""
     sympy = sympy_module()
-    from ..ops import all_primitives
-    primitives = all_primitives()
     heads = _reverse_heads(sympy)
-    add, sub, mul, div, neg = (primitives[n] for n in ("add", "sub", "mul", "div", "neg"))
-    power, sqrt, select = primitives["pow"], primitives["sqrt"], primitives["select"]
+    add, sub, mul, div, neg = arithmetic.add, arithmetic.sub, arithmetic.mul, arithmetic.div, arithmetic.neg
+    power, sqrt, select = arithmetic.power, elementwise.sqrt, comparison.select
     symbols = list(symbols)
     bound = {s: k for k, s in enumerate(symbols)}
     steps = []  # (expression, run(values_of_children) -> value, children)
@@ -443,13 +439,12 @@ def compile_sympy(outputs, symbols, replacements=()):
                     result = select(condition, value, result)
                 return result
             return run_piecewise, children
-        primitive = heads.get(expression.func)
+        primitive, row = heads.get(expression.func, (None, None))
         if primitive is None:
             raise SymbolicError(f"from_sympy: the SymPy function {expression.func.__name__} has no chainrule "
                                 f"primitive; rewrite it with supported functions (e.g. expr.rewrite(exp)) or "
                                 f"build it with chainrule.numpy")
-        if len(expression.args) > 2 and primitive.name in ("maximum", "minimum", "logical_and", "logical_or",
-                                                           "logical_xor", "add", "mul"):
+        if len(expression.args) > 2 and row.variadic:
             return (lambda args, children: _fold(primitive, children)), list(expression.args)
         return (lambda args, children: primitive(*children)), list(expression.args)
 
