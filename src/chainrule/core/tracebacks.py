@@ -4,11 +4,13 @@ import functools
 import os
 import types
 
-_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_PACKAGE = __name__.split(".")[0]
 
 
 def _inside_chainrule(frame):
-    return os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE + os.sep)
+    # The frame's module name (its globals), not its code object: nothing here depends on the interpreter.
+    name = frame.f_globals.get("__name__", "")
+    return name == _PACKAGE or name.startswith(_PACKAGE + ".")
 
 
 def filter_traceback(traceback):
