@@ -1,4 +1,9 @@
-"""Array creation and the helpers every part of the NumPy front shares (axis normalization, tracing checks)."""
+"""Array creation and the helpers every part of the NumPy front shares: the one traced-or-plain decision
+(``is_traced``, ``numpy_when_untraced``) and axis normalization."""
+import functools
+import inspect
+import sys
+
 import numpy as _np
 
 from ..core.interpreter import Tracer
@@ -6,29 +11,141 @@ from ..ops import structure
 
 ndarray = _np.ndarray
 
+_SCANNED = (Tracer, list, tuple)  # a traced value, or a sequence that may hold one (NumPy reads lists as arrays)
+# The argument types met most, none of them traced: one set lookup passes them (the check runs on every call).
+_PLAIN = frozenset({_np.ndarray, float, int, bool, complex, str, type(None), slice, type, _np.float64,
+                    _np.float32, _np.complex128, _np.int64, _np.int32, _np.bool_})
 
-def is_traced(*values):
-    """Whether any of ``values`` is traced, i.e. being differentiated (or staged) by a transform.
 
-    >>> import chainrule as cr, chainrule.numpy as np
-    >>> def f(x):
-    ...     print("traced:", np.is_traced(x))
-    ...     return x * x
-    >>> f(3.0)
-    traced: False
-    9.0
-    >>> float(cr.grad(f)(3.0))
-    traced: True
-    6.0
-    """
+def _traced(values):
+    """Whether any of ``values`` is traced, looking inside lists and tuples: the one predicate of the front."""
     for value in values:
-        if isinstance(value, Tracer):
+        if type(value) in _PLAIN or not isinstance(value, _SCANNED):
+            continue
+        if isinstance(value, Tracer) or _traced(value):
             return True
     return False
 
 
+def is_traced(*values):
+    """Whether any of ``values`` is traced, i.e. being differentiated (or staged) by a transform; a list or
+    tuple counts as traced when an item is (NumPy reads it as one array).
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> def f(x):
+    ...     print("traced:", np.is_traced(x), np.is_traced([1.0, x]))
+    ...     return x * x
+    >>> f(3.0)
+    traced: False False
+    9.0
+    >>> float(cr.grad(f)(3.0))
+    traced: True True
+    6.0
+    """
+    return _traced(values)
+
+
+def numpy_when_untraced(numpy_function):
+    """Decorator: the decorated function is the traced implementation, and ``numpy_function`` (NumPy's or SciPy's
+    own) is called with the same arguments when none is traced (``is_traced`` of every positional and keyword
+    argument, lists and tuples of arrays included), so plain inputs get NumPy's exact result.
+
+    The decorated function's signature stays the contract: a call it rejects raises its own ``TypeError``
+    whatever the inputs, and its positional parameters may come by keyword even where NumPy takes them by
+    position only (ufuncs). Where NumPy gives a parameter another position or default, ``numpy_function`` is a
+    small adapter with the decorated function's signature.
+
+    >>> import chainrule as cr, numpy
+    >>> from chainrule.numpy.arrays import numpy_when_untraced
+    >>> @numpy_when_untraced(numpy.cumsum)
+    ... def running_total(a):
+    ...     return a + 0.0  # (stands in for a traced implementation)
+    >>> running_total([1.0, 2.0])  # nothing traced: numpy.cumsum
+    array([1., 3.])
+    >>> float(cr.grad(running_total)(2.0))  # traced: the decorated body
+    1.0
+    """
+    def decorate(traced_function):
+        signature = inspect.signature(traced_function)
+        required, most, keywords = _arity(signature)
+        fewest = len(required)
+        by_position = _taken_by_position(signature, numpy_function)
+
+        @functools.wraps(traced_function)
+        def dispatch(*args, **kwargs):
+            # This runs on every NumPy call of users' code: _traced(args) inlined one level down, then the
+            # checks that keep the decorated signature the contract (a call it rejects goes to it, to raise).
+            for value in args:
+                if type(value) in _PLAIN or not isinstance(value, _SCANNED):
+                    continue
+                if isinstance(value, Tracer):
+                    return traced_function(*args, **kwargs)
+                for item in value:  # a list or tuple (NumPy reads it as an array)
+                    if type(item) not in _PLAIN and isinstance(item, _SCANNED) and (
+                            isinstance(item, Tracer) or _traced(item)):
+                        return traced_function(*args, **kwargs)
+            if kwargs:
+                count = len(args)
+                if (_traced(kwargs.values()) or count > most
+                        or (keywords is not None and not keywords.issuperset(kwargs))
+                        or (count < fewest and not all(name in kwargs for name in required[count:]))):
+                    return traced_function(*args, **kwargs)  # traced, or a call its signature rejects
+                if by_position and not by_position.isdisjoint(kwargs):
+                    bound = signature.bind(*args, **kwargs)
+                    bound.apply_defaults()
+                    return numpy_function(*bound.args, **bound.kwargs)
+                return numpy_function(*args, **kwargs)
+            if not fewest <= len(args) <= most:
+                return traced_function(*args)  # a call its signature rejects: raises its TypeError
+            return numpy_function(*args)
+        dispatch.numpy_function = numpy_function
+        return dispatch
+    return decorate
+
+
+def _arity(signature):
+    """The names of the required positional parameters, how many positional arguments a call may pass, and the
+    keyword names it may use (None: any)."""
+    parameters = list(signature.parameters.values())
+    kinds = {parameter.kind for parameter in parameters}
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    required = tuple(p.name for p in positional if p.default is p.empty)
+    most = sys.maxsize if inspect.Parameter.VAR_POSITIONAL in kinds else len(positional)
+    keywords = None if inspect.Parameter.VAR_KEYWORD in kinds else frozenset(
+        p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+    return required, most, keywords
+
+
+def _taken_by_position(signature, numpy_function):
+    """Names of the decorated function's parameters that ``numpy_function`` takes at the same position but not
+    by keyword (ufunc inputs, parameters before ``/``). Without a signature to read, every positional one: a
+    keyword passed on as a position is still right, since NumPy's positions match the front's."""
+    ours = []
+    for parameter in signature.parameters.values():
+        if parameter.kind is not parameter.POSITIONAL_OR_KEYWORD:
+            break
+        ours.append(parameter.name)
+    if isinstance(numpy_function, _np.ufunc):
+        return frozenset(ours[:numpy_function.nin])
+    try:
+        theirs = list(inspect.signature(numpy_function).parameters.values())
+    except (TypeError, ValueError):
+        return frozenset(ours)
+    names = set()
+    for name, their in zip(ours, theirs):
+        if their.kind is their.VAR_POSITIONAL:
+            break
+        if their.kind is their.POSITIONAL_ONLY:
+            names.add(name)
+    return frozenset(names)
+
+
 def _shape_of(a):
-    return a.shape if type(a) is _np.ndarray or isinstance(a, Tracer) else _np.shape(a)
+    if type(a) is _np.ndarray:
+        return a.shape
+    if is_traced(a):
+        return (asarray(a) if isinstance(a, (list, tuple)) else a).shape
+    return _np.shape(a)
 
 
 def shape(a):
@@ -78,7 +195,7 @@ def result_type(*arrays_and_dtypes):
     >>> float(cr.grad(lambda x: np.astype(x * x, np.result_type(x, np.float32)))(3.0))  # traced x: its dtype
     6.0
     """
-    return _np.result_type(*(a.dtype if isinstance(a, Tracer) else a for a in arrays_and_dtypes))
+    return _np.result_type(*(asarray(a).dtype if is_traced(a) else a for a in arrays_and_dtypes))
 
 
 def normalize_axes(axis, ndim_, name="axis"):
@@ -108,17 +225,22 @@ def _stack_nested(value):
         parts = [_stack_nested(v) for v in value]
         if not is_traced(*parts):
             return _np.array(parts)
-        parts = [p if isinstance(p, Tracer) else _np.asarray(p) for p in parts]
+        parts = [p if is_traced(p) else _np.asarray(p) for p in parts]
         common = _np.broadcast_shapes(*(shape(p) for p in parts))
         if any(shape(p) != common for p in parts):
             raise ValueError("setting an array element with a sequence: the nested sequences have shapes "
                              f"{[shape(p) for p in parts]}")
-        columns = [structure.reshape(p, new_shape=(1,) + common) if isinstance(p, Tracer)
+        columns = [structure.reshape(p, new_shape=(1,) + common) if is_traced(p)
                    else p.reshape((1,) + common) for p in parts]
         return structure.concatenate(*columns, axis=0)
     return value
 
 
+def _array_plain(object, dtype=None, copy=True, ndmin=0):
+    return _np.array(object, dtype=dtype, copy=copy, ndmin=ndmin)  # NumPy's copy and ndmin are keyword-only
+
+
+@numpy_when_untraced(_array_plain)
 def array(object, dtype=None, copy=True, ndmin=0):
     """``numpy.array``; a list holding traced values is stacked into a traced array.
 
@@ -126,28 +248,18 @@ def array(object, dtype=None, copy=True, ndmin=0):
     >>> np.array([1.0, 2.0])
     array([1., 2.])
     """
-    if isinstance(object, Tracer) or (isinstance(object, (list, tuple)) and _contains_tracer(object)):
-        out = _stack_nested(object)
-        if out is object and copy:
-            from .views import clone
-            out = clone(out)
-        if dtype is not None and _np.dtype(dtype) != out.dtype:
-            out = structure.convert_element_type(out, dtype=_np.dtype(dtype))
-        while ndim(out) < ndmin:
-            out = structure.reshape(out, new_shape=(1,) + shape(out))
-        return out
-    return _np.array(object, dtype=dtype, copy=copy, ndmin=ndmin)
+    out = _stack_nested(object)
+    if out is object and copy:
+        from .views import clone
+        out = clone(out)
+    if dtype is not None and _np.dtype(dtype) != out.dtype:
+        out = structure.convert_element_type(out, dtype=_np.dtype(dtype))
+    while ndim(out) < ndmin:
+        out = structure.reshape(out, new_shape=(1,) + shape(out))
+    return out
 
 
-def _contains_tracer(sequence):
-    for item in sequence:
-        if isinstance(item, Tracer):
-            return True
-        if isinstance(item, (list, tuple)) and _contains_tracer(item):
-            return True
-    return False
-
-
+@numpy_when_untraced(_np.asarray)
 def asarray(a, dtype=None):
     """``numpy.asarray``; traced values pass through (converted to ``dtype`` if given).
 
@@ -157,13 +269,17 @@ def asarray(a, dtype=None):
     >>> float(cr.grad(lambda x: np.sum(np.asarray([x, 2 * x])))(1.0))  # a list of traced values is stacked
     3.0
     """
-    if isinstance(a, Tracer):
-        return a if dtype is None else array(a, dtype=dtype, copy=False)
-    if isinstance(a, (list, tuple)) and _contains_tracer(a):
-        return array(a, dtype=dtype, copy=False)
-    return _np.asarray(a, dtype=dtype)
+    if dtype is None and not isinstance(a, (list, tuple)):
+        return a  # a traced value itself
+    return array(a, dtype=dtype, copy=False)
 
 
+def _astype_plain(x, dtype):
+    dtype = _np.dtype(dtype)
+    return _np.asarray(x).astype(dtype)
+
+
+@numpy_when_untraced(_astype_plain)
 def astype(x, dtype):
     """``x.astype(dtype)``: a float-to-float conversion keeps the derivative, to integer drops it.
 
@@ -176,8 +292,7 @@ def astype(x, dtype):
     1.0
     """
     dtype = _np.dtype(dtype)
-    if not isinstance(x, Tracer):
-        return _np.asarray(x).astype(dtype)
+    x = asarray(x)
     if x.dtype == dtype:
         return x
     if not _np.issubdtype(dtype, _np.inexact):
@@ -220,8 +335,8 @@ def full_like(a, fill_value, dtype=None, shape=None):
     3.0
     """
     target = shape if shape is not None else _shape_of(a)
-    if isinstance(fill_value, Tracer):
-        return structure.broadcast_to(fill_value, tuple(target))
+    if is_traced(fill_value):  # only the fill value carries a derivative; a traced `a` gives just its shape
+        return structure.broadcast_to(asarray(fill_value), tuple(target))
     return _np.full(target, fill_value, dtype=dtype or result_type(a))
 
 
@@ -234,9 +349,9 @@ def full(shape, fill_value, dtype=None):
     >>> float(cr.grad(lambda v: np.sum(np.full((2, 3), v)))(1.0))  # v fills 6 entries
     6.0
     """
-    if isinstance(fill_value, Tracer):
+    if is_traced(fill_value):
         target = (shape,) if isinstance(shape, int) else tuple(shape)
-        return structure.broadcast_to(fill_value, target)
+        return structure.broadcast_to(asarray(fill_value), target)
     return _np.full(shape, fill_value, dtype=dtype)
 
 
@@ -248,6 +363,9 @@ identity = _np.identity
 arange = _np.arange
 linspace = _np.linspace
 logspace = _np.logspace
+
+
+@numpy_when_untraced(_np.copy)
 def copy(a):
     """``numpy.copy``: a new array object (updating one leaves the other alone).
 
@@ -257,7 +375,5 @@ def copy(a):
     >>> a, cr.grad(lambda x: np.sum(np.copy(x) * x))(a)
     (array([1., 2.]), array([2., 4.]))
     """
-    if isinstance(a, Tracer):
-        from .views import clone
-        return clone(a)
-    return _np.copy(a)
+    from .views import clone
+    return clone(asarray(a))

@@ -1,9 +1,8 @@
 """Elementwise functions with NumPy's names and broadcasting, built from the primitives in ``chainrule.ops``."""
 import numpy as _np
 
-from ..core.interpreter import Tracer
 from ..ops import arithmetic as _ar, comparison as _cmp, elementwise as _el
-from .arrays import is_traced
+from .arrays import asarray, is_traced, numpy_when_untraced
 
 
 def _wrap(primitive, name, doc):
@@ -199,6 +198,7 @@ def reciprocal(x):
     return _ar.div(1.0, x)
 
 
+@numpy_when_untraced(_np.float_power)
 def float_power(x1, x2):
     """``numpy.float_power``: power computed in float64.
 
@@ -208,11 +208,7 @@ def float_power(x1, x2):
     >>> float(cr.grad(lambda x: np.float_power(x, 3))(2.0))
     12.0
     """
-    if is_traced(x1, x2):
-        from .arrays import astype
-        x1 = astype(x1, _np.float64) if isinstance(x1, Tracer) else _np.asarray(x1, dtype=_np.float64)
-        return _ar.power(x1, x2)
-    return _np.float_power(x1, x2)
+    return _ar.power(asarray(x1, dtype=_np.float64), x2)
 
 
 def logaddexp2(x1, x2):
@@ -288,9 +284,9 @@ def where(condition, x=None, y=None):
     array([0., 1.])
     """
     if x is None and y is None:
-        if isinstance(condition, Tracer):
+        if is_traced(condition):  # only its concrete value is read
             from ..ops.control import stop_gradient
-            condition = stop_gradient(condition)
+            condition = stop_gradient(asarray(condition))
         return _np.nonzero(condition)
     if x is None or y is None:
         raise ValueError("where: give both x and y, or neither")

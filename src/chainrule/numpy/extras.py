@@ -1,36 +1,11 @@
 """The rest of NumPy's differentiable surface, as composites of the front: nan-reductions, differences and
 integrals, interpolation, convolution, polynomials, statistics (cov, median, quantile) and counting helpers."""
-import functools
-
 import numpy as _np
 
-from ..core.interpreter import Tracer
 from ..ops import control as _control
 from . import elementwise as _el, reductions as _red, shaping as _sh
-from .arrays import asarray, astype, normalize_axes, shape, ndim, zeros
+from .arrays import asarray, astype, is_traced, normalize_axes, numpy_when_untraced, shape, ndim, zeros
 from .products import matmul
-
-
-
-def _traced_anywhere(values):
-    for value in values:
-        if isinstance(value, Tracer):
-            return True
-        if isinstance(value, (list, tuple)) and _traced_anywhere(value):
-            return True
-    return False
-
-
-def _numpy_when_plain(function):
-    """Call NumPy's function of the same name when no argument is traced (NumPy's exact result)."""
-    numpy_function = getattr(_np, function.__name__)
-
-    @functools.wraps(function)
-    def wrapper(*args, **kwargs):
-        if not _traced_anywhere(args) and not _traced_anywhere(kwargs.values()):
-            return numpy_function(*args, **kwargs)
-        return function(*args, **kwargs)
-    return wrapper
 
 
 def _finite_or(a, fill):
@@ -39,7 +14,37 @@ def _finite_or(a, fill):
 
 # --------------------------------------------------------------------------- nan-reductions
 
-@_numpy_when_plain
+# NumPy's nan-reductions take ``dtype`` and ``out`` before ``ddof``/``keepdims``: these keep the front's order.
+
+def _nansum_plain(a, axis=None, keepdims=False):
+    return _np.nansum(a, axis=axis, keepdims=keepdims)
+
+
+def _nanprod_plain(a, axis=None, keepdims=False):
+    return _np.nanprod(a, axis=axis, keepdims=keepdims)
+
+
+def _nanmean_plain(a, axis=None, keepdims=False):
+    return _np.nanmean(a, axis=axis, keepdims=keepdims)
+
+
+def _nanvar_plain(a, axis=None, ddof=0, keepdims=False):
+    return _np.nanvar(a, axis=axis, ddof=ddof, keepdims=keepdims)
+
+
+def _nanstd_plain(a, axis=None, ddof=0, keepdims=False):
+    return _np.nanstd(a, axis=axis, ddof=ddof, keepdims=keepdims)
+
+
+def _nanmax_plain(a, axis=None, keepdims=False):
+    return _np.nanmax(a, axis=axis, keepdims=keepdims)
+
+
+def _nanmin_plain(a, axis=None, keepdims=False):
+    return _np.nanmin(a, axis=axis, keepdims=keepdims)
+
+
+@numpy_when_untraced(_nansum_plain)
 def nansum(a, axis=None, keepdims=False):
     """``numpy.nansum``: NaNs count as 0 and receive derivative 0.
 
@@ -50,7 +55,7 @@ def nansum(a, axis=None, keepdims=False):
     return _red.sum(_finite_or(a, 0.0), axis=axis, keepdims=keepdims)
 
 
-@_numpy_when_plain
+@numpy_when_untraced(_nanprod_plain)
 def nanprod(a, axis=None, keepdims=False):
     """``numpy.nanprod``: NaNs count as 1.
 
@@ -64,7 +69,7 @@ def _nan_count(a, axis, keepdims):
     return _red.sum(astype(_el.logical_not(_el.isnan(a)), _np.float64), axis=axis, keepdims=keepdims)
 
 
-@_numpy_when_plain
+@numpy_when_untraced(_nanmean_plain)
 def nanmean(a, axis=None, keepdims=False):
     """``numpy.nanmean``.
 
@@ -75,7 +80,7 @@ def nanmean(a, axis=None, keepdims=False):
     return _el.divide(nansum(a, axis=axis, keepdims=keepdims), _nan_count(a, axis, keepdims))
 
 
-@_numpy_when_plain
+@numpy_when_untraced(_nanvar_plain)
 def nanvar(a, axis=None, ddof=0, keepdims=False):
     """``numpy.nanvar`` with ``ddof``.
 
@@ -87,7 +92,7 @@ def nanvar(a, axis=None, ddof=0, keepdims=False):
                       _el.subtract(_nan_count(a, axis, keepdims), float(ddof)))
 
 
-@_numpy_when_plain
+@numpy_when_untraced(_nanstd_plain)
 def nanstd(a, axis=None, ddof=0, keepdims=False):
     """``numpy.nanstd``.
 
@@ -97,7 +102,7 @@ def nanstd(a, axis=None, ddof=0, keepdims=False):
     return _el.sqrt(nanvar(a, axis=axis, ddof=ddof, keepdims=keepdims))
 
 
-@_numpy_when_plain
+@numpy_when_untraced(_nanmax_plain)
 def nanmax(a, axis=None, keepdims=False):
     """``numpy.nanmax`` (ties share the derivative equally).
 
@@ -108,7 +113,7 @@ def nanmax(a, axis=None, keepdims=False):
     return _red.max(_finite_or(a, -_np.inf), axis=axis, keepdims=keepdims)
 
 
-@_numpy_when_plain
+@numpy_when_untraced(_nanmin_plain)
 def nanmin(a, axis=None, keepdims=False):
     """``numpy.nanmin``.
 
@@ -118,7 +123,7 @@ def nanmin(a, axis=None, keepdims=False):
     return _red.min(_finite_or(a, _np.inf), axis=axis, keepdims=keepdims)
 
 
-@_numpy_when_plain
+@numpy_when_untraced(_np.nancumsum)
 def nancumsum(a, axis=None):
     """``numpy.nancumsum``.
 
@@ -128,7 +133,7 @@ def nancumsum(a, axis=None):
     return _red.cumsum(_finite_or(a, 0.0), axis=axis)
 
 
-@_numpy_when_plain
+@numpy_when_untraced(_np.nancumprod)
 def nancumprod(a, axis=None):
     """``numpy.nancumprod``.
 
@@ -138,7 +143,7 @@ def nancumprod(a, axis=None):
     return _red.cumprod(_finite_or(a, 1.0), axis=axis)
 
 
-@_numpy_when_plain
+@numpy_when_untraced(_np.nan_to_num)
 def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
     """``numpy.nan_to_num``: replaced entries get derivative 0.
 
@@ -159,7 +164,12 @@ def _slice(a, axis, start, stop):
     return a[tuple(index)]
 
 
-@_numpy_when_plain
+def _diff_plain(a, n=1, axis=-1, prepend=None, append=None):
+    extra = {name: value for name, value in (("prepend", prepend), ("append", append)) if value is not None}
+    return _np.diff(a, n=n, axis=axis, **extra)  # None means none here; NumPy would prepend or append it
+
+
+@numpy_when_untraced(_diff_plain)
 def diff(a, n=1, axis=-1, prepend=None, append=None):
     """``numpy.diff``: n-th discrete difference along ``axis``.
 
@@ -181,7 +191,7 @@ def diff(a, n=1, axis=-1, prepend=None, append=None):
     return a
 
 
-@_numpy_when_plain
+@numpy_when_untraced(_np.ediff1d)
 def ediff1d(ary, to_end=None, to_begin=None):
     """``numpy.ediff1d``: differences of the flattened array.
 
@@ -196,7 +206,7 @@ def ediff1d(ary, to_end=None, to_begin=None):
     return _sh.concatenate(pieces) if len(pieces) > 1 else differences
 
 
-@_numpy_when_plain
+@numpy_when_untraced(_np.gradient)
 def gradient(f, *varargs, axis=None, edge_order=1):
     """``numpy.gradient`` with uniform spacings (scalars): second-order central differences inside,
     one-sided differences of order ``edge_order`` (1 or 2) at the edges.
@@ -229,7 +239,7 @@ def gradient(f, *varargs, axis=None, edge_order=1):
     return results[0] if len(results) == 1 else tuple(results)
 
 
-@_numpy_when_plain
+@numpy_when_untraced(_np.trapezoid)
 def trapezoid(y, x=None, dx=1.0, axis=-1):
     """``numpy.trapezoid``: the trapezoidal rule along ``axis``, differentiable in ``y`` and ``x``.
 
@@ -258,13 +268,13 @@ def cumulative_sum(x, axis=None, dtype=None, include_initial=False):
     if not include_initial:
         return out
     start = zeros(tuple(1 if i == axis else d for i, d in enumerate(shape(x))), dtype=_np.result_type(
-        x.dtype if isinstance(x, Tracer) else _np.asarray(x).dtype, _np.float64 if dtype is None else dtype))
+        asarray(x).dtype, _np.float64 if dtype is None else dtype))
     return _sh.concatenate([start, out], axis=axis)
 
 
 # --------------------------------------------------------------------------- building and reshaping
 
-@_numpy_when_plain
+@numpy_when_untraced(_np.meshgrid)
 def meshgrid(*xi, copy=True, sparse=False, indexing="xy"):
     """``numpy.meshgrid``.
 
@@ -286,7 +296,7 @@ def meshgrid(*xi, copy=True, sparse=False, indexing="xy"):
     return [_sh.broadcast_to(v, target) for v in views]
 
 
-@_numpy_when_plain
+@numpy_when_untraced(_np.append)
 def append(arr, values, axis=None):
     """``numpy.append``.
 
@@ -298,7 +308,7 @@ def append(arr, values, axis=None):
     return _sh.concatenate([arr, values], axis=axis)
 
 
-@_numpy_when_plain
+@numpy_when_untraced(_np.delete)
 def delete(arr, obj, axis=None):
     """``numpy.delete`` with an integer, slice or integer-array ``obj``.
 
@@ -312,7 +322,7 @@ def delete(arr, obj, axis=None):
     return _sh.take(arr, keep, axis=axis)
 
 
-@_numpy_when_plain
+@numpy_when_untraced(_np.insert)
 def insert(arr, obj, values, axis=None):
     """``numpy.insert`` with an integer ``obj`` (values inserted before that position).
 
@@ -332,7 +342,7 @@ def insert(arr, obj, values, axis=None):
     return _sh.concatenate([_slice(arr, axis, None, obj), values, _slice(arr, axis, obj, None)], axis=axis)
 
 
-@_numpy_when_plain
+@numpy_when_untraced(_np.block)
 def block(arrays):
     """``numpy.block`` for nested lists of arrays (the innermost lists join along the last axis).
 
@@ -353,7 +363,7 @@ def block(arrays):
     return join(arrays, 0)
 
 
-@_numpy_when_plain
+@numpy_when_untraced(_np.vander)
 def vander(x, N=None, increasing=False):
     """``numpy.vander``.
 
@@ -369,7 +379,7 @@ def vander(x, N=None, increasing=False):
 
 # --------------------------------------------------------------------------- polynomials, convolution, interpolation
 
-@_numpy_when_plain
+@numpy_when_untraced(_np.polyval)
 def polyval(p, x):
     """``numpy.polyval`` by Horner's rule, differentiable in the coefficients and in ``x``.
 
@@ -378,13 +388,13 @@ def polyval(p, x):
     6.0
     """
     p = asarray(p)
-    result = zeros(shape(x)) if not isinstance(x, Tracer) else x * 0.0
+    result = asarray(x) * 0.0 if is_traced(x) else zeros(shape(x))
     for k in range(shape(p)[0]):
         result = _el.add(_el.multiply(result, x), p[k])
     return result
 
 
-@_numpy_when_plain
+@numpy_when_untraced(_np.polyfit)
 def polyfit(x, y, deg):
     """``numpy.polyfit`` (least squares, no weights), differentiable in ``x`` and ``y``.
 
@@ -417,7 +427,7 @@ def _mode_slice(full, n, m, mode):
     raise ValueError(f"convolve: mode must be 'full', 'same' or 'valid', got {mode!r}")
 
 
-@_numpy_when_plain
+@numpy_when_untraced(_np.convolve)
 def convolve(a, v, mode="full"):
     """``numpy.convolve`` of 1-d arrays, differentiable in both.
 
@@ -430,7 +440,7 @@ def convolve(a, v, mode="full"):
     return _mode_slice(_full_convolution(a, v), n, m, mode)
 
 
-@_numpy_when_plain
+@numpy_when_untraced(_np.correlate)
 def correlate(a, v, mode="valid"):
     """``numpy.correlate`` of 1-d real arrays: convolution with ``v`` reversed.
 
@@ -444,7 +454,7 @@ def correlate(a, v, mode="valid"):
     return _mode_slice(_full_convolution(a, _sh.flip(asarray(v), 0)), n, m, mode)
 
 
-@_numpy_when_plain
+@numpy_when_untraced(_np.interp)
 def interp(x, xp, fp, left=None, right=None):
     """``numpy.interp`` (increasing ``xp``), differentiable in ``x``, ``xp`` and ``fp``. At a knot the
     derivative in ``x`` is the right-hand slope; outside the range it is 0.
@@ -465,14 +475,13 @@ def interp(x, xp, fp, left=None, right=None):
     return _el.where(_el.greater(x, xp[-1]), fp[-1] if right is None else right, out)
 
 
+@numpy_when_untraced(_np.searchsorted)
 def searchsorted(a, v, side="left", sorter=None):
     """``numpy.searchsorted`` by counting comparisons (integer result, derivative 0; works in every transform).
 
     >>> searchsorted(asarray([1.0, 2.0, 3.0]), asarray([2.0, 2.5]))
     array([1, 2])
     """
-    if not _traced_anywhere((a, v)):
-        return _np.searchsorted(a, v, side=side, sorter=sorter)
     if sorter is not None:
         a = _sh.take(a, sorter)
     a, v = _control.stop_gradient(asarray(a)), _control.stop_gradient(asarray(v))
@@ -481,17 +490,21 @@ def searchsorted(a, v, side="left", sorter=None):
     return _red.sum(astype(below, _np.int64), axis=-1)
 
 
+@numpy_when_untraced(_np.digitize)
 def digitize(x, bins, right=False):
     """``numpy.digitize`` for increasing ``bins`` (integer result, derivative 0).
 
     >>> digitize(asarray([0.5, 1.5]), asarray([1.0, 2.0]))
     array([0, 1])
     """
-    if not _traced_anywhere((x, bins)):
-        return _np.digitize(x, bins, right=right)
     return searchsorted(bins, x, side="left" if right else "right")
 
 
+def _histogram_plain(a, bins=10, range=None, weights=None, density=False):  # noqa: A002
+    return _np.histogram(a, bins=bins, range=range, weights=weights, density=density)  # NumPy: density, weights
+
+
+@numpy_when_untraced(_histogram_plain)
 def histogram(a, bins=10, range=None, weights=None, density=False):  # noqa: A002  (NumPy's name)
     """``numpy.histogram``: counts (or weighted sums) per bin; the counts have derivative 0, weighted sums
     are differentiable in the weights. Bin edges come from the values, not differentiated.
@@ -499,8 +512,6 @@ def histogram(a, bins=10, range=None, weights=None, density=False):  # noqa: A00
     >>> histogram(asarray([0.1, 0.4, 0.45, 0.9]), bins=2, range=(0.0, 1.0))[0]
     array([3, 1])
     """
-    if not _traced_anywhere((a, bins, weights)):
-        return _np.histogram(a, bins=bins, range=range, weights=weights, density=density)
     values = _sh.ravel(_control.stop_gradient(asarray(a)))
     if isinstance(bins, (int, _np.integer)):
         if range is None:
@@ -524,12 +535,12 @@ def histogram(a, bins=10, range=None, weights=None, density=False):  # noqa: A00
 
 
 def _concrete(value):
-    return value.concrete_value() if isinstance(value, Tracer) else value
+    return asarray(value).concrete_value() if is_traced(value) else value
 
 
 # --------------------------------------------------------------------------- statistics
 
-@_numpy_when_plain
+@numpy_when_untraced(_np.cov)
 def cov(m, y=None, rowvar=True, bias=False, ddof=None):
     """``numpy.cov`` (no frequency or analytic weights).
 
@@ -551,7 +562,7 @@ def cov(m, y=None, rowvar=True, bias=False, ddof=None):
     return _sh.squeeze(out) if shape(out) == (1, 1) else out
 
 
-@_numpy_when_plain
+@numpy_when_untraced(_np.corrcoef)
 def corrcoef(x, y=None, rowvar=True):
     """``numpy.corrcoef``.
 
@@ -584,15 +595,22 @@ def _quantile_along(sorted_values, q, axis):
 
 
 def _check_quantiles(q, name):
-    q_array = _np.asarray(q.concrete_value() if isinstance(q, Tracer) else q, dtype=float)
-    if isinstance(q, Tracer):
+    if is_traced(q):
         raise NotImplementedError(f"{name}: differentiating with respect to q is not supported; pass q as "
                                   f"plain numbers")
+    q_array = _np.asarray(q, dtype=float)
     if _np.any((q_array < 0) | (q_array > 1)):
         raise ValueError(f"{name}: quantiles must be in [0, 1], got {q_array}")
     return q_array
 
 
+# NumPy's quantile, percentile and median take ``out`` and ``overwrite_input`` before ``method``/``keepdims``.
+
+def _quantile_plain(a, q, axis=None, method="linear", keepdims=False):
+    return _np.quantile(a, q, axis=axis, method=method, keepdims=keepdims)
+
+
+@numpy_when_untraced(_quantile_plain)
 def quantile(a, q, axis=None, method="linear", keepdims=False):
     """``numpy.quantile`` with the default ``method='linear'``. Gradient convention: the derivative flows to
     the one or two order statistics the quantile interpolates between, with the interpolation weights; tied
@@ -602,8 +620,6 @@ def quantile(a, q, axis=None, method="linear", keepdims=False):
     >>> cr.grad(lambda a: quantile(a, 0.25))(numpy.array([3.0, 1.0, 2.0]))
     array([0. , 0.5, 0.5])
     """
-    if not _traced_anywhere((a, q)):
-        return _np.quantile(a, q, axis=axis, method=method, keepdims=keepdims)
     if method != "linear":
         raise NotImplementedError(f"quantile: method={method!r} is not differentiable here; use 'linear'")
     q = _check_quantiles(q, "quantile")
@@ -626,17 +642,25 @@ def quantile(a, q, axis=None, method="linear", keepdims=False):
     return out
 
 
+def _percentile_plain(a, q, axis=None, method="linear", keepdims=False):
+    return _np.percentile(a, q, axis=axis, method=method, keepdims=keepdims)
+
+
+@numpy_when_untraced(_percentile_plain)
 def percentile(a, q, axis=None, method="linear", keepdims=False):
     """``numpy.percentile`` (q in percent); same gradient convention as ``quantile``.
 
     >>> float(percentile(asarray([1.0, 2.0, 3.0, 4.0]), 50))
     2.5
     """
-    if not _traced_anywhere((a, q)):
-        return _np.percentile(a, q, axis=axis, method=method, keepdims=keepdims)
     return quantile(a, _np.asarray(q, dtype=float) / 100.0, axis=axis, method=method, keepdims=keepdims)
 
 
+def _median_plain(a, axis=None, keepdims=False):
+    return _np.median(a, axis=axis, keepdims=keepdims)
+
+
+@numpy_when_untraced(_median_plain)
 def median(a, axis=None, keepdims=False):
     """``numpy.median``; for an even count the derivative is split equally between the two middle values.
 
@@ -644,8 +668,6 @@ def median(a, axis=None, keepdims=False):
     >>> cr.grad(median)(numpy.array([4.0, 1.0, 3.0, 2.0]))
     array([0. , 0. , 0.5, 0.5])
     """
-    if not _traced_anywhere((a,)):
-        return _np.median(a, axis=axis, keepdims=keepdims)
     return quantile(a, 0.5, axis=axis, keepdims=keepdims)
 
 

@@ -2,10 +2,9 @@
 ``fft`` primitive; inputs are cropped or zero-padded and their axes moved last around it."""
 import numpy as _np
 
-from ..core.interpreter import Tracer
 from ..ops import fft as _fft_ops
 from . import elementwise as _el, shaping as _sh
-from .arrays import asarray, ndim, normalize_axes, shape
+from .arrays import asarray, ndim, normalize_axes, numpy_when_untraced, shape
 
 fftfreq = _np.fft.fftfreq
 rfftfreq = _np.fft.rfftfreq
@@ -66,18 +65,11 @@ def _transform(kind, a, s, axes, norm, name):
     return out if factor == 1.0 else _el.multiply(out, factor)
 
 
-def _one_axis(kind, numpy_function, a, n, axis, norm):
-    if not isinstance(a, Tracer):
-        return numpy_function(a, n=n, axis=axis, norm=norm)
-    return _transform(kind, a, None if n is None else (n,), (axis,), norm, numpy_function.__name__)
+def _one_axis(kind, name, a, n, axis, norm):
+    return _transform(kind, a, None if n is None else (n,), (axis,), norm, name)
 
 
-def _many_axes(kind, numpy_function, a, s, axes, norm):
-    if not isinstance(a, Tracer):
-        return numpy_function(a, s=s, axes=axes, norm=norm)
-    return _transform(kind, a, s, axes, norm, numpy_function.__name__)
-
-
+@numpy_when_untraced(_np.fft.fft)
 def fft(a, n=None, axis=-1, norm=None):
     """``numpy.fft.fft``.
 
@@ -85,61 +77,65 @@ def fft(a, n=None, axis=-1, norm=None):
     >>> cr.grad(lambda x: np.sum(np.abs(np.fft.fft(x)) ** 2))(np.array([1.0, 2.0]))  # Parseval: 2 n x
     array([4., 8.])
     """
-    return _one_axis("fft", _np.fft.fft, a, n, axis, norm)
+    return _one_axis("fft", "fft", a, n, axis, norm)
 
 
+@numpy_when_untraced(_np.fft.ifft)
 def ifft(a, n=None, axis=-1, norm=None):
     """``numpy.fft.ifft``.
 
     >>> ifft(fft(asarray([1.0, 2.0]))).real
     array([1., 2.])
     """
-    return _one_axis("ifft", _np.fft.ifft, a, n, axis, norm)
+    return _one_axis("ifft", "ifft", a, n, axis, norm)
 
 
+@numpy_when_untraced(_np.fft.rfft)
 def rfft(a, n=None, axis=-1, norm=None):
     """``numpy.fft.rfft`` of real input.
 
     >>> rfft(asarray([1.0, 2.0, 3.0, 4.0])).shape
     (3,)
     """
-    return _one_axis("rfft", _np.fft.rfft, a, n, axis, norm)
+    return _one_axis("rfft", "rfft", a, n, axis, norm)
 
 
+@numpy_when_untraced(_np.fft.irfft)
 def irfft(a, n=None, axis=-1, norm=None):
     """``numpy.fft.irfft``: real output of length ``n`` (default 2 (m - 1)).
 
     >>> irfft(rfft(asarray([1.0, 2.0, 3.0, 4.0])))
     array([1., 2., 3., 4.])
     """
-    return _one_axis("irfft", _np.fft.irfft, a, n, axis, norm)
+    return _one_axis("irfft", "irfft", a, n, axis, norm)
 
 
+@numpy_when_untraced(_np.fft.hfft)
 def hfft(a, n=None, axis=-1, norm=None):
     """``numpy.fft.hfft``: the FFT of a Hermitian-symmetric signal given by its first half.
 
     >>> hfft(asarray([1.0, 2.0, 3.0]))
     array([ 8., -2.,  0., -2.])
     """
-    if not isinstance(a, Tracer):
-        return _np.fft.hfft(a, n=n, axis=axis, norm=norm)
+    a = asarray(a)
     length = 2 * (shape(a)[axis] - 1) if n is None else n
     inverse_norm = {None: "forward", "backward": "forward", "ortho": "ortho", "forward": "backward"}[norm]
     return irfft(_el.conj(a), length, axis, inverse_norm)
 
 
+@numpy_when_untraced(_np.fft.ihfft)
 def ihfft(a, n=None, axis=-1, norm=None):
     """``numpy.fft.ihfft``: the inverse of hfft, for real input.
 
     >>> ihfft(asarray([8.0, -4.0, 0.0, -4.0])).real
     array([0., 2., 4.])
     """
-    if not isinstance(a, Tracer):
-        return _np.fft.ihfft(a, n=n, axis=axis, norm=norm)
+    a = asarray(a)
     inverse_norm = {None: "forward", "backward": "forward", "ortho": "ortho", "forward": "backward"}[norm]
     return _el.conj(rfft(a, n, axis, inverse_norm))
 
 
+@numpy_when_untraced(_np.fft.fftn)
 def fftn(a, s=None, axes=None, norm=None):
     """``numpy.fft.fftn``.
 
@@ -147,9 +143,10 @@ def fftn(a, s=None, axes=None, norm=None):
     array([[1., 1.],
            [1., 1.]])
     """
-    return _many_axes("fft", _np.fft.fftn, a, s, axes, norm)
+    return _transform("fft", a, s, axes, norm, "fftn")
 
 
+@numpy_when_untraced(_np.fft.ifftn)
 def ifftn(a, s=None, axes=None, norm=None):
     """``numpy.fft.ifftn``.
 
@@ -157,18 +154,20 @@ def ifftn(a, s=None, axes=None, norm=None):
     array([[1., 2.],
            [3., 4.]])
     """
-    return _many_axes("ifft", _np.fft.ifftn, a, s, axes, norm)
+    return _transform("ifft", a, s, axes, norm, "ifftn")
 
 
+@numpy_when_untraced(_np.fft.rfftn)
 def rfftn(a, s=None, axes=None, norm=None):
     """``numpy.fft.rfftn``.
 
     >>> rfftn(asarray([[1.0, 2.0, 3.0, 4.0]])).shape
     (1, 3)
     """
-    return _many_axes("rfft", _np.fft.rfftn, a, s, axes, norm)
+    return _transform("rfft", a, s, axes, norm, "rfftn")
 
 
+@numpy_when_untraced(_np.fft.irfftn)
 def irfftn(a, s=None, axes=None, norm=None):
     """``numpy.fft.irfftn``.
 
@@ -176,9 +175,10 @@ def irfftn(a, s=None, axes=None, norm=None):
     array([[1., 2.],
            [3., 4.]])
     """
-    return _many_axes("irfft", _np.fft.irfftn, a, s, axes, norm)
+    return _transform("irfft", a, s, axes, norm, "irfftn")
 
 
+@numpy_when_untraced(_np.fft.fft2)
 def fft2(a, s=None, axes=(-2, -1), norm=None):
     """``numpy.fft.fft2``.
 
@@ -186,9 +186,10 @@ def fft2(a, s=None, axes=(-2, -1), norm=None):
     array([[1., 1.],
            [1., 1.]])
     """
-    return _many_axes("fft", _np.fft.fft2, a, s, axes, norm)
+    return _transform("fft", a, s, axes, norm, "fft2")
 
 
+@numpy_when_untraced(_np.fft.ifft2)
 def ifft2(a, s=None, axes=(-2, -1), norm=None):
     """``numpy.fft.ifft2``.
 
@@ -196,18 +197,20 @@ def ifft2(a, s=None, axes=(-2, -1), norm=None):
     array([[1., 2.],
            [3., 4.]])
     """
-    return _many_axes("ifft", _np.fft.ifft2, a, s, axes, norm)
+    return _transform("ifft", a, s, axes, norm, "ifft2")
 
 
+@numpy_when_untraced(_np.fft.rfft2)
 def rfft2(a, s=None, axes=(-2, -1), norm=None):
     """``numpy.fft.rfft2``.
 
     >>> rfft2(asarray([[1.0, 2.0], [3.0, 4.0]])).shape
     (2, 2)
     """
-    return _many_axes("rfft", _np.fft.rfft2, a, s, axes, norm)
+    return _transform("rfft", a, s, axes, norm, "rfft2")
 
 
+@numpy_when_untraced(_np.fft.irfft2)
 def irfft2(a, s=None, axes=(-2, -1), norm=None):
     """``numpy.fft.irfft2``.
 
@@ -215,28 +218,28 @@ def irfft2(a, s=None, axes=(-2, -1), norm=None):
     array([[1., 2.],
            [3., 4.]])
     """
-    return _many_axes("irfft", _np.fft.irfft2, a, s, axes, norm)
+    return _transform("irfft", a, s, axes, norm, "irfft2")
 
 
+@numpy_when_untraced(_np.fft.fftshift)
 def fftshift(x, axes=None):
     """``numpy.fft.fftshift`` (a roll: the derivative moves with the values).
 
     >>> fftshift(asarray([0.0, 1.0, 2.0, -2.0, -1.0]))
     array([-2., -1.,  0.,  1.,  2.])
     """
-    if not isinstance(x, Tracer):
-        return _np.fft.fftshift(x, axes)
+    x = asarray(x)
     axes = normalize_axes(axes, ndim(x))
     return _sh.roll(x, [shape(x)[a] // 2 for a in axes], axes)
 
 
+@numpy_when_untraced(_np.fft.ifftshift)
 def ifftshift(x, axes=None):
     """``numpy.fft.ifftshift``.
 
     >>> ifftshift(asarray([-2.0, -1.0, 0.0, 1.0, 2.0]))
     array([ 0.,  1.,  2., -2., -1.])
     """
-    if not isinstance(x, Tracer):
-        return _np.fft.ifftshift(x, axes)
+    x = asarray(x)
     axes = normalize_axes(axes, ndim(x))
     return _sh.roll(x, [-(shape(x)[a] // 2) for a in axes], axes)

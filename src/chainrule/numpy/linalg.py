@@ -2,9 +2,8 @@
 svdvals, pinv, lstsq, matrix_rank, multi_dot, matrix_power, tensorsolve, tensorinv."""
 import numpy as _np
 
-from ..core.interpreter import Tracer
 from ..ops import arithmetic as _ar, comparison as _cmp, elementwise as _el, linalg as _la
-from .arrays import is_traced, shape, ndim, asarray
+from .arrays import asarray, is_traced, ndim, numpy_when_untraced, shape
 from .reductions import sum as _sum, max as _max, min as _min
 from .shaping import reshape
 
@@ -17,6 +16,7 @@ def _require_square(a, name):
         raise LinAlgError(f"{name}: last 2 dimensions of the array must be square, got shape {dims}")
 
 
+@numpy_when_untraced(_np.linalg.solve)
 def solve(a, b):
     """``numpy.linalg.solve``; ``b`` is a vector when it is 1-d (NumPy 2 semantics).
 
@@ -25,8 +25,6 @@ def solve(a, b):
     >>> cr.grad(lambda b: np.sum(np.linalg.solve(A, b)))(np.array([1.0, 1.0]))
     array([0.5 , 0.25])
     """
-    if not is_traced(a, b):
-        return _np.linalg.solve(a, b)
     a, b = asarray(a), asarray(b)
     _require_square(a, "solve")
     if ndim(b) == 1:
@@ -36,6 +34,7 @@ def solve(a, b):
     return _la.solve(a, b)
 
 
+@numpy_when_untraced(_np.linalg.inv)
 def inv(a):
     """``numpy.linalg.inv``.
 
@@ -48,12 +47,12 @@ def inv(a):
     array([[-0.25  , -0.125 ],
            [-0.125 , -0.0625]])
     """
-    if not isinstance(a, Tracer):
-        return _np.linalg.inv(a)
+    a = asarray(a)
     _require_square(a, "inv")
     return _la.inv(a)
 
 
+@numpy_when_untraced(_np.linalg.det)
 def det(a):
     """``numpy.linalg.det``. Its derivative uses A^{-1}: not defined at singular A.
 
@@ -65,12 +64,12 @@ def det(a):
     array([[ 3., -1.],
            [-1.,  2.]])
     """
-    if not isinstance(a, Tracer):
-        return _np.linalg.det(a)
+    a = asarray(a)
     _require_square(a, "det")
     return _la.det(a)
 
 
+@numpy_when_untraced(_np.linalg.slogdet)
 def slogdet(a):
     """``numpy.linalg.slogdet``: (sign, log|det a|); the sign has derivative 0.
 
@@ -83,13 +82,13 @@ def slogdet(a):
     array([[ 0.6, -0.2],
            [-0.2,  0.4]])
     """
-    if not isinstance(a, Tracer):
-        return _np.linalg.slogdet(a)
+    a = asarray(a)
     _require_square(a, "slogdet")
     sign, logabsdet = _la.slogdet(a)
     return sign, logabsdet
 
 
+@numpy_when_untraced(_np.linalg.cholesky)
 def cholesky(a):
     """``numpy.linalg.cholesky`` (lower factor); the input is taken as symmetric.
 
@@ -102,12 +101,12 @@ def cholesky(a):
     array([[ 0.3125, -0.125 ],
            [-0.125 ,  0.25  ]])
     """
-    if not isinstance(a, Tracer):
-        return _np.linalg.cholesky(a)
+    a = asarray(a)
     _require_square(a, "cholesky")
     return _la.cholesky(a)
 
 
+@numpy_when_untraced(_np.linalg.eigh)
 def eigh(a, UPLO="L"):
     """``numpy.linalg.eigh``: (eigenvalues, eigenvectors) of a symmetric matrix. Eigenvector derivatives
     are not defined at repeated eigenvalues.
@@ -120,13 +119,13 @@ def eigh(a, UPLO="L"):
     array([[0.5, 0.5],
            [0.5, 0.5]])
     """
-    if not isinstance(a, Tracer):
-        return _np.linalg.eigh(a, UPLO)
+    a = asarray(a)
     _require_square(a, "eigh")
     w, v = _la.eigh(a)
     return w, v
 
 
+@numpy_when_untraced(_np.linalg.eigvalsh)
 def eigvalsh(a, UPLO="L"):
     """``numpy.linalg.eigvalsh``.
 
@@ -138,11 +137,10 @@ def eigvalsh(a, UPLO="L"):
     array([[ 0.5, -0.5],
            [-0.5,  0.5]])
     """
-    if not isinstance(a, Tracer):
-        return _np.linalg.eigvalsh(a, UPLO)
     return eigh(a, UPLO)[0]
 
 
+@numpy_when_untraced(_np.linalg.eig)
 def eig(a):
     """``numpy.linalg.eig``: (eigenvalues, eigenvectors) of a general square matrix. Traced input always gives
     complex results (like ``jax.numpy.linalg.eig``; NumPy returns real arrays when every eigenvalue is real),
@@ -156,14 +154,14 @@ def eig(a):
     array([[0., 0.],
            [1., 1.]])
     """
-    if not isinstance(a, Tracer):
-        return _np.linalg.eig(a)
+    a = asarray(a)
     from ..ops import decompositions as _decompositions
     _require_square(a, "eig")
     w, v = _decompositions.eig(a)
     return w, v
 
 
+@numpy_when_untraced(_np.linalg.eigvals)
 def eigvals(a):
     """``numpy.linalg.eigvals`` (complex when traced; see ``eig``); differentiable at simple eigenvalues.
 
@@ -172,11 +170,10 @@ def eigvals(a):
     array([[1., 0.],
            [0., 1.]])
     """
-    if not isinstance(a, Tracer):
-        return _np.linalg.eigvals(a)
     return eig(a)[0]
 
 
+@numpy_when_untraced(_np.linalg.qr)
 def qr(a, mode="reduced"):
     """``numpy.linalg.qr`` of real or complex matrices: (Q, R), or R with ``mode='r'``. Derivatives are those of
     the factorization with LAPACK's real diag(R) and its signs, defined where the leading min(m, n) columns are
@@ -189,8 +186,7 @@ def qr(a, mode="reduced"):
     >>> float(cr.grad(lambda a: np.abs(np.linalg.qr(a)[1][0, 0]))(a)[1, 0])  # |R_00| = ||a[:, 0]||
     0.8
     """
-    if not isinstance(a, Tracer):
-        return _np.linalg.qr(a, mode=mode)
+    a = asarray(a)
     from ..ops import decompositions as _decompositions
     dims = shape(a)
     if len(dims) < 2:
@@ -205,6 +201,7 @@ def qr(a, mode="reduced"):
     return r if mode == "r" else (q, r)
 
 
+@numpy_when_untraced(_np.linalg.matrix_power)
 def matrix_power(a, n):
     """``numpy.linalg.matrix_power`` for integer ``n`` (negative powers invert first).
 
@@ -217,8 +214,7 @@ def matrix_power(a, n):
     array([[2., 6.],
            [4., 8.]])
     """
-    if not isinstance(a, Tracer):
-        return _np.linalg.matrix_power(a, n)
+    a = asarray(a)
     from .products import matmul
     _require_square(a, "matrix_power")
     if n < 0:
@@ -234,6 +230,7 @@ def matrix_power(a, n):
     return result if result is not None else _np.broadcast_to(_np.eye(shape(a)[-1]), shape(a)).copy()
 
 
+@numpy_when_untraced(_np.linalg.multi_dot)
 def multi_dot(arrays):
     """``numpy.linalg.multi_dot`` (left to right).
 
@@ -245,8 +242,6 @@ def multi_dot(arrays):
     array([[3., 4.],
            [6., 8.]])
     """
-    if not is_traced(*arrays):
-        return _np.linalg.multi_dot(arrays)
     from .products import dot
     result = arrays[0]
     for a in arrays[1:]:
@@ -260,6 +255,7 @@ def _safe_sqrt(s):
     return _cmp.select(at_zero, 0.0, _el.sqrt(_cmp.select(at_zero, 1.0, s)))
 
 
+@numpy_when_untraced(_np.linalg.norm)
 def norm(x, ord=None, axis=None, keepdims=False):
     """``numpy.linalg.norm`` for vector orders (None, 2, 1, inf, -inf, 0, p) and matrix orders
     (None/'fro', 1, -1, inf, -inf). Convention: the derivative of a 2-norm at 0 is 0.
@@ -268,8 +264,7 @@ def norm(x, ord=None, axis=None, keepdims=False):
     >>> cr.grad(np.linalg.norm)(np.array([3.0, 4.0]))
     array([0.6, 0.8])
     """
-    if not isinstance(x, Tracer):
-        return _np.linalg.norm(x, ord=ord, axis=axis, keepdims=keepdims)
+    x = asarray(x)
     dims = shape(x)
     if axis is None:
         if ord is None or (ord == "fro" and len(dims) == 2):
@@ -343,6 +338,7 @@ def _matrix_norm(x, ord, axes, keepdims):
 
 
 
+@numpy_when_untraced(_np.linalg.svd)
 def svd(a, full_matrices=True, compute_uv=True, hermitian=False):
     """``numpy.linalg.svd`` of real or complex matrices: (U, S, Vh), or S with ``compute_uv=False``. Traced
     non-square input needs ``full_matrices=False`` (the completed bases are not unique). Caveat: singular vectors
@@ -358,8 +354,7 @@ def svd(a, full_matrices=True, compute_uv=True, hermitian=False):
     array([[ 1.,  0.],
            [ 0., -1.]])
     """
-    if not isinstance(a, Tracer):
-        return _np.linalg.svd(a, full_matrices=full_matrices, compute_uv=compute_uv, hermitian=hermitian)
+    a = asarray(a)
     from ..ops import decompositions as _decompositions
     dims = shape(a)
     if len(dims) < 2:
@@ -389,6 +384,11 @@ def _cutoff_reciprocal(s, rcond):
     return _cmp.select(keep, _ar.div(1.0, _cmp.select(keep, s, 1.0)), 0.0)
 
 
+def _pinv_plain(a, rcond=None, hermitian=False):
+    return _np.linalg.pinv(a, rcond=1e-15 if rcond is None else rcond, hermitian=hermitian)
+
+
+@numpy_when_untraced(_pinv_plain)
 def pinv(a, rcond=None, hermitian=False):
     """``numpy.linalg.pinv`` through the SVD, singular values below ``rcond * max(s)`` dropped; differentiable
     where the rank is constant (see ``svd``).
@@ -398,8 +398,6 @@ def pinv(a, rcond=None, hermitian=False):
     array([[0.5, 0. ],
            [0. , 0. ]])
     """
-    if not isinstance(a, Tracer):
-        return _np.linalg.pinv(a, rcond=1e-15 if rcond is None else rcond, hermitian=hermitian)
     from .products import matmul
     from .shaping import swapaxes
     rcond = 1e-15 if rcond is None else rcond
@@ -408,6 +406,7 @@ def pinv(a, rcond=None, hermitian=False):
     return matmul(scaled, swapaxes(u, -1, -2))
 
 
+@numpy_when_untraced(_np.linalg.lstsq)
 def lstsq(a, b, rcond=None):
     """``numpy.linalg.lstsq``: (x, residuals, rank, s), x = pinv(a) b; differentiable in ``a`` and ``b`` where
     the rank is constant. ``rank`` is computed from the values (no derivative).
@@ -416,8 +415,6 @@ def lstsq(a, b, rcond=None):
     >>> np.linalg.lstsq(np.array([[1.0, 0.0], [1.0, 1.0], [1.0, 2.0]]), np.array([1.0, 2.0, 3.0]))[0].round(12)
     array([1., 1.])
     """
-    if not is_traced(a, b):
-        return _np.linalg.lstsq(a, b, rcond=rcond)
     from .products import matmul
     a, b = asarray(a), asarray(b)
     m, n = shape(a)
@@ -427,7 +424,7 @@ def lstsq(a, b, rcond=None):
     rcond = _np.finfo(_np.float64).eps * max(m, n) if rcond is None else rcond
     s = svd(a, compute_uv=False)
     x = matmul(pinv(a, rcond=rcond), b)
-    singular_values = _np.asarray(s.concrete_value() if isinstance(s, Tracer) else s)
+    singular_values = _np.asarray(s.concrete_value() if is_traced(s) else s)  # traced when a is
     rank = int(_np.sum(singular_values > rcond * singular_values.max()))
     if rank == n and m > n:
         residual = _ar.sub(b, matmul(a, x))
@@ -446,11 +443,12 @@ def matrix_rank(A, tol=None, hermitian=False):
     >>> int(np.linalg.matrix_rank(np.array([[1.0, 2.0], [2.0, 4.0]])))
     1
     """
-    if isinstance(A, Tracer):
-        A = A.concrete_value()
+    if is_traced(A):
+        A = asarray(A).concrete_value()
     return _np.linalg.matrix_rank(A, tol=tol, hermitian=hermitian)
 
 
+@numpy_when_untraced(_np.linalg.tensorsolve)
 def tensorsolve(a, b, axes=None):
     """``numpy.linalg.tensorsolve``: solve tensordot(a, x, x.ndim) = b by reshaping to a square system.
 
@@ -458,8 +456,6 @@ def tensorsolve(a, b, axes=None):
     >>> np.linalg.tensorsolve(np.eye(4).reshape(2, 2, 2, 2), np.ones((2, 2))).shape
     (2, 2)
     """
-    if not is_traced(a, b):
-        return _np.linalg.tensorsolve(a, b, axes=axes)
     from .shaping import moveaxis
     a, b = asarray(a), asarray(b)
     if axes is not None:
@@ -472,6 +468,7 @@ def tensorsolve(a, b, axes=None):
     return reshape(solve(reshape(a, (size, size)), reshape(b, (size,))), solution_shape)
 
 
+@numpy_when_untraced(_np.linalg.tensorinv)
 def tensorinv(a, ind=2):
     """``numpy.linalg.tensorinv``: the inverse with respect to tensordot over the first ``ind`` axes.
 
@@ -479,8 +476,7 @@ def tensorinv(a, ind=2):
     >>> np.linalg.tensorinv(np.eye(4).reshape(4, 2, 2), ind=1).shape
     (2, 2, 4)
     """
-    if not isinstance(a, Tracer):
-        return _np.linalg.tensorinv(a, ind=ind)
+    a = asarray(a)
     dims = shape(a)
     leading, trailing = dims[:ind], dims[ind:]
     size = int(_np.prod(leading, dtype=_np.int64))

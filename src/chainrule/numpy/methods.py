@@ -5,10 +5,11 @@ import numpy as _np
 from ..core.interpreter import Tracer, ChainruleError
 from ..ops import arithmetic as _ar, indexing as _ix
 from . import arrays, elementwise, linalg, products, reductions, shaping, views
+from .arrays import is_traced
 
 
 def _split(index):
-    if isinstance(index, Tracer) and index.dtype == bool:
+    if not isinstance(index, (list, tuple)) and is_traced(index) and index.dtype == bool:  # a traced mask
         raise IndexError("boolean mask indexing with a traced mask needs concrete values; use "
                          "chainrule.numpy.where(mask, x, 0) or compute the mask outside the transform")
     return _ix.split_index(index)
@@ -49,7 +50,7 @@ class _IndexedUpdate:
         self.index = index
 
     def get(self):
-        return getitem(self.array, self.index) if isinstance(self.array, Tracer) else _np.asarray(self.array)[self.index]
+        return getitem(self.array, self.index) if is_traced(self.array) else _np.asarray(self.array)[self.index]
 
     def set(self, values):
         return _updated(self.array, self.index, values)

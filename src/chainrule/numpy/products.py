@@ -5,7 +5,7 @@ import string
 import numpy as _np
 
 from ..ops import arithmetic as _ar, contraction as _ct, indexing as _ix, reduction as _red
-from .arrays import is_traced, shape, ndim, asarray
+from .arrays import asarray, ndim, numpy_when_untraced, shape
 from .shaping import broadcast_to, reshape, transpose
 
 _LETTERS = string.ascii_letters
@@ -63,6 +63,11 @@ def _sum_letters(operand, spec, keep):
     return _red.reduce_sum(operand, axes=axes), "".join(c for c in spec if c in keep)
 
 
+def _einsum_plain(subscripts, *operands, optimize=True):
+    return _np.einsum(subscripts, *operands, optimize=optimize)  # NumPy's default is optimize=False
+
+
+@numpy_when_untraced(_einsum_plain)
 def einsum(subscripts, *operands, optimize=True):
     """``numpy.einsum``, differentiable: lowered to pairwise contractions, sums and diagonal gathers.
 
@@ -72,8 +77,6 @@ def einsum(subscripts, *operands, optimize=True):
     array([[1., 0.],
            [0., 1.]])
     """
-    if not is_traced(*operands):
-        return _np.einsum(subscripts, *operands, optimize=optimize)
     operands = [asarray(op) for op in operands]
     specs, output = _parse_einsum(subscripts, operands)
     items = [_take_diagonals(op, spec) for op, spec in zip(operands, specs)]
@@ -97,6 +100,7 @@ def einsum(subscripts, *operands, optimize=True):
     return operand
 
 
+@numpy_when_untraced(_np.matmul)
 def matmul(x1, x2):
     """``numpy.matmul`` (``@``) with batch broadcasting.
 
@@ -107,8 +111,6 @@ def matmul(x1, x2):
     >>> cr.grad(lambda x: np.sum(np.matmul(A, x)))(x)  # the column sums of A
     array([4., 6.])
     """
-    if not is_traced(x1, x2):
-        return _np.matmul(x1, x2)
     x1, x2 = asarray(x1), asarray(x2)
     if ndim(x1) == 0 or ndim(x2) == 0:
         raise ValueError("matmul: Input operand does not have enough dimensions (use * for scalars)")
@@ -126,6 +128,7 @@ def matmul(x1, x2):
     return _ct.contract(x1, x2, spec=_ct.matmul_spec(ndim(x1), ndim(x2)))
 
 
+@numpy_when_untraced(_np.dot)
 def dot(a, b):
     """``numpy.dot``.
 
@@ -134,8 +137,6 @@ def dot(a, b):
     >>> float(np.dot(a, b)), cr.grad(np.dot, argnums=(0, 1))(a, b)
     (11.0, (array([3., 4.]), array([1., 2.])))
     """
-    if not is_traced(a, b):
-        return _np.dot(a, b)
     a, b = asarray(a), asarray(b)
     if ndim(a) == 0 or ndim(b) == 0:
         return _ar.mul(a, b)
@@ -144,6 +145,7 @@ def dot(a, b):
     return tensordot(a, b, axes=([ndim(a) - 1], [ndim(b) - 2]))
 
 
+@numpy_when_untraced(_np.tensordot)
 def tensordot(a, b, axes=2):
     """``numpy.tensordot``.
 
@@ -155,8 +157,6 @@ def tensordot(a, b, axes=2):
     array([[2., 4.],
            [6., 8.]])
     """
-    if not is_traced(a, b):
-        return _np.tensordot(a, b, axes)
     a, b = asarray(a), asarray(b)
     if isinstance(axes, int):
         a_axes, b_axes = list(range(ndim(a) - axes, ndim(a))), list(range(axes))
@@ -177,6 +177,7 @@ def tensordot(a, b, axes=2):
     return einsum(f"{''.join(a_letters)},{''.join(b_letters)}->{''.join(out)}", a, b)
 
 
+@numpy_when_untraced(_np.inner)
 def inner(a, b):
     """``numpy.inner``: sum over the last axes.
 
@@ -185,13 +186,13 @@ def inner(a, b):
     >>> float(np.inner(a, b)), cr.grad(np.inner)(a, b)
     (11.0, array([3., 4.]))
     """
-    if not is_traced(a, b):
-        return _np.inner(a, b)
+    a, b = asarray(a), asarray(b)
     if ndim(a) == 0 or ndim(b) == 0:
         return _ar.mul(a, b)
     return tensordot(a, b, axes=([-1], [-1]))
 
 
+@numpy_when_untraced(_np.outer)
 def outer(a, b):
     """``numpy.outer`` (inputs are flattened).
 
@@ -203,11 +204,10 @@ def outer(a, b):
     >>> cr.grad(lambda a: np.sum(np.outer(a, b)))(a)  # sum(b) for every entry
     array([7., 7.])
     """
-    if not is_traced(a, b):
-        return _np.outer(a, b)
     return einsum("i,j->ij", reshape(a, (-1,)), reshape(b, (-1,)))
 
 
+@numpy_when_untraced(_np.vdot)
 def vdot(a, b):
     """``numpy.vdot``: the dot product of the flattened arrays, conjugating the first.
 
@@ -217,12 +217,12 @@ def vdot(a, b):
     >>> cr.grad(np.vdot)(np.array([1.0, 2.0]), np.array([3.0, 4.0]))
     array([3., 4.])
     """
-    if not is_traced(a, b):
-        return _np.vdot(a, b)
+    a, b = asarray(a), asarray(b)
     from .elementwise import conjugate
     return einsum("i,i->", reshape(conjugate(a), (-1,)), reshape(b, (-1,)))
 
 
+@numpy_when_untraced(_np.kron)
 def kron(a, b):
     """``numpy.kron``.
 
@@ -233,8 +233,6 @@ def kron(a, b):
     >>> cr.grad(lambda a: np.sum(np.kron(a, b)))(a)
     array([11., 11.])
     """
-    if not is_traced(a, b):
-        return _np.kron(a, b)
     a, b = asarray(a), asarray(b)
     n = max(ndim(a), ndim(b))
     a = reshape(a, (1,) * (n - ndim(a)) + shape(a))
@@ -244,6 +242,11 @@ def kron(a, b):
     return reshape(product, tuple(p * q for p, q in zip(shape(a), shape(b))))
 
 
+def _cross_plain(a, b, axis=-1):
+    return _np.cross(a, b, axis=axis)  # NumPy's third positional parameter is axisa
+
+
+@numpy_when_untraced(_cross_plain)
 def cross(a, b, axis=-1):
     """``numpy.cross`` for 3-vectors along ``axis``.
 
@@ -254,8 +257,6 @@ def cross(a, b, axis=-1):
     >>> cr.grad(lambda a: np.cross(a, b)[2])(a)  # d/da (a0 b1 - a1 b0)
     array([ 2., -1.,  0.])
     """
-    if not is_traced(a, b):
-        return _np.cross(a, b, axis=axis)
     from .shaping import moveaxis, stack
     a, b = moveaxis(asarray(a), axis, -1), moveaxis(asarray(b), axis, -1)
     if shape(a)[-1] != 3 or shape(b)[-1] != 3:

@@ -2,9 +2,9 @@
 cumsum, cumprod, ptp, average."""
 import numpy as _np
 
-from ..core.interpreter import Tracer
 from ..ops import arithmetic as _ar, reduction as _red, structure as _st
-from .arrays import normalize_axes, shape, is_traced
+from .arrays import asarray, normalize_axes, numpy_when_untraced, shape
+from .shaping import reshape
 
 
 def _keep(out, in_shape, axes, keepdims):
@@ -13,9 +13,54 @@ def _keep(out, in_shape, axes, keepdims):
     return _st.reshape(out, new_shape=tuple(1 if i in axes else d for i, d in enumerate(in_shape)))
 
 
-def _reduce(primitive, numpy_function, a, axis, keepdims, dtype=None):
-    if not isinstance(a, Tracer):
-        return numpy_function(a, axis=axis, keepdims=keepdims, **({"dtype": dtype} if dtype else {}))
+# NumPy's reductions take ``out`` between ``dtype`` (or ``axis``) and ``keepdims``; these keep the front's order.
+
+def _sum_plain(a, axis=None, dtype=None, keepdims=False):
+    return _np.sum(a, axis=axis, dtype=dtype, keepdims=keepdims)
+
+
+def _prod_plain(a, axis=None, dtype=None, keepdims=False):
+    return _np.prod(a, axis=axis, dtype=dtype, keepdims=keepdims)
+
+
+def _max_plain(a, axis=None, keepdims=False):
+    return _np.max(a, axis=axis, keepdims=keepdims)
+
+
+def _min_plain(a, axis=None, keepdims=False):
+    return _np.min(a, axis=axis, keepdims=keepdims)
+
+
+def _mean_plain(a, axis=None, dtype=None, keepdims=False):
+    return _np.mean(a, axis=axis, dtype=dtype, keepdims=keepdims)
+
+
+def _var_plain(a, axis=None, dtype=None, ddof=0, keepdims=False):
+    return _np.var(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims)
+
+
+def _std_plain(a, axis=None, dtype=None, ddof=0, keepdims=False):
+    return _np.std(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims)
+
+
+def _ptp_plain(a, axis=None, keepdims=False):
+    return _np.ptp(a, axis=axis, keepdims=keepdims)
+
+
+def _average_plain(a, axis=None, weights=None, returned=False, keepdims=False):
+    return _np.average(a, axis=axis, weights=weights, returned=returned, keepdims=keepdims)
+
+
+def _argmax_plain(a, axis=None, keepdims=False):
+    return _np.argmax(a, axis=axis, keepdims=keepdims)
+
+
+def _argmin_plain(a, axis=None, keepdims=False):
+    return _np.argmin(a, axis=axis, keepdims=keepdims)
+
+
+def _reduce(primitive, a, axis, keepdims, dtype=None):
+    a = asarray(a)
     in_shape = a.shape
     axes = normalize_axes(axis, len(in_shape))
     if dtype is not None:
@@ -26,6 +71,7 @@ def _reduce(primitive, numpy_function, a, axis, keepdims, dtype=None):
     return _keep(primitive(a, axes=axes), in_shape, axes, keepdims)
 
 
+@numpy_when_untraced(_sum_plain)
 def sum(a, axis=None, dtype=None, keepdims=False):  # noqa: A001
     """``numpy.sum``.
 
@@ -33,9 +79,10 @@ def sum(a, axis=None, dtype=None, keepdims=False):  # noqa: A001
     >>> cr.grad(lambda x: np.sum(x * x))(np.array([1.0, 2.0]))
     array([2., 4.])
     """
-    return _reduce(_red.reduce_sum, _np.sum, a, axis, keepdims, dtype)
+    return _reduce(_red.reduce_sum, a, axis, keepdims, dtype)
 
 
+@numpy_when_untraced(_prod_plain)
 def prod(a, axis=None, dtype=None, keepdims=False):
     """``numpy.prod``; its derivative is exact when some factors are zero (no division).
 
@@ -45,9 +92,10 @@ def prod(a, axis=None, dtype=None, keepdims=False):
     >>> cr.grad(np.prod)(np.array([2.0, 0.0, 4.0]))  # exact at a zero factor
     array([0., 8., 0.])
     """
-    return _reduce(_red.reduce_prod, _np.prod, a, axis, keepdims, dtype)
+    return _reduce(_red.reduce_prod, a, axis, keepdims, dtype)
 
 
+@numpy_when_untraced(_max_plain)
 def max(a, axis=None, keepdims=False):  # noqa: A001
     """``numpy.max``; tied maxima share the derivative equally.
 
@@ -56,9 +104,10 @@ def max(a, axis=None, keepdims=False):  # noqa: A001
     >>> float(np.max(x)), cr.grad(np.max)(x)
     (3.0, array([0. , 0.5, 0.5]))
     """
-    return _reduce(_red.reduce_max, _np.max, a, axis, keepdims)
+    return _reduce(_red.reduce_max, a, axis, keepdims)
 
 
+@numpy_when_untraced(_min_plain)
 def min(a, axis=None, keepdims=False):  # noqa: A001
     """``numpy.min``; tied minima share the derivative equally.
 
@@ -67,7 +116,7 @@ def min(a, axis=None, keepdims=False):  # noqa: A001
     >>> float(np.min(x)), cr.grad(np.min)(x)
     (1.0, array([0.5, 0.5, 0. ]))
     """
-    return _reduce(_red.reduce_min, _np.min, a, axis, keepdims)
+    return _reduce(_red.reduce_min, a, axis, keepdims)
 
 
 amax = max
@@ -80,6 +129,7 @@ def _count(a, axis):
     return int(_np.prod([dims[i] for i in axes], dtype=_np.int64))
 
 
+@numpy_when_untraced(_mean_plain)
 def mean(a, axis=None, dtype=None, keepdims=False):
     """``numpy.mean``.
 
@@ -89,11 +139,11 @@ def mean(a, axis=None, dtype=None, keepdims=False):
     >>> cr.grad(np.mean)(np.array([1.0, 2.0, 3.0, 4.0]))
     array([0.25, 0.25, 0.25, 0.25])
     """
-    if not isinstance(a, Tracer):
-        return _np.mean(a, axis=axis, dtype=dtype, keepdims=keepdims)
+    a = asarray(a)
     return _ar.div(sum(a, axis=axis, dtype=dtype, keepdims=keepdims), float(_count(a, axis)))
 
 
+@numpy_when_untraced(_var_plain)
 def var(a, axis=None, dtype=None, ddof=0, keepdims=False):
     """``numpy.var`` with ``ddof``.
 
@@ -104,12 +154,12 @@ def var(a, axis=None, dtype=None, ddof=0, keepdims=False):
     >>> cr.grad(np.var)(x)  # 2 (x - mean) / n
     array([-0.75, -0.25,  0.25,  0.75])
     """
-    if not isinstance(a, Tracer):
-        return _np.var(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims)
+    a = asarray(a)
     centered = _ar.sub(a, mean(a, axis=axis, dtype=dtype, keepdims=True))
     return _ar.div(sum(_ar.mul(centered, centered), axis=axis, keepdims=keepdims), float(_count(a, axis) - ddof))
 
 
+@numpy_when_untraced(_std_plain)
 def std(a, axis=None, dtype=None, ddof=0, keepdims=False):
     """``numpy.std`` (its derivative is infinite where the spread is 0).
 
@@ -118,12 +168,11 @@ def std(a, axis=None, dtype=None, ddof=0, keepdims=False):
     >>> float(np.std(x)), cr.grad(np.std)(x)  # (x - mean) / (n std)
     (1.0, array([-0.5,  0.5]))
     """
-    if not isinstance(a, Tracer):
-        return _np.std(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims)
     from ..ops.elementwise import sqrt
     return sqrt(var(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims))
 
 
+@numpy_when_untraced(_ptp_plain)
 def ptp(a, axis=None, keepdims=False):
     """``numpy.ptp``: max - min.
 
@@ -132,11 +181,11 @@ def ptp(a, axis=None, keepdims=False):
     >>> float(np.ptp(x)), cr.grad(np.ptp)(x)
     (4.0, array([-1.,  1.,  0.]))
     """
-    if not isinstance(a, Tracer):
-        return _np.ptp(a, axis=axis, keepdims=keepdims)
+    a = asarray(a)
     return _ar.sub(max(a, axis=axis, keepdims=keepdims), min(a, axis=axis, keepdims=keepdims))
 
 
+@numpy_when_untraced(_average_plain)
 def average(a, axis=None, weights=None, returned=False, keepdims=False):
     """``numpy.average``; differentiable in ``a`` and ``weights``.
 
@@ -147,8 +196,7 @@ def average(a, axis=None, weights=None, returned=False, keepdims=False):
     >>> cr.grad(lambda w: np.average(a, weights=w))(w)  # (a - average) / sum(w)
     array([-0.125,  0.375])
     """
-    if not is_traced(a, weights):
-        return _np.average(a, axis=axis, weights=weights, returned=returned, keepdims=keepdims)
+    a = asarray(a)
     if weights is None:
         result = mean(a, axis=axis, keepdims=keepdims)
         total = float(_count(a, axis))
@@ -161,16 +209,14 @@ def average(a, axis=None, weights=None, returned=False, keepdims=False):
             axis_index = normalize_axes(axis, len(a_shape))[0]
             new_shape = [1] * len(a_shape)
             new_shape[axis_index] = weights_shape[0]
-            weights = _st.reshape(weights, new_shape=tuple(new_shape)) if isinstance(weights, Tracer) \
-                else _np.reshape(weights, new_shape)
+            weights = reshape(weights, tuple(new_shape))  # traced or not, like a
         total = sum(_ar.mul(weights, _np.ones(a_shape)), axis=axis, keepdims=keepdims)
         result = _ar.div(sum(_ar.mul(a, weights), axis=axis, keepdims=keepdims), total)
     return (result, total) if returned else result
 
 
-def _arg_extremum(primitive, numpy_function, a, axis, keepdims):
-    if not isinstance(a, Tracer):
-        return numpy_function(a, axis=axis, keepdims=keepdims)
+def _arg_extremum(primitive, a, axis, keepdims):
+    a = asarray(a)
     if axis is None:
         out = primitive(_st.reshape(a, new_shape=(a.size,)), axis=0)
         return _st.reshape(out, new_shape=(1,) * a.ndim) if keepdims else out
@@ -181,6 +227,7 @@ def _arg_extremum(primitive, numpy_function, a, axis, keepdims):
     return _st.reshape(out, new_shape=tuple(1 if i == axis else d for i, d in enumerate(a.shape)))
 
 
+@numpy_when_untraced(_argmax_plain)
 def argmax(a, axis=None, keepdims=False):
     """``numpy.argmax`` (an integer: derivative 0).
 
@@ -191,9 +238,10 @@ def argmax(a, axis=None, keepdims=False):
     >>> cr.grad(lambda x: x[np.argmax(x)])(x)  # the index itself carries no derivative
     array([0., 1., 0.])
     """
-    return _arg_extremum(_red.argmax, _np.argmax, a, axis, keepdims)
+    return _arg_extremum(_red.argmax, a, axis, keepdims)
 
 
+@numpy_when_untraced(_argmin_plain)
 def argmin(a, axis=None, keepdims=False):
     """``numpy.argmin`` (an integer: derivative 0).
 
@@ -204,7 +252,7 @@ def argmin(a, axis=None, keepdims=False):
     >>> cr.grad(lambda x: x[np.argmin(x)])(x)  # the index itself carries no derivative
     array([0., 1., 0.])
     """
-    return _arg_extremum(_red.argmin, _np.argmin, a, axis, keepdims)
+    return _arg_extremum(_red.argmin, a, axis, keepdims)
 
 
 def _flatten_for_axis(a, axis):
@@ -213,6 +261,7 @@ def _flatten_for_axis(a, axis):
     return a, normalize_axes(axis, len(shape(a)))[0]
 
 
+@numpy_when_untraced(_np.cumsum)
 def cumsum(a, axis=None, dtype=None):
     """``numpy.cumsum``.
 
@@ -222,12 +271,11 @@ def cumsum(a, axis=None, dtype=None):
     >>> cr.grad(lambda x: np.sum(np.cumsum(x)))(np.ones(3))  # x[i] appears in n - i partial sums
     array([3., 2., 1.])
     """
-    if not isinstance(a, Tracer):
-        return _np.cumsum(a, axis=axis, dtype=dtype)
-    a, axis = _flatten_for_axis(a, axis)
+    a, axis = _flatten_for_axis(asarray(a), axis)
     return _red.cumsum(a, axis=axis, reverse=False)
 
 
+@numpy_when_untraced(_np.cumprod)
 def cumprod(a, axis=None, dtype=None):
     """``numpy.cumprod``; differentiated through a product scan, exact when some factors are zero.
 
@@ -237,7 +285,5 @@ def cumprod(a, axis=None, dtype=None):
     >>> cr.grad(lambda x: np.sum(np.cumprod(x)))(np.array([2.0, 0.0, 3.0]))  # exact at a zero factor
     array([1., 8., 0.])
     """
-    if not isinstance(a, Tracer):
-        return _np.cumprod(a, axis=axis, dtype=dtype)
-    a, axis = _flatten_for_axis(a, axis)
+    a, axis = _flatten_for_axis(asarray(a), axis)
     return _red.cumulative_product(a, axis)

@@ -4,9 +4,8 @@ import builtins
 
 import numpy as _np
 
-from ..core.interpreter import Tracer
 from ..ops import comparison as _cmp, indexing as _ix, reduction as _red, structure as _st
-from .arrays import is_traced, normalize_axes, shape, ndim, asarray
+from .arrays import asarray, ndim, normalize_axes, numpy_when_untraced, shape
 from .views import mark_view
 
 
@@ -32,6 +31,11 @@ def _reshaped_view(a, target):
                      lambda base, value: _st.reshape(value, new_shape=base.shape))
 
 
+def _reshape_plain(a, newshape=None, order="C", *, shape=None):
+    return _np.reshape(a, shape if newshape is None else newshape, order=order)
+
+
+@numpy_when_untraced(_reshape_plain)
 def reshape(a, newshape=None, order="C", *, shape=None):
     """``numpy.reshape`` (C order).
 
@@ -44,8 +48,7 @@ def reshape(a, newshape=None, order="C", *, shape=None):
     """
     if newshape is None:
         newshape = shape
-    if not isinstance(a, Tracer):
-        return _np.reshape(a, newshape, order=order)
+    a = asarray(a)
     if order != "C":
         raise NotImplementedError("reshape of traced arrays supports order='C' only")
     target = _resolve_shape(newshape, a.size)
@@ -65,6 +68,7 @@ def ravel(a, order="C"):
     return reshape(a, (-1,), order=order)
 
 
+@numpy_when_untraced(_np.transpose)
 def transpose(a, axes=None):
     """``numpy.transpose``.
 
@@ -77,8 +81,7 @@ def transpose(a, axes=None):
     array([[1., 3.],
            [2., 4.]])
     """
-    if not isinstance(a, Tracer):
-        return _np.transpose(a, axes)
+    a = asarray(a)
     permutation = tuple(reversed(range(a.ndim))) if axes is None else tuple(int(x) % a.ndim for x in axes)
     if permutation == tuple(range(a.ndim)):
         return a
@@ -88,6 +91,7 @@ def transpose(a, axes=None):
                      lambda base, value: _st.transpose(value, permutation=inverse))
 
 
+@numpy_when_untraced(_np.swapaxes)
 def swapaxes(a, axis1, axis2):
     """``numpy.swapaxes``.
 
@@ -98,14 +102,14 @@ def swapaxes(a, axis1, axis2):
     array([[1.],
            [2.]])
     """
-    if not isinstance(a, Tracer):
-        return _np.swapaxes(a, axis1, axis2)
+    a = asarray(a)
     permutation = list(range(a.ndim))
     axis1, axis2 = axis1 % a.ndim, axis2 % a.ndim
     permutation[axis1], permutation[axis2] = permutation[axis2], permutation[axis1]
     return transpose(a, permutation)
 
 
+@numpy_when_untraced(_np.moveaxis)
 def moveaxis(a, source, destination):
     """``numpy.moveaxis``.
 
@@ -117,8 +121,7 @@ def moveaxis(a, source, destination):
     array([[0., 2., 4.],
            [1., 3., 5.]])
     """
-    if not isinstance(a, Tracer):
-        return _np.moveaxis(a, source, destination)
+    a = asarray(a)
     source = [s % a.ndim for s in ((source,) if isinstance(source, int) else source)]
     destination = [d % a.ndim for d in ((destination,) if isinstance(destination, int) else destination)]
     order = [n for n in range(a.ndim) if n not in source]
@@ -127,6 +130,7 @@ def moveaxis(a, source, destination):
     return transpose(a, order)
 
 
+@numpy_when_untraced(_np.expand_dims)
 def expand_dims(a, axis):
     """``numpy.expand_dims``.
 
@@ -137,8 +141,7 @@ def expand_dims(a, axis):
     array([[3.],
            [4.]])
     """
-    if not isinstance(a, Tracer):
-        return _np.expand_dims(a, axis)
+    a = asarray(a)
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
     out_ndim = a.ndim + len(axes)
     axes = normalize_axes(axes, out_ndim)
@@ -146,6 +149,7 @@ def expand_dims(a, axis):
     return _reshaped_view(a, tuple(1 if i in axes else next(dims) for i in range(out_ndim)))
 
 
+@numpy_when_untraced(_np.squeeze)
 def squeeze(a, axis=None):
     """``numpy.squeeze``.
 
@@ -156,8 +160,7 @@ def squeeze(a, axis=None):
     array([[3.],
            [4.]])
     """
-    if not isinstance(a, Tracer):
-        return _np.squeeze(a, axis)
+    a = asarray(a)
     if axis is None:
         axes = tuple(i for i, d in enumerate(a.shape) if d == 1)
     else:
@@ -169,6 +172,7 @@ def squeeze(a, axis=None):
     return _reshaped_view(a, tuple(d for i, d in enumerate(a.shape) if i not in axes))
 
 
+@numpy_when_untraced(_np.broadcast_to)
 def broadcast_to(array, shape):
     """``numpy.broadcast_to``.
 
@@ -179,8 +183,7 @@ def broadcast_to(array, shape):
     >>> cr.grad(lambda x: np.sum(np.broadcast_to(x, (3, 2))))(np.zeros(2))  # each element used 3 times
     array([3., 3.])
     """
-    if not isinstance(array, Tracer):
-        return _np.broadcast_to(array, shape)
+    array = asarray(array)
     target = (shape,) if isinstance(shape, int) else tuple(shape)
     _np.broadcast_shapes(array.shape, target)  # NumPy's error for incompatible shapes
     if len(target) < array.ndim:
@@ -251,6 +254,11 @@ def atleast_3d(*arys):
     return out[0] if len(out) == 1 else out
 
 
+def _concatenate_plain(arrays, axis=0):
+    return _np.concatenate(list(arrays), axis=axis)  # any iterable, not only a sequence as NumPy asks
+
+
+@numpy_when_untraced(_concatenate_plain)
 def concatenate(arrays, axis=0):
     """``numpy.concatenate`` (``axis=None`` flattens first).
 
@@ -261,8 +269,6 @@ def concatenate(arrays, axis=0):
     array([4., 6.])
     """
     arrays = list(arrays)
-    if not is_traced(*arrays):
-        return _np.concatenate(arrays, axis=axis)
     if axis is None:
         arrays = [ravel(a) for a in arrays]
         axis = 0
@@ -279,6 +285,11 @@ def concatenate(arrays, axis=0):
     return _st.concatenate(*arrays, axis=axis)
 
 
+def _stack_plain(arrays, axis=0):
+    return _np.stack([asarray(a) for a in arrays], axis=axis)
+
+
+@numpy_when_untraced(_stack_plain)
 def stack(arrays, axis=0):
     """``numpy.stack``.
 
@@ -290,8 +301,6 @@ def stack(arrays, axis=0):
     array([ 5., 11.])
     """
     arrays = [asarray(a) for a in arrays]
-    if not is_traced(*arrays):
-        return _np.stack(arrays, axis=axis)
     dims = {shape(a) for a in arrays}
     if len(dims) != 1:
         raise ValueError(f"all input arrays must have the same shape, got {sorted(dims)}")
@@ -299,6 +308,11 @@ def stack(arrays, axis=0):
     return concatenate([expand_dims(a, out_axis) for a in arrays], axis=out_axis)
 
 
+def _vstack_plain(tup):
+    return _np.vstack([atleast_2d(a) for a in tup])
+
+
+@numpy_when_untraced(_vstack_plain)
 def vstack(tup):
     """``numpy.vstack``.
 
@@ -309,13 +323,17 @@ def vstack(tup):
     >>> cr.grad(lambda x: np.sum(np.vstack([x, 2.0 * x])))(np.zeros(2))
     array([3., 3.])
     """
-    arrays = [atleast_2d(a) for a in tup]
-    return concatenate(arrays, axis=0) if is_traced(*arrays) else _np.vstack(arrays)
+    return concatenate([atleast_2d(a) for a in tup], axis=0)
 
 
 row_stack = vstack
 
 
+def _hstack_plain(tup):
+    return _np.hstack([atleast_1d(a) for a in tup])
+
+
+@numpy_when_untraced(_hstack_plain)
 def hstack(tup):
     """``numpy.hstack``.
 
@@ -326,11 +344,14 @@ def hstack(tup):
     array([3., 5.])
     """
     arrays = [atleast_1d(a) for a in tup]
-    if not is_traced(*arrays):
-        return _np.hstack(arrays)
     return concatenate(arrays, axis=0 if ndim(arrays[0]) == 1 else 1)
 
 
+def _dstack_plain(tup):
+    return _np.dstack([atleast_3d(a) for a in tup])
+
+
+@numpy_when_untraced(_dstack_plain)
 def dstack(tup):
     """``numpy.dstack``.
 
@@ -341,10 +362,14 @@ def dstack(tup):
     >>> cr.grad(lambda x: np.sum(np.dstack([x, x]) * 3.0))(np.zeros(2))
     array([6., 6.])
     """
-    arrays = [atleast_3d(a) for a in tup]
-    return concatenate(arrays, axis=2) if is_traced(*arrays) else _np.dstack(arrays)
+    return concatenate([atleast_3d(a) for a in tup], axis=2)
 
 
+def _column_stack_plain(tup):
+    return _np.column_stack([asarray(a) for a in tup])
+
+
+@numpy_when_untraced(_column_stack_plain)
 def column_stack(tup):
     """``numpy.column_stack``.
 
@@ -356,8 +381,6 @@ def column_stack(tup):
     array([3., 7.])
     """
     arrays = [asarray(a) for a in tup]
-    if not is_traced(*arrays):
-        return _np.column_stack(arrays)
     arrays = [reshape(a, (-1, 1)) if ndim(a) < 2 else a for a in arrays]
     return concatenate(arrays, axis=1)
 
@@ -368,6 +391,7 @@ def _slice_along(a, axis, start, stop):
     return _ix.take_slices(a, tuple(index))
 
 
+@numpy_when_untraced(_np.array_split)
 def array_split(ary, indices_or_sections, axis=0):
     """``numpy.array_split``.
 
@@ -377,8 +401,7 @@ def array_split(ary, indices_or_sections, axis=0):
     >>> cr.grad(lambda x: np.sum(np.array_split(x, 2)[0]))(np.zeros(5))
     array([1., 1., 1., 0., 0.])
     """
-    if not isinstance(ary, Tracer):
-        return _np.array_split(ary, indices_or_sections, axis=axis)
+    ary = asarray(ary)
     axis = normalize_axes(axis, ary.ndim)[0]
     length = ary.shape[axis]
     if isinstance(indices_or_sections, (int, _np.integer)):
@@ -409,6 +432,7 @@ def split(ary, indices_or_sections, axis=0):
     return array_split(ary, indices_or_sections, axis=axis)
 
 
+@numpy_when_untraced(_np.tile)
 def tile(A, reps):
     """``numpy.tile``.
 
@@ -418,8 +442,7 @@ def tile(A, reps):
     >>> cr.grad(lambda x: np.sum(np.tile(x, 3)))(np.zeros(2))  # each element used 3 times
     array([3., 3.])
     """
-    if not isinstance(A, Tracer):
-        return _np.tile(A, reps)
+    A = asarray(A)
     reps = (reps,) if isinstance(reps, int) else tuple(reps)
     dims = A.shape
     length = builtins.max(len(dims), len(reps))
@@ -436,6 +459,7 @@ def _take_along(a, axis, positions):
     return _ix.gather(a, _np.asarray(positions), template=template)
 
 
+@numpy_when_untraced(_np.repeat)
 def repeat(a, repeats, axis=None):
     """``numpy.repeat``.
 
@@ -445,14 +469,14 @@ def repeat(a, repeats, axis=None):
     >>> cr.grad(lambda x: np.sum(np.repeat(x, [1, 3])))(np.zeros(2))
     array([1., 3.])
     """
-    if not isinstance(a, Tracer):
-        return _np.repeat(a, repeats, axis=axis)
+    a = asarray(a)
     if axis is None:
         a, axis = ravel(a), 0
     axis = normalize_axes(axis, a.ndim)[0]
     return _take_along(a, axis, _np.repeat(_np.arange(a.shape[axis]), repeats))
 
 
+@numpy_when_untraced(_np.flip)
 def flip(m, axis=None):
     """``numpy.flip``.
 
@@ -462,8 +486,7 @@ def flip(m, axis=None):
     >>> cr.grad(lambda x: np.sum(np.flip(x) * np.array([1.0, 2.0, 3.0])))(np.zeros(3))
     array([3., 2., 1.])
     """
-    if not isinstance(m, Tracer):
-        return _np.flip(m, axis)
+    m = asarray(m)
     axes = normalize_axes(axis, m.ndim)
     return mark_view(_st.rev(m, axes=axes), m, lambda base: _st.rev(base, axes=axes),
                      lambda base, value: _st.rev(value, axes=axes))
@@ -496,6 +519,7 @@ def flipud(m):
     return flip(m, 0)
 
 
+@numpy_when_untraced(_np.roll)
 def roll(a, shift, axis=None):
     """``numpy.roll``.
 
@@ -506,8 +530,7 @@ def roll(a, shift, axis=None):
     >>> cr.grad(lambda x: np.sum(np.roll(x, 1) * w))(np.zeros(3))  # np.roll(w, -1)
     array([2., 3., 1.])
     """
-    if not isinstance(a, Tracer):
-        return _np.roll(a, shift, axis)
+    a = asarray(a)
     if axis is None:
         return reshape(roll(ravel(a), shift, 0), a.shape)
     shifts = (shift,) if isinstance(shift, int) else tuple(shift)
@@ -520,6 +543,7 @@ def roll(a, shift, axis=None):
     return a
 
 
+@numpy_when_untraced(_np.rot90)
 def rot90(m, k=1, axes=(0, 1)):
     """``numpy.rot90``.
 
@@ -532,8 +556,7 @@ def rot90(m, k=1, axes=(0, 1)):
     array([[3., 1.],
            [4., 2.]])
     """
-    if not isinstance(m, Tracer):
-        return _np.rot90(m, k, axes)
+    m = asarray(m)
     k %= 4
     axis0, axis1 = axes
     if k == 0:
@@ -547,6 +570,13 @@ def rot90(m, k=1, axes=(0, 1)):
     return flip(transpose(m, permutation), axis1)
 
 
+def _pad_plain(array, pad_width, mode="constant", constant_values=0, **kwargs):
+    if mode == "constant":
+        return _np.pad(array, pad_width, mode=mode, constant_values=constant_values, **kwargs)
+    return _np.pad(array, pad_width, mode=mode, **kwargs)  # constant_values only means something for 'constant'
+
+
+@numpy_when_untraced(_pad_plain)
 def pad(array, pad_width, mode="constant", constant_values=0, **kwargs):
     """``numpy.pad``; modes 'constant', 'edge', 'reflect', 'symmetric' and 'wrap' are differentiable.
 
@@ -556,9 +586,7 @@ def pad(array, pad_width, mode="constant", constant_values=0, **kwargs):
     >>> cr.grad(lambda x: np.sum(np.pad(x, 1, mode="edge")))(np.zeros(2))  # the edges are copied once each
     array([2., 2.])
     """
-    if not isinstance(array, Tracer):
-        return _np.pad(array, pad_width, mode=mode, constant_values=constant_values, **kwargs) \
-            if mode == "constant" else _np.pad(array, pad_width, mode=mode, **kwargs)
+    array = asarray(array)
     widths = tuple(tuple(int(w) for w in pair) for pair in _np.broadcast_to(_np.asarray(pad_width), (array.ndim, 2)))
     if mode == "constant":
         out = _st.pad(array, widths=widths)
@@ -576,6 +604,7 @@ def pad(array, pad_width, mode="constant", constant_values=0, **kwargs):
     return array
 
 
+@numpy_when_untraced(_np.diagonal)
 def diagonal(a, offset=0, axis1=0, axis2=1):
     """``numpy.diagonal`` (the diagonal becomes the last axis).
 
@@ -586,8 +615,7 @@ def diagonal(a, offset=0, axis1=0, axis2=1):
     array([[5., 0.],
            [0., 6.]])
     """
-    if not isinstance(a, Tracer):
-        return _np.diagonal(a, offset, axis1, axis2)
+    a = asarray(a)
     moved = moveaxis(a, (axis1, axis2), (-2, -1))
     rows, cols = moved.shape[-2:]
     start_row, start_col = (0, offset) if offset >= 0 else (-offset, 0)
@@ -596,6 +624,7 @@ def diagonal(a, offset=0, axis1=0, axis2=1):
     return _ix.gather(moved, _np.arange(length) + start_row, _np.arange(length) + start_col, template=template)
 
 
+@numpy_when_untraced(_np.diag)
 def diag(v, k=0):
     """``numpy.diag``: the k-th diagonal of a matrix, or a matrix with ``v`` on its k-th diagonal.
 
@@ -606,8 +635,7 @@ def diag(v, k=0):
     >>> cr.grad(lambda v: np.sum(np.diag(v) * np.array([[1.0, 2.0], [3.0, 4.0]])))(np.zeros(2))
     array([1., 4.])
     """
-    if not isinstance(v, Tracer):
-        return _np.diag(v, k)
+    v = asarray(v)
     if v.ndim == 2:
         return diagonal(v, k)
     if v.ndim != 1:
@@ -619,6 +647,7 @@ def diag(v, k=0):
     return _ix.scatter_add(v, rows, cols, template=template, shape=(n, n))
 
 
+@numpy_when_untraced(_np.trace)
 def trace(a, offset=0, axis1=0, axis2=1):
     """``numpy.trace``.
 
@@ -629,12 +658,11 @@ def trace(a, offset=0, axis1=0, axis2=1):
     array([[1., 0.],
            [0., 1.]])
     """
-    if not isinstance(a, Tracer):
-        return _np.trace(a, offset, axis1, axis2)
     from .reductions import sum as _sum
     return _sum(diagonal(a, offset, axis1, axis2), axis=-1)
 
 
+@numpy_when_untraced(_np.triu)
 def triu(m, k=0):
     """``numpy.triu``.
 
@@ -646,11 +674,11 @@ def triu(m, k=0):
     array([[1., 1.],
            [0., 1.]])
     """
-    if not isinstance(m, Tracer):
-        return _np.triu(m, k)
+    m = asarray(m)
     return _cmp.select(_np.triu(_np.ones(m.shape[-2:], dtype=bool), k), m, 0.0)
 
 
+@numpy_when_untraced(_np.tril)
 def tril(m, k=0):
     """``numpy.tril``.
 
@@ -662,11 +690,11 @@ def tril(m, k=0):
     array([[1., 0.],
            [1., 1.]])
     """
-    if not isinstance(m, Tracer):
-        return _np.tril(m, k)
+    m = asarray(m)
     return _cmp.select(_np.tril(_np.ones(m.shape[-2:], dtype=bool), k), m, 0.0)
 
 
+@numpy_when_untraced(_np.take)
 def take(a, indices, axis=None):
     """``numpy.take`` (repeated indices accumulate their gradients).
 
@@ -676,12 +704,11 @@ def take(a, indices, axis=None):
     >>> cr.grad(lambda x: np.sum(np.take(x, [2, 0, 2])))(np.zeros(3))
     array([1., 0., 2.])
     """
-    if not isinstance(a, Tracer):
-        return _np.take(a, indices, axis=axis)
+    a = asarray(a)
     if axis is None:
         a, axis = ravel(a), 0
     axis = normalize_axes(axis, a.ndim)[0]
-    indices = _np.asarray(indices) if not isinstance(indices, Tracer) else indices
+    indices = asarray(indices)  # traced or not, independently of a
     template = _ix.IndexTemplate((("slice", None, None, None),) * axis + (("array", 0),))
     return _ix.gather(a, indices, template=template)
 
@@ -700,6 +727,7 @@ def _along_axis_index(indices, axis, ndim_):
     return arrays
 
 
+@numpy_when_untraced(_np.take_along_axis)
 def take_along_axis(arr, indices, axis):
     """``numpy.take_along_axis``.
 
@@ -711,8 +739,7 @@ def take_along_axis(arr, indices, axis):
     array([[0., 1.],
            [1., 0.]])
     """
-    if not isinstance(arr, Tracer):
-        return _np.take_along_axis(arr, indices, axis)
+    arr = asarray(arr)
     if axis is None:
         arr, axis = ravel(arr), 0
     axis = normalize_axes(axis, arr.ndim)[0]
@@ -721,6 +748,7 @@ def take_along_axis(arr, indices, axis):
     return _ix.gather(arr, *arrays, template=template)
 
 
+@numpy_when_untraced(_np.argsort)
 def argsort(a, axis=-1, kind=None):
     """``numpy.argsort`` (an integer permutation: derivative 0).
 
@@ -731,13 +759,13 @@ def argsort(a, axis=-1, kind=None):
     >>> cr.grad(lambda x: np.sum(np.take(x, np.argsort(x)) * np.array([1.0, 2.0, 3.0])))(x)
     array([3., 1., 2.])
     """
-    if not isinstance(a, Tracer):
-        return _np.argsort(a, axis=axis, kind=kind)
+    a = asarray(a)
     if axis is None:
         a, axis = ravel(a), 0
     return _red.argsort(a, axis=normalize_axes(axis, a.ndim)[0], kind=kind)
 
 
+@numpy_when_untraced(_np.sort)
 def sort(a, axis=-1, kind=None):
     """``numpy.sort``; the derivative follows the sorting permutation (ties keep a stable order).
 
@@ -747,14 +775,14 @@ def sort(a, axis=-1, kind=None):
     >>> cr.grad(lambda x: np.sum(np.sort(x) * np.array([1.0, 2.0, 3.0])))(np.array([3.0, 1.0, 2.0]))
     array([3., 1., 2.])
     """
-    if not isinstance(a, Tracer):
-        return _np.sort(a, axis=axis, kind=kind)
+    a = asarray(a)
     if axis is None:
         a, axis = ravel(a), 0
     axis = normalize_axes(axis, a.ndim)[0]
     return take_along_axis(a, argsort(a, axis=axis, kind=kind or "stable"), axis)
 
 
+@numpy_when_untraced(_np.partition)
 def partition(a, kth, axis=-1):
     """``numpy.partition``; the derivative follows the partitioning permutation.
 
@@ -764,14 +792,14 @@ def partition(a, kth, axis=-1):
     >>> cr.grad(lambda x: np.partition(x, 0)[0])(np.array([3.0, 1.0, 2.0]))  # flows to the smallest element
     array([0., 1., 0.])
     """
-    if not isinstance(a, Tracer):
-        return _np.partition(a, kth, axis=axis)
+    a = asarray(a)
     if axis is None:
         a, axis = ravel(a), 0
     axis = normalize_axes(axis, a.ndim)[0]
     return take_along_axis(a, _red.argpartition(a, kth=kth, axis=axis), axis)
 
 
+@numpy_when_untraced(_np.argpartition)
 def argpartition(a, kth, axis=-1):
     """``numpy.argpartition`` (derivative 0).
 
@@ -782,6 +810,5 @@ def argpartition(a, kth, axis=-1):
     >>> cr.grad(lambda x: x[np.argpartition(x, 0)[0]])(x)
     array([0., 1., 0.])
     """
-    if not isinstance(a, Tracer):
-        return _np.argpartition(a, kth, axis=axis)
+    a = asarray(a)
     return _red.argpartition(a, kth=kth, axis=normalize_axes(axis, a.ndim)[0])

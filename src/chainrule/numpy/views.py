@@ -3,7 +3,8 @@
 live view of it. Updates are recorded functionally, so all of this is differentiated correctly."""
 import weakref
 
-from ..core.interpreter import ChainruleError, Tracer
+from ..core.interpreter import ChainruleError
+from .arrays import is_traced
 
 _BOOKKEEPING = ("_view_base", "_views", "__weakref__")
 
@@ -18,7 +19,7 @@ def _data_slots(tracer):
 def mark_view(view, base, read, write):
     """Record that ``view`` is ``read(base)`` and that writing ``value`` into it means updating ``base``
     to ``write(base, value)``; returns ``view``."""
-    if view is base or not isinstance(view, Tracer) or not isinstance(base, Tracer):
+    if view is base or not (is_traced(view) and is_traced(base)):
         return view
     view._view_base = (base, read, write)  # a view keeps its base alive, as NumPy's .base does
     views = getattr(base, "_views", None)
@@ -30,7 +31,7 @@ def mark_view(view, base, read, write):
 
 def clone(x):
     """A new array object with ``x``'s value (``x.copy()``): updating one leaves the other alone."""
-    if not isinstance(x, Tracer):
+    if not is_traced(x):
         return x
     twin = object.__new__(type(x))
     for slot in _data_slots(x):

@@ -5,11 +5,52 @@ import numpy as _np
 import scipy.linalg as _linalg
 
 from .. import numpy as _cnp
-from ..core.interpreter import Tracer
-from ..numpy.arrays import is_traced
+from ..numpy.arrays import numpy_when_untraced
 from ..ops import linalg as _ops
 
+# The adapters below call SciPy as this module always has: without overwrite_* (SciPy could write into the
+# caller's arrays) and with SciPy's default check_finite.
 
+
+def _solve_triangular_plain(a, b, trans=0, lower=False, unit_diagonal=False, overwrite_b=False, check_finite=True):
+    return _linalg.solve_triangular(a, b, trans=trans, lower=lower, unit_diagonal=unit_diagonal)
+
+
+def _cho_factor_plain(a, lower=False, overwrite_a=False, check_finite=True):
+    return _linalg.cho_factor(a, lower=lower)
+
+
+def _cho_solve_plain(c_and_lower, b, overwrite_b=False, check_finite=True):
+    factor, lower = c_and_lower
+    return _linalg.cho_solve((factor, lower), b)
+
+
+def _lu_factor_plain(a, overwrite_a=False, check_finite=True):
+    return _linalg.lu_factor(a)
+
+
+def _lu_solve_plain(lu_and_piv, b, trans=0, overwrite_b=False, check_finite=True):
+    packed, piv = lu_and_piv
+    return _linalg.lu_solve((packed, piv), b, trans=trans)
+
+
+def _lu_plain(a, permute_l=False, overwrite_a=False, check_finite=True, p_indices=False):
+    return _linalg.lu(a, permute_l=permute_l, p_indices=p_indices)
+
+
+def _inv_plain(a, overwrite_a=False, check_finite=True):
+    return _linalg.inv(a)
+
+
+def _det_plain(a, overwrite_a=False, check_finite=True):
+    return _linalg.det(a)
+
+
+def _sqrtm_plain(A, disp=True, blocksize=64):
+    return _linalg.sqrtm(A)  # disp and blocksize are deprecated in SciPy: its defaults
+
+
+@numpy_when_untraced(_solve_triangular_plain)
 def solve_triangular(a, b, trans=0, lower=False, unit_diagonal=False, overwrite_b=False, check_finite=True):
     """``scipy.linalg.solve_triangular``: only the chosen triangle of ``a`` is read (and differentiated).
 
@@ -18,8 +59,6 @@ def solve_triangular(a, b, trans=0, lower=False, unit_diagonal=False, overwrite_
     ...     numpy.array([1.0, 1.0]))
     array([0., 1.])
     """
-    if not is_traced(a, b):
-        return _linalg.solve_triangular(a, b, trans=trans, lower=lower, unit_diagonal=unit_diagonal)
     a, b = _cnp.asarray(a), _cnp.asarray(b)
     if unit_diagonal:
         a = _cnp.where(_np.eye(_cnp.shape(a)[-1], dtype=bool), 1.0, a)
@@ -30,6 +69,7 @@ def solve_triangular(a, b, trans=0, lower=False, unit_diagonal=False, overwrite_
     return _cnp.reshape(out, (-1,)) if vector else out
 
 
+@numpy_when_untraced(_cho_factor_plain)
 def cho_factor(a, lower=False, overwrite_a=False, check_finite=True):
     """``scipy.linalg.cho_factor``: (factor, lower), the factor with zeros in the unused triangle.
 
@@ -37,12 +77,11 @@ def cho_factor(a, lower=False, overwrite_a=False, check_finite=True):
     >>> cho_factor(numpy.array([[4.0, 2.0], [2.0, 2.0]]), lower=True)[0].round(6).tolist()
     [[2.0, 2.0], [1.0, 1.0]]
     """
-    if not isinstance(a, Tracer):
-        return _linalg.cho_factor(a, lower=lower)
     factor = _cnp.linalg.cholesky(a)
     return (factor if lower else _cnp.swapaxes(factor, -1, -2)), lower
 
 
+@numpy_when_untraced(_cho_solve_plain)
 def cho_solve(c_and_lower, b, overwrite_b=False, check_finite=True):
     """``scipy.linalg.cho_solve``: solve a x = b from cho_factor's output.
 
@@ -52,8 +91,6 @@ def cho_solve(c_and_lower, b, overwrite_b=False, check_finite=True):
     array([0., 1.])
     """
     factor, lower = c_and_lower
-    if not is_traced(factor, b):
-        return _linalg.cho_solve((factor, lower), b)
     lower_factor = _cnp.tril(factor) if lower else _cnp.swapaxes(_cnp.triu(factor), -1, -2)
     middle = solve_triangular(lower_factor, b, lower=True)
     return solve_triangular(lower_factor, middle, trans=1, lower=True)
@@ -66,6 +103,7 @@ def _require_square(a, name, advice="factor rectangular matrices outside the tra
                          f"{advice}")
 
 
+@numpy_when_untraced(_lu_factor_plain)
 def lu_factor(a, overwrite_a=False, check_finite=True):
     """``scipy.linalg.lu_factor``: (lu, piv), L and U packed in one matrix, ``piv`` LAPACK's row swaps (an
     integer array, no derivative). Differentiable wherever ``a`` is square and nonsingular.
@@ -76,8 +114,7 @@ def lu_factor(a, overwrite_a=False, check_finite=True):
     array([[-1.33333333,  1.        ],
            [ 0.44444444, -0.33333333]])
     """
-    if not isinstance(a, Tracer):
-        return _linalg.lu_factor(a)
+    a = _cnp.asarray(a)
     from ..ops import decompositions as _decompositions
     _require_square(a, "lu_factor", "lu_factor's output feeds lu_solve, which needs a square matrix; for a "
                                     "rectangular matrix use scipy.linalg.lu (P, L, U), which differentiates it")
@@ -90,6 +127,7 @@ def _permutation(piv, dtype):
     return _decompositions.permutation_matrix(_decompositions.lu_pivots_to_permutation(piv), dtype)
 
 
+@numpy_when_untraced(_lu_solve_plain)
 def lu_solve(lu_and_piv, b, trans=0, overwrite_b=False, check_finite=True):
     """``scipy.linalg.lu_solve``: solve a x = b (``trans=1`` or ``2``: a^T x = b) from ``lu_factor``'s output,
     through two triangular solves; differentiable in the factor and in ``b``.
@@ -100,8 +138,6 @@ def lu_solve(lu_and_piv, b, trans=0, overwrite_b=False, check_finite=True):
     array([-0.5,  0.5])
     """
     packed, piv = lu_and_piv
-    if not is_traced(packed, b):
-        return _linalg.lu_solve((packed, piv), b, trans=trans)
     from ..ops import decompositions as _decompositions
     packed, b = _cnp.asarray(packed), _cnp.asarray(b)
     _require_square(packed, "lu_solve", "lu_solve solves with a square matrix's factors (for rectangular systems "
@@ -126,6 +162,7 @@ def lu_solve(lu_and_piv, b, trans=0, overwrite_b=False, check_finite=True):
     return _cnp.reshape(out, (-1,)) if vector else out
 
 
+@numpy_when_untraced(_lu_plain)
 def lu(a, permute_l=False, overwrite_a=False, check_finite=True, p_indices=False):
     """``scipy.linalg.lu``: (P, L, U) with a = P L U, or (P L, U) with ``permute_l``; with ``p_indices`` the
     permutation comes as row indices p, a = L[p] @ U. For ``a`` of shape (m, n) and k = min(m, n), P is
@@ -143,8 +180,6 @@ def lu(a, permute_l=False, overwrite_a=False, check_finite=True, p_indices=False
            [ 0.  ,  0.  ],
            [ 0.24, -0.2 ]])
     """
-    if not isinstance(a, Tracer):
-        return _linalg.lu(a, permute_l=permute_l, p_indices=p_indices)
     from ..ops import decompositions as _decompositions
     a = _cnp.asarray(a)
     if _cnp.ndim(a) < 2:
@@ -161,6 +196,7 @@ def lu(a, permute_l=False, overwrite_a=False, check_finite=True, p_indices=False
     return p, lower, upper
 
 
+@numpy_when_untraced(_linalg.solve)
 def solve(a, b, **options):
     """``scipy.linalg.solve`` (general matrices; structure options are ignored for traced input).
 
@@ -168,11 +204,10 @@ def solve(a, b, **options):
     >>> solve(numpy.eye(2) * 2.0, numpy.array([1.0, 1.0]))
     array([0.5, 0.5])
     """
-    if not is_traced(a, b):
-        return _linalg.solve(a, b, **options)
     return _cnp.linalg.solve(a, b)
 
 
+@numpy_when_untraced(_inv_plain)
 def inv(a, overwrite_a=False, check_finite=True):
     """``scipy.linalg.inv``.
 
@@ -181,9 +216,10 @@ def inv(a, overwrite_a=False, check_finite=True):
     array([[0.5, 0. ],
            [0. , 0.5]])
     """
-    return _linalg.inv(a) if not isinstance(a, Tracer) else _cnp.linalg.inv(a)
+    return _cnp.linalg.inv(a)
 
 
+@numpy_when_untraced(_det_plain)
 def det(a, overwrite_a=False, check_finite=True):
     """``scipy.linalg.det`` (not differentiable at singular ``a``).
 
@@ -191,9 +227,10 @@ def det(a, overwrite_a=False, check_finite=True):
     >>> float(det(numpy.eye(2) * 2.0))
     4.0
     """
-    return _linalg.det(a) if not isinstance(a, Tracer) else _cnp.linalg.det(a)
+    return _cnp.linalg.det(a)
 
 
+@numpy_when_untraced(_linalg.solve_sylvester)
 def solve_sylvester(a, b, q):
     """``scipy.linalg.solve_sylvester``: X with a X + X b = q, differentiable in all three (where a and -b
     share no eigenvalue).
@@ -203,8 +240,6 @@ def solve_sylvester(a, b, q):
     array([[0.5, 0.5],
            [0.5, 0.5]])
     """
-    if not is_traced(a, b, q):
-        return _linalg.solve_sylvester(a, b, q)
     from ..ops import decompositions as _decompositions
     a, b, q = _cnp.asarray(a), _cnp.asarray(b), _cnp.asarray(q)
     _require_square(a, "solve_sylvester")
@@ -215,6 +250,7 @@ def solve_sylvester(a, b, q):
     return _decompositions.sylvester(a, b, q)
 
 
+@numpy_when_untraced(_sqrtm_plain)
 def sqrtm(A, disp=True, blocksize=64):
     """``scipy.linalg.sqrtm``: the principal square root X (X @ X = A); dX solves X dX + dX X = dA. Limits:
     differentiable only where A has no eigenvalue on the closed negative real axis (a singular A has no
@@ -225,13 +261,13 @@ def sqrtm(A, disp=True, blocksize=64):
     >>> float(cr.grad(lambda t: sqrtm(t * numpy.array([[4.0, 1.0], [0.0, 9.0]]))[0, 1])(1.0))  # root is linear in t^1/2
     0.1
     """
-    if not isinstance(A, Tracer):
-        return _linalg.sqrtm(A)
+    A = _cnp.asarray(A)
     from ..ops import decompositions as _decompositions
     _require_square(A, "sqrtm")
     return _decompositions.sqrtm(A)
 
 
+@numpy_when_untraced(_linalg.expm)
 def expm(A):
     """``scipy.linalg.expm``, one primitive whose value is SciPy's (Al-Mohy and Higham's scaling and squaring).
     Why a primitive and not Pade steps composed from matmul and solve: the scaling exponent must come from
@@ -245,8 +281,6 @@ def expm(A):
     >>> float(cr.grad(lambda t: expm(t * numpy.array([[0.0, 1.0], [-1.0, 0.0]]))[0, 0])(0.5))  # -sin(0.5)
     -0.479425538604203
     """
-    if not isinstance(A, Tracer):
-        return _linalg.expm(A)
     from ..ops import decompositions as _decompositions
     A = _cnp.asarray(A)
     _require_square(A, "expm", "the exponential is defined for square matrices only")

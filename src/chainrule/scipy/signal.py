@@ -4,13 +4,14 @@ import numpy as _np
 import scipy.signal as _signal
 
 from .. import numpy as _cnp
-from ..numpy.arrays import is_traced, ndim, shape
+from ..numpy.arrays import ndim, numpy_when_untraced, shape
 
 # Above this many gathered products the direct method switches to FFT under method='auto' (memory, not speed:
 # the direct method gathers one patch of the larger input per output point).
 _DIRECT_LIMIT = 1 << 22
 
 
+@numpy_when_untraced(_signal.convolve)
 def convolve(in1, in2, mode="full", method="auto"):
     """``scipy.signal.convolve`` of N-d arrays (SciPy's 'same' is centered on ``in1``).
 
@@ -21,12 +22,11 @@ def convolve(in1, in2, mode="full", method="auto"):
     >>> cr.grad(lambda k: convolve(image, k, mode="valid").sum())(kernel)  # k[0] meets columns 1-2, k[1] columns 0-1
     array([[27., 21.]])
     """
-    if not is_traced(in1, in2):
-        return _signal.convolve(in1, in2, mode=mode, method=method)
     in1, in2 = _cnp.asarray(in1), _cnp.asarray(in2)
     return _convolve(in1, in2, mode, method, "convolve")
 
 
+@numpy_when_untraced(_signal.correlate)
 def correlate(in1, in2, mode="full", method="auto"):
     """``scipy.signal.correlate`` of N-d arrays: convolution with ``in2`` reversed and conjugated.
 
@@ -37,8 +37,6 @@ def correlate(in1, in2, mode="full", method="auto"):
     array([[1., 3., 2.],
            [1., 3., 2.]])
     """
-    if not is_traced(in1, in2):
-        return _signal.correlate(in1, in2, mode=mode, method=method)
     in1, in2 = _cnp.asarray(in1), _cnp.asarray(in2)
     if _np.issubdtype(in2.dtype, _np.complexfloating):
         in2 = _cnp.conj(in2)

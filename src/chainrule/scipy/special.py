@@ -4,17 +4,11 @@ import numpy as _np
 import scipy.special as _special
 
 from .. import numpy as _cnp
-from ..core.interpreter import Tracer
+from ..numpy.arrays import is_traced, numpy_when_untraced
 from ..ops import control as _control, special as _ops
-from ..numpy.arrays import is_traced
 
 
-def _unary(primitive, scipy_function, x, **params):
-    if not isinstance(x, Tracer):
-        return scipy_function(x)
-    return primitive(x, **params)
-
-
+@numpy_when_untraced(_special.gammaln)
 def gammaln(x):
     """log|Gamma(x)|; derivative digamma(x).
 
@@ -22,18 +16,20 @@ def gammaln(x):
     >>> round(float(cr.grad(gammaln)(1.0)), 6)  # -Euler's gamma
     -0.577216
     """
-    return _unary(_ops.gammaln, _special.gammaln, x)
+    return _ops.gammaln(x)
 
 
+@numpy_when_untraced(_special.loggamma)
 def loggamma(x):
     """log Gamma(x) for real x > 0 (there equal to gammaln).
 
     >>> round(float(loggamma(4.0)), 6)
     1.791759
     """
-    return _unary(_ops.gammaln, _special.loggamma, x)
+    return _ops.gammaln(x)
 
 
+@numpy_when_untraced(_special.gamma)
 def gamma(x):
     """Gamma(x); derivative Gamma(x) digamma(x).
 
@@ -41,9 +37,10 @@ def gamma(x):
     >>> round(float(cr.grad(gamma)(1.0)), 6)
     -0.577216
     """
-    return _unary(_ops.gamma, _special.gamma, x)
+    return _ops.gamma(x)
 
 
+@numpy_when_untraced(_special.digamma)
 def digamma(x):
     """psi(x) = d/dx log Gamma(x); derivative polygamma(1, x).
 
@@ -51,7 +48,7 @@ def digamma(x):
     >>> round(float(cr.grad(digamma)(1.0)), 6)  # pi^2 / 6
     1.644934
     """
-    return _unary(_ops.polygamma, _special.digamma, x, order=0)
+    return _ops.polygamma(x, order=0)
 
 
 psi = digamma
@@ -64,24 +61,24 @@ def polygamma(n, x):
     >>> round(float(cr.grad(lambda x: polygamma(1, x))(1.0)), 6)  # -2 zeta(3)
     -2.404114
     """
-    if isinstance(n, Tracer) or _np.ndim(n):
+    if is_traced(n) or _np.ndim(n):
         raise TypeError("polygamma: the order n must be a Python integer (the derivative is taken in x only)")
-    if not isinstance(x, Tracer):
+    if not is_traced(x):  # decided after checking n, which SciPy would take as an array
         return _special.polygamma(n, x)
     return _ops.polygamma(x, order=int(n))
 
 
+@numpy_when_untraced(_special.betaln)
 def betaln(a, b):
     """log|B(a, b)| = gammaln(a) + gammaln(b) - gammaln(a + b).
 
     >>> round(float(betaln(2.0, 3.0)), 6)  # log(1/12)
     -2.484907
     """
-    if not is_traced(a, b):
-        return _special.betaln(a, b)
     return gammaln(a) + gammaln(b) - gammaln(_cnp.add(a, b))
 
 
+@numpy_when_untraced(_special.beta)
 def beta(a, b):
     """B(a, b) = exp(betaln(a, b)) for positive arguments.
 
@@ -89,25 +86,23 @@ def beta(a, b):
     >>> round(float(cr.grad(beta)(2.0, 3.0)), 6)
     -0.090278
     """
-    if not is_traced(a, b):
-        return _special.beta(a, b)
     return _cnp.exp(betaln(a, b))
 
 
+@numpy_when_untraced(_special.multigammaln)
 def multigammaln(a, d):
     """Multivariate log-gamma of dimension ``d``: d(d-1)/4 log(pi) + sum_j gammaln(a - j/2).
 
     >>> round(float(multigammaln(3.0, 2)), 6)
     1.550195
     """
-    if not isinstance(a, Tracer):
-        return _special.multigammaln(a, d)
     total = 0.25 * d * (d - 1) * _np.log(_np.pi)
     for j in range(d):
         total = total + gammaln(a - 0.5 * j)
     return total
 
 
+@numpy_when_untraced(_special.erf)
 def erf(x):
     """The error function.
 
@@ -115,18 +110,20 @@ def erf(x):
     >>> round(float(cr.grad(erf)(0.0)), 6)  # 2 / sqrt(pi)
     1.128379
     """
-    return _unary(_ops.erf, _special.erf, x)
+    return _ops.erf(x)
 
 
+@numpy_when_untraced(_special.erfc)
 def erfc(x):
     """1 - erf(x), accurate where erf(x) is close to 1.
 
     >>> print(f"{float(erfc(5.0)):.4e}")
     1.5375e-12
     """
-    return _unary(_ops.erfc, _special.erfc, x)
+    return _ops.erfc(x)
 
 
+@numpy_when_untraced(_special.erfinv)
 def erfinv(x):
     """Inverse of erf on (-1, 1).
 
@@ -134,18 +131,20 @@ def erfinv(x):
     >>> round(float(cr.grad(erfinv)(0.0)), 6)  # sqrt(pi) / 2
     0.886227
     """
-    return _unary(_ops.erfinv, _special.erfinv, x)
+    return _ops.erfinv(x)
 
 
+@numpy_when_untraced(_special.erfcx)
 def erfcx(x):
     """Scaled complementary error function exp(x^2) erfc(x).
 
     >>> round(float(erfcx(0.0)), 6)
     1.0
     """
-    return _unary(_ops.erfcx, _special.erfcx, x)
+    return _ops.erfcx(x)
 
 
+@numpy_when_untraced(_special.ndtr)
 def ndtr(x):
     """Standard normal CDF, 0.5 erfc(-x / sqrt(2)).
 
@@ -153,11 +152,10 @@ def ndtr(x):
     >>> round(float(cr.grad(ndtr)(0.0)), 6)  # 1 / sqrt(2 pi)
     0.398942
     """
-    if not isinstance(x, Tracer):
-        return _special.ndtr(x)
     return 0.5 * erfc(x * -_np.sqrt(0.5))
 
 
+@numpy_when_untraced(_special.log_ndtr)
 def log_ndtr(x):
     """log of the standard normal CDF, accurate in both tails (through erfcx on the left).
 
@@ -165,8 +163,6 @@ def log_ndtr(x):
     >>> round(float(cr.grad(log_ndtr)(-30.0)), 4)  # about -x for very negative x
     30.0333
     """
-    if not isinstance(x, Tracer):
-        return _special.log_ndtr(x)
     # log(erfc(z)/2) = log(erfcx(z)/2) - z^2 for z = -x/sqrt(2) >= 0 (left side); log1p(-ndtr(-x)) on the right.
     left = _cnp.less(x, 0.0)
     z = _cnp.where(left, x, 0.0) * -_np.sqrt(0.5)
@@ -175,17 +171,17 @@ def log_ndtr(x):
     return _cnp.where(left, left_value, right_value)
 
 
+@numpy_when_untraced(_special.ndtri)
 def ndtri(p):
     """Inverse of the standard normal CDF, sqrt(2) erfinv(2p - 1).
 
     >>> round(float(ndtri(0.975)), 6)
     1.959964
     """
-    if not isinstance(p, Tracer):
-        return _special.ndtri(p)
     return _np.sqrt(2.0) * erfinv(2.0 * p - 1.0)
 
 
+@numpy_when_untraced(_special.expit)
 def expit(x):
     """The logistic sigmoid 1 / (1 + exp(-x)), as (1 + tanh(x/2)) / 2 (no overflow at any x).
 
@@ -193,11 +189,10 @@ def expit(x):
     >>> float(cr.grad(expit)(0.0))
     0.25
     """
-    if not isinstance(x, Tracer):
-        return _special.expit(x)
     return 0.5 * (_cnp.tanh(0.5 * x) + 1.0)
 
 
+@numpy_when_untraced(_special.logit)
 def logit(x):
     """log(x / (1 - x)).
 
@@ -205,22 +200,20 @@ def logit(x):
     >>> float(cr.grad(logit)(0.5))
     4.0
     """
-    if not isinstance(x, Tracer):
-        return _special.logit(x)
     return _cnp.log(x) - _cnp.log1p(-x)
 
 
+@numpy_when_untraced(_special.log_expit)
 def log_expit(x):
     """log(expit(x)) = -logaddexp(0, -x), accurate for large |x|.
 
     >>> round(float(log_expit(-100.0)), 6)
     -100.0
     """
-    if not isinstance(x, Tracer):
-        return _special.log_expit(x)
     return -_cnp.logaddexp(0.0, -x)
 
 
+@numpy_when_untraced(_special.logsumexp)
 def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
     """log(sum(b * exp(a))) over ``axis``, shifted by the maximum for stability; its gradient is the softmax.
 
@@ -228,8 +221,6 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
     >>> cr.grad(logsumexp)(numpy.log(numpy.array([1.0, 3.0])))
     array([0.25, 0.75])
     """
-    if not is_traced(a, b):
-        return _special.logsumexp(a, axis=axis, b=b, keepdims=keepdims, return_sign=return_sign)
     a = _cnp.asarray(a)
     # The shift cancels exactly in value and derivative, so it is held constant (and 0 where it is infinite).
     shift = _cnp.max(_control.stop_gradient(a), axis=axis, keepdims=True)
@@ -250,6 +241,7 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
     return (out, sign) if return_sign else out
 
 
+@numpy_when_untraced(_special.softmax)
 def softmax(x, axis=None):
     """exp(x) / sum(exp(x)) over ``axis``, computed as exp(x - logsumexp(x)).
 
@@ -257,11 +249,10 @@ def softmax(x, axis=None):
     >>> softmax(numpy.log(numpy.array([1.0, 3.0])))
     array([0.25, 0.75])
     """
-    if not isinstance(x, Tracer):
-        return _special.softmax(x, axis=axis)
     return _cnp.exp(x - logsumexp(x, axis=axis, keepdims=True))
 
 
+@numpy_when_untraced(_special.log_softmax)
 def log_softmax(x, axis=None):
     """x - logsumexp(x) over ``axis``.
 
@@ -269,11 +260,10 @@ def log_softmax(x, axis=None):
     >>> numpy.exp(log_softmax(numpy.log(numpy.array([1.0, 3.0]))))
     array([0.25, 0.75])
     """
-    if not isinstance(x, Tracer):
-        return _special.log_softmax(x, axis=axis)
     return x - logsumexp(x, axis=axis, keepdims=True)
 
 
+@numpy_when_untraced(_special.xlogy)
 def xlogy(x, y):
     """x * log(y), 0 where x = 0. Convention: d/dy = 0 where x = 0.
 
@@ -281,11 +271,10 @@ def xlogy(x, y):
     >>> float(cr.grad(xlogy, argnums=1)(0.0, 0.0))
     0.0
     """
-    if not is_traced(x, y):
-        return _special.xlogy(x, y)
     return _ops.xlogy(x, y)
 
 
+@numpy_when_untraced(_special.xlog1py)
 def xlog1py(x, y):
     """x * log1p(y), 0 where x = 0.
 
@@ -293,11 +282,10 @@ def xlog1py(x, y):
     >>> float(cr.grad(xlog1py)(2.0, 0.0))
     0.0
     """
-    if not is_traced(x, y):
-        return _special.xlog1py(x, y)
     return _ops.xlog1py(x, y)
 
 
+@numpy_when_untraced(_special.entr)
 def entr(x):
     """-x log(x) for x > 0, 0 at 0, -inf below.
 
@@ -305,11 +293,10 @@ def entr(x):
     >>> float(cr.grad(entr)(1.0))  # -log(x) - 1
     -1.0
     """
-    if not isinstance(x, Tracer):
-        return _special.entr(x)
     return _cnp.where(_cnp.less(x, 0.0), -_np.inf, -xlogy(x, x))
 
 
+@numpy_when_untraced(_special.rel_entr)
 def rel_entr(x, y):
     """x log(x / y) for x, y > 0; 0 where x = 0 and y >= 0; inf elsewhere.
 
@@ -317,8 +304,6 @@ def rel_entr(x, y):
     >>> float(cr.grad(rel_entr, argnums=1)(1.0, 2.0))  # -x / y
     -0.5
     """
-    if not is_traced(x, y):
-        return _special.rel_entr(x, y)
     valid = _cnp.logical_and(_cnp.greater_equal(x, 0.0), _cnp.greater_equal(y, 0.0))
     # In the valid region use safe operands, so the other branch's inf never meets a derivative.
     safe_y = _cnp.where(valid, y, 1.0)
@@ -326,14 +311,13 @@ def rel_entr(x, y):
     return _cnp.where(valid, xlogy(safe_x, safe_x) - xlogy(safe_x, safe_y), _np.inf)
 
 
+@numpy_when_untraced(_special.kl_div)
 def kl_div(x, y):
     """rel_entr(x, y) - x + y.
 
     >>> round(float(kl_div(1.0, 2.0)), 6)
     0.306853
     """
-    if not is_traced(x, y):
-        return _special.kl_div(x, y)
     return rel_entr(x, y) - x + y
 
 
@@ -346,6 +330,7 @@ def sinc(x):
     return _cnp.sinc(x)
 
 
+@numpy_when_untraced(_special.iv)
 def iv(v, x):
     """Modified Bessel function of the first kind, fixed real order ``v``, differentiable in ``x``.
 
@@ -353,22 +338,20 @@ def iv(v, x):
     >>> round(float(cr.grad(lambda x: iv(0, x))(1.0)), 6)  # I1(1)
     0.565159
     """
-    if not is_traced(v, x):
-        return _special.iv(v, x)
     return _ops.iv(x, order=_order(v, "iv"))
 
 
+@numpy_when_untraced(_special.ive)
 def ive(v, x):
     """Exponentially scaled iv: iv(v, x) exp(-|x|), differentiable in ``x``.
 
     >>> round(float(ive(0, 1.0)), 6)
     0.465760
     """
-    if not is_traced(v, x):
-        return _special.ive(v, x)
     return _ops.ive(x, order=_order(v, "ive"))
 
 
+@numpy_when_untraced(_special.jv)
 def jv(v, x):
     """Bessel function of the first kind, fixed real order ``v``, differentiable in ``x``.
 
@@ -376,101 +359,107 @@ def jv(v, x):
     >>> round(float(cr.grad(lambda x: jv(0, x))(1.0)), 6)  # -J1(1)
     -0.440051
     """
-    if not is_traced(v, x):
-        return _special.jv(v, x)
     return _ops.jv(x, order=_order(v, "jv"))
 
 
+@numpy_when_untraced(_special.yv)
 def yv(v, x):
     """Bessel function of the second kind, fixed real order ``v``, differentiable in ``x`` > 0.
 
     >>> round(float(yv(0, 1.0)), 6)
     0.088257
     """
-    if not is_traced(v, x):
-        return _special.yv(v, x)
     return _ops.yv(x, order=_order(v, "yv"))
 
 
 def _order(v, name):
-    if isinstance(v, Tracer) or _np.ndim(v):
+    if is_traced(v) or _np.ndim(v):
         raise TypeError(f"{name}: the order v must be a Python number (the derivative is taken in x only); "
                         f"got {type(v).__name__}")
     return float(v)
 
 
+@numpy_when_untraced(_special.i0)
 def i0(x):
     """Modified Bessel function I0.
 
     >>> round(float(i0(1.0)), 6)
     1.266066
     """
-    return _special.i0(x) if not isinstance(x, Tracer) else iv(0, x)
+    return iv(0, x)
 
 
+@numpy_when_untraced(_special.i0e)
 def i0e(x):
     """I0(x) exp(-|x|).
 
     >>> round(float(i0e(1.0)), 6)
     0.46576
     """
-    return _special.i0e(x) if not isinstance(x, Tracer) else ive(0, x)
+    return ive(0, x)
 
 
+@numpy_when_untraced(_special.i1)
 def i1(x):
     """Modified Bessel function I1.
 
     >>> round(float(i1(1.0)), 6)
     0.565159
     """
-    return _special.i1(x) if not isinstance(x, Tracer) else iv(1, x)
+    return iv(1, x)
 
 
+@numpy_when_untraced(_special.i1e)
 def i1e(x):
     """I1(x) exp(-|x|).
 
     >>> round(float(i1e(1.0)), 6)
     0.207910
     """
-    return _special.i1e(x) if not isinstance(x, Tracer) else ive(1, x)
+    return ive(1, x)
 
 
+@numpy_when_untraced(_special.j0)
 def j0(x):
     """Bessel function J0.
 
     >>> round(float(j0(1.0)), 6)
     0.765198
     """
-    return _special.j0(x) if not isinstance(x, Tracer) else jv(0, x)
+    return jv(0, x)
 
 
+@numpy_when_untraced(_special.j1)
 def j1(x):
     """Bessel function J1.
 
     >>> round(float(j1(1.0)), 6)
     0.440051
     """
-    return _special.j1(x) if not isinstance(x, Tracer) else jv(1, x)
+    return jv(1, x)
 
 
+@numpy_when_untraced(_special.y0)
 def y0(x):
     """Bessel function Y0 (x > 0).
 
     >>> round(float(y0(1.0)), 6)
     0.088257
     """
-    return _special.y0(x) if not isinstance(x, Tracer) else yv(0, x)
+    return yv(0, x)
 
 
+@numpy_when_untraced(_special.y1)
 def y1(x):
     """Bessel function Y1 (x > 0).
 
     >>> round(float(y1(1.0)), 6)
     -0.781213
     """
-    return _special.y1(x) if not isinstance(x, Tracer) else yv(1, x)
+    return yv(1, x)
 
 
+@numpy_when_untraced(_special.zeta)
 def zeta(x, q=None):
     """Riemann (q=None) or Hurwitz zeta; differentiable in ``q`` only (d/dx raises NotImplementedError).
 
@@ -478,11 +467,10 @@ def zeta(x, q=None):
     >>> round(float(cr.grad(zeta, argnums=1)(2.0, 1.0)), 6)  # -2 zeta(3)
     -2.404114
     """
-    if not is_traced(x, q):
-        return _special.zeta(x, q)
     return _ops.zeta(x, 1.0 if q is None else q)
 
 
+@numpy_when_untraced(_special.gammainc)
 def gammainc(a, x):
     """Regularized lower incomplete gamma P(a, x); differentiable in ``x`` and in the shape ``a``.
 
@@ -495,11 +483,10 @@ def gammainc(a, x):
     >>> round(float(cr.grad(gammainc)(1.0, 1.0)), 6)  # dP/da at a = 1, x = 1 (mpmath: -0.4317297106)
     -0.43173
     """
-    if not is_traced(a, x):
-        return _special.gammainc(a, x)
     return _ops.gammainc(a, x)
 
 
+@numpy_when_untraced(_special.gammaincc)
 def gammaincc(a, x):
     """Regularized upper incomplete gamma Q(a, x) = 1 - P(a, x); differentiable in ``x`` and ``a``
     (dQ/da = -dP/da, summed numerically, see ``gammainc``).
@@ -507,11 +494,10 @@ def gammaincc(a, x):
     >>> round(float(gammaincc(1.0, 1.0)), 6)
     0.367879
     """
-    if not is_traced(a, x):
-        return _special.gammaincc(a, x)
     return _ops.gammaincc(a, x)
 
 
+@numpy_when_untraced(_special.betainc)
 def betainc(a, b, x):
     """Regularized incomplete beta I_x(a, b); differentiable in ``x``, ``a`` and ``b``.
 
@@ -525,6 +511,4 @@ def betainc(a, b, x):
     >>> round(float(cr.grad(betainc, argnums=1)(1.0, 1.0, 0.3)), 6)  # I = 1 - (1-x)^b: -(1-x)^b log(1-x)
     0.249672
     """
-    if not is_traced(a, b, x):
-        return _special.betainc(a, b, x)
     return _ops.betainc(a, b, x)
