@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from ..core.avals import aval_of, is_inexact
+from ..core.avals import ShapedArray, aval_of, is_inexact
 from ..core.graph import eval_graph, make_graph
 from ..core.interpreter import Tracer, interpreter_depth
 from ..core.tracebacks import user_facing
@@ -20,6 +20,8 @@ from .reverse import ReverseTracer, is_complex, record
 # ---------------------------------------------------------------------------------------------- inputs
 
 def _normalize_argnums(argnums, num_args, transform):
+    if argnums == 0 and type(argnums) is int and num_args:  # the common case, kept cheap
+        return True, (0,)
     single = isinstance(argnums, int)
     numbers = (argnums,) if single else tuple(argnums)
     for number in numbers:
@@ -30,8 +32,7 @@ def _normalize_argnums(argnums, num_args, transform):
 
 
 def _check_leaf(leaf, where, transform):
-    kind = type(leaf)
-    if kind is float or (kind is np.ndarray and leaf.dtype.kind in "fc"):  # the common case, kept cheap
+    if _is_plain_float(leaf):
         return leaf
     aval = aval_of(leaf)
     if not is_inexact(aval.dtype):
@@ -48,9 +49,26 @@ def _leaf_name(argnum, position, count):
     return f"argument {argnum}" + (f" (leaf {position} of its pytree)" if count > 1 else "")
 
 
+_ONE_LEAF = tree_flatten((0.0,))[1]
+
+
+def _is_plain_float(leaf):
+    kind = type(leaf)
+    return kind is float or (kind is np.ndarray and leaf.dtype.kind in "fc")
+
+
 def _split_args(args, argnums, transform):
     """Flatten the differentiated arguments; return (leaves, treedef, rebuild) where rebuild(leaves)
     gives the full argument tuple with the leaves put back."""
+    if len(argnums) == 1 and _is_plain_float(args[argnums[0]]):  # one array: the common case, kept cheap
+        number = argnums[0]
+
+        def rebuild_one(new_leaves):
+            rebuilt = list(args)
+            rebuilt[number] = new_leaves[0]
+            return rebuilt
+
+        return [args[number]], _ONE_LEAF, rebuild_one
     chosen = tuple(args[i] for i in argnums)
     leaves, treedef = tree_flatten(chosen)
     counts = [len(tree_flatten(c)[0]) for c in chosen]
@@ -71,6 +89,11 @@ def _split_args(args, argnums, transform):
 
 def _finalize(value, like):
     """A derivative result as a fresh array with the dtype of ``like`` (a Python scalar gives a NumPy scalar)."""
+    kind = type(value)
+    if kind is np.ndarray and type(like) is np.ndarray and value.dtype is like.dtype and value.ndim:
+        return value if value.flags.writeable else value.copy()  # the common case, kept cheap
+    if kind is np.float64 and (type(like) is float or type(like) is np.float64):
+        return value
     if isinstance(value, Tracer):
         return value
     array = np.asarray(value)
@@ -82,6 +105,20 @@ def _finalize(value, like):
     elif not array.flags.writeable:
         array = array.copy()
     return array[()] if array.ndim == 0 else array
+
+
+_UNIT_SEEDS = {}
+
+
+def _unit_seed(dtype):
+    """The cotangent 1 of a scalar output: one read-only array per dtype (a result that is the seed itself
+    is copied by ``_finalize``, so no caller can change it)."""
+    seed = _UNIT_SEEDS.get(dtype)
+    if seed is None:
+        seed = np.ones((), dtype)
+        seed.flags.writeable = False
+        seed = _UNIT_SEEDS[dtype] = seed
+    return seed
 
 
 def _strip(tree, tracer_type, interpreter_of):
@@ -151,14 +188,15 @@ def value_and_grad(function, argnums=0, has_aux=False, holomorphic=False):
             raise TypeError(f"grad: {_function_name(function)} must return one scalar, but it returned a "
                             f"pytree of {len(outs)} values. Use jacrev or vjp for several outputs.")
         out = outs[0]
-        out_aval = aval_of(out)
+        out_aval = ShapedArray.of_array(out) if type(out) is np.ndarray else aval_of(out)
         if out_aval.shape != ():
             raise TypeError(f"grad: {_function_name(function)} must return a scalar, but its output has shape "
                             f"{out_aval.shape}. Reduce it (e.g. np.sum), or use jacrev/vjp for non-scalar outputs.")
-        if not is_inexact(out_aval.dtype):
+        kind = out_aval.dtype.kind
+        if kind not in "fc":
             raise TypeError(f"grad: {_function_name(function)} returned dtype {out_aval.dtype}; its derivative "
                             f"is zero or undefined. Return a floating-point value.")
-        output_complex = np.issubdtype(out_aval.dtype, np.complexfloating)
+        output_complex = kind == "c"
         if output_complex and not holomorphic:
             raise TypeError(f"grad: {_function_name(function)} returned a complex value; grad needs a real output. "
                             f"For a holomorphic function pass holomorphic=True (gives f'(z)); otherwise take "
@@ -168,9 +206,10 @@ def value_and_grad(function, argnums=0, has_aux=False, holomorphic=False):
                 if not np.issubdtype(aval_of(leaf).dtype, np.complexfloating):
                     raise TypeError("grad(holomorphic=True) needs complex inputs, got dtype "
                                     f"{aval_of(leaf).dtype}; pass e.g. x + 0j")
-        cotangents = pullback([np.ones((), out_aval.dtype)])
+        cotangents = pullback([_unit_seed(out_aval.dtype)])
         grads = [_finalize(instantiate(c, leaf), leaf) for c, leaf in zip(cotangents, leaves)]
-        grads = tree_unflatten(in_tree, grads)
+        if in_tree is not _ONE_LEAF:
+            grads = tree_unflatten(in_tree, grads)
         result = grads[0] if single else tuple(grads)
         value = _finalize(out, out) if not isinstance(out, Tracer) else out
         if has_aux:

@@ -49,11 +49,14 @@ def aval_of(value):
     >>> aval_of(np.zeros((2, 3))), aval_of(1), aval_of(2.5), aval_of(True)
     (float64[2, 3], int64[], float64[], bool[])
     """
+    kind = type(value)
+    if kind is np.ndarray or kind is np.float64:  # the common cases, kept cheap
+        return ShapedArray.of_array(value)
     aval = getattr(value, "aval", None)
     if aval is not None:
         return aval
-    if isinstance(value, np.ndarray):
-        return ShapedArray(value.shape, value.dtype)
+    if isinstance(value, (np.ndarray, np.generic)):
+        return ShapedArray.of_array(value)
     if isinstance(value, bool):
         return ShapedArray((), np.bool_)
     if isinstance(value, int):

@@ -96,6 +96,8 @@ def tree_flatten(tree):
     >>> tree_unflatten(treedef, [x * 10 for x in leaves])
     {'b': 30.0, 'w': (10.0, 20.0)}
     """
+    if type(tree) not in _registry and not isinstance(tree, tuple):  # a single leaf: the common case, kept cheap
+        return [tree], LEAF
     leaves = []
     return leaves, _flatten(tree, leaves)
 
