@@ -115,6 +115,24 @@ def workload_lecture(library, repeat):
     return {"gradient_seconds": median_time(lambda: block(g(x1, x2)), repeat * 50)}
 
 
+def workload_fixed_cost(library, repeat):
+    """The fixed cost of one gradient call on tiny inputs: sum of a length-2 vector, one element of it, and
+    the lecture's function written the way most users write it (one vector argument, ``x[0] / x[1]``)."""
+    import numpy
+    xp, grad, _, to_array, block = backend(library)
+    x = to_array(numpy.array([1.5, 0.5]))
+    functions = {
+        "sum": lambda x: xp.sum(x),
+        "index": lambda x: x[0],
+        "lecture_vector": lambda x: (xp.sin(x[0] / x[1]) + x[0] / x[1] - xp.exp(x[1])) * (x[0] / x[1] - xp.exp(x[1])),
+    }
+    results = {}
+    for name, f in functions.items():
+        g = grad(f)
+        results[f"{name}_seconds"] = median_time(lambda: block(g(x)), repeat * 100)
+    return results
+
+
 def workload_loop(library, repeat):
     import numpy
     xp, grad, _, to_array, block = backend(library)
@@ -292,7 +310,7 @@ def workload_memory(library, repeat):
 
 
 WORKLOADS = {
-    "lecture": workload_lecture, "loop": workload_loop, "network": workload_network,
+    "lecture": workload_lecture, "fixed_cost": workload_fixed_cost, "loop": workload_loop, "network": workload_network,
     "least_squares": workload_least_squares, "rosenbrock_hvp": workload_rosenbrock_hvp,
     "rosenbrock_hvp_reuse": workload_rosenbrock_hvp_reuse, "dense_jacobian": workload_dense_jacobian,
     "per_example": workload_per_example, "import": workload_import, "memory": workload_memory,
@@ -321,6 +339,14 @@ def ratio(entry):
     return entry["derivative_seconds"] / entry["f_seconds"]
 
 
+def _relative_to_autograd(key):
+    return lambda r, lib: r[lib][key] / r["autograd"][key] if key in r.get(lib, {}) and "autograd" in r else None
+
+
+def _microseconds(key):
+    return lambda r, lib: r[lib][key] * 1e6 if key in r.get(lib, {}) else None
+
+
 def render(results, targets):
     libraries = [lib for lib in LIBRARIES if any(lib in r for r in results.values())]
     lines = ["# Benchmark results", "",
@@ -339,6 +365,11 @@ def render(results, targets):
          if "autograd" in r and "gradient_seconds" in r.get(lib, {}) else None, "{:.2f}"),
         ("lecture", "gradient time (µs)", "",
          lambda r, lib: r.get(lib, {}).get("gradient_seconds", None) and r[lib]["gradient_seconds"] * 1e6, "{:.0f}"),
+    ] + [row for name, label in (("sum", "grad(sum(x)), x of length 2"), ("index", "grad(x[0])"),
+                                 ("lecture_vector", "lecture's function of one vector, x[0] / x[1]"))
+         for row in (("fixed_cost", f"{label}: time / autograd's", "≤ 0.5", _relative_to_autograd(f"{name}_seconds"),
+                      "{:.2f}"),
+                     ("fixed_cost", f"{label}: time (µs)", "", _microseconds(f"{name}_seconds"), "{:.1f}"))] + [
         ("loop", "grad / f", "≤ 5", lambda r, lib: ratio(r.get(lib)), "{:.1f}"),
         ("network", "grad / f", "≤ 3", lambda r, lib: ratio(r.get(lib)), "{:.1f}"),
         ("least_squares", "grad / f", "≤ 2.5", lambda r, lib: ratio(r.get(lib)), "{:.1f}"),

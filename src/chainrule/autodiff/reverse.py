@@ -10,26 +10,19 @@ import numpy as np
 
 from ..core.config import config
 from ..core.cotangents import SliceSum, dense
-from ..core.interpreter import Interpreter, PrimalTracer, Tracer, bind, interpreter_scope, set_backward_primitive
+from ..core.interpreter import (Interpreter, PrimalTracer, Tracer, bind, pop_interpreter, push_interpreter,
+                                set_backward_primitive)
 from ..ops.arithmetic import add
 from ..ops.elementwise import real
 
 
-class Node:
-    """One recorded primitive call. ``out``: the slot of its output (a list of slots for several);
-    per-input rules give ``edges`` = ((input slot, pullback to that input), ...); a joint rule gives
-    ``pullback`` (cotangent -> one cotangent per input) and ``parents`` (input slots, None where not
-    differentiated). ``complex_out``: whether the output is complex (a real output's cotangent is real)."""
-
-    __slots__ = ("primitive", "out", "edges", "pullback", "parents", "complex_out")
-
-    def __init__(self, primitive, out, edges, pullback, parents, complex_out):
-        self.primitive = primitive
-        self.out = out
-        self.edges = edges
-        self.pullback = pullback
-        self.parents = parents
-        self.complex_out = complex_out
+# A node of the tape, one recorded primitive call, is the tuple (primitive, out, edges, pullback, parents,
+# complex_out) (a tuple: a class would add a Python call to every recorded primitive):
+# - out: the slot of its output (a list of slots for several);
+# - edges: for per-input rules, [(input slot, pullback to that input), ...], else None;
+# - pullback, parents: for a joint rule, cotangent -> one cotangent per input, and the input slots (None
+#   where not differentiated);
+# - complex_out: whether the output is complex (a real output's cotangent is real).
 
 
 class ReverseTracer(PrimalTracer):
@@ -48,7 +41,8 @@ class ReverseInterpreter(Interpreter):
     __slots__ = ("tape", "slots")
 
     def __init__(self):
-        super().__init__()
+        self.level = -1
+        self.active = False
         self.tape = []
         self.slots = 0  # slots handed out so far: the inputs' first, then one per recorded output
 
@@ -71,23 +65,26 @@ class ReverseInterpreter(Interpreter):
             primals.append(primal)
             if isinstance(primal, Tracer):
                 nested = True
-        if nested or config.debug_nans:
+        debugging = config.debug_nans
+        if nested or debugging:
             out = bind(primitive, primals, params)
         else:
             out = primitive.impl(*primals, **params)
         if not primitive.differentiable:
             return out
-        if config.debug_nans:
+        if debugging:
             set_backward_primitive(primitive)  # a NaN made by a maker is reported as the derivative's
             try:
                 edges, pullback = _make_pullbacks(primitive, out, primals, params, parents)
             finally:
                 set_backward_primitive(None)
+        elif primitive.input_vjps is None:
+            edges, pullback = None, primitive.vjp(out, *primals, **params)
         else:
             edges, pullback = _make_pullbacks(primitive, out, primals, params, parents)
         if primitive.multiple_results:
             slots = [self.new_slot() for _ in out]
-            self.tape.append(Node(primitive, slots, edges, pullback, parents, [is_complex(o) for o in out]))
+            self.tape.append((primitive, slots, edges, pullback, parents, [is_complex(o) for o in out]))
             return [ReverseTracer(self, o, s) for o, s in zip(out, slots)]
         slot = self.slots
         self.slots = slot + 1
@@ -95,7 +92,7 @@ class ReverseInterpreter(Interpreter):
             complex_out = out.dtype.kind == "c"
         except AttributeError:  # a Python number
             complex_out = type(out) is complex
-        self.tape.append(Node(primitive, slot, edges, pullback, parents, complex_out))
+        self.tape.append((primitive, slot, edges, pullback, parents, complex_out))
         return ReverseTracer(self, out, slot)
 
 
@@ -121,29 +118,42 @@ def record(function, primals):
     for zero) may be called any number of times, from any thread.
     """
     interpreter = ReverseInterpreter()
-    with interpreter_scope(interpreter):
-        inputs = [ReverseTracer(interpreter, p, interpreter.new_slot()) for p in primals]
-        outs = function(inputs)
+    input_count = interpreter.slots = len(primals)
+    push_interpreter(interpreter)
+    try:
+        outs = function([ReverseTracer(interpreter, p, slot) for slot, p in enumerate(primals)])
         out_primals = []
         out_slots = []
         for out in outs:
-            if isinstance(out, ReverseTracer) and out._trace is interpreter:
+            if type(out) is ReverseTracer and out._trace is interpreter:
                 out_primals.append(out.primal)
                 out_slots.append(out.slot)
             else:
                 out_primals.append(out)
                 out_slots.append(None)
+    finally:
+        pop_interpreter(interpreter)
     tape = tuple(interpreter.tape)
     slot_count = interpreter.slots
-    input_count = len(primals)
+    real_inputs = [not is_complex(p) for p in primals]
 
     def pullback(out_cotangents):
         cotangents = [None] * slot_count  # this call's own state: nothing shared is written
         for slot, cotangent in zip(out_slots, out_cotangents):
             if slot is not None and cotangent is not None:
-                cotangents[slot] = accumulate(cotangents[slot], cotangent)
+                current = cotangents[slot]
+                cotangents[slot] = cotangent if current is None else accumulate(current, cotangent)
         backward(tape, cotangents)
-        return [_project(dense(c), p) for c, p in zip(cotangents[:input_count], primals)]
+        results = cotangents[:input_count]
+        for position, cotangent in enumerate(results):
+            if cotangent is None:
+                continue
+            if type(cotangent) is SliceSum:
+                cotangent = results[position] = cotangent.dense()
+            if real_inputs[position] and is_complex(cotangent):
+                # A real input's cotangent is the real part of what complex intermediates sent it.
+                results[position] = real(cotangent)
+        return results
 
     return out_primals, pullback
 
@@ -162,13 +172,6 @@ def accumulate(current, cotangent):
     else:
         return add(current, cotangent)
     return add(dense(current), dense(cotangent)) if total is NotImplemented else total
-
-
-def _project(cotangent, primal):
-    """A real input's cotangent is the real part of what complex intermediates sent it."""
-    if cotangent is None or not is_complex(cotangent) or is_complex(primal):
-        return cotangent
-    return real(cotangent)
 
 
 def is_complex(value):
@@ -194,31 +197,29 @@ def backward(tape, cotangents):
     per-call table ``cotangents``, indexed by slot) to its inputs' slots."""
     debugging = config.debug_nans
     try:
-        for node in reversed(tape):
-            out = node.out
+        for primitive, out, edges, pullback, parents, complex_out in reversed(tape):
             if type(out) is int:
                 cotangent = cotangents[out]
                 if cotangent is None:
                     continue
                 cotangents[out] = None  # read once: freed as the walk goes on
                 if type(cotangent) is not np.ndarray:
-                    cotangent = dense(cotangent)
-                if not node.complex_out:
-                    cotangent = _real_cotangent(cotangent, False)
+                    cotangent = _real_cotangent(dense(cotangent), complex_out)
+                elif cotangent.dtype.kind == "c" and not complex_out:
+                    cotangent = real(cotangent)  # as _real_cotangent, inlined for arrays
             else:
                 cotangent = [cotangents[slot] for slot in out]
                 if all(c is None for c in cotangent):
                     continue
                 for slot in out:
                     cotangents[slot] = None
-                cotangent = [_real_cotangent(dense(c), is_c) for c, is_c in zip(cotangent, node.complex_out)]
+                cotangent = [_real_cotangent(dense(c), is_c) for c, is_c in zip(cotangent, complex_out)]
             if debugging:
-                set_backward_primitive(node.primitive)
-            edges = node.edges
+                set_backward_primitive(primitive)
             if edges is not None:
-                pairs = [(slot, pullback(cotangent)) for slot, pullback in edges]
+                pairs = [(slot, input_pullback(cotangent)) for slot, input_pullback in edges]
             else:
-                pairs = zip(node.parents, node.pullback(cotangent))
+                pairs = zip(parents, pullback(cotangent))
             for slot, parent_cotangent in pairs:
                 if slot is None or parent_cotangent is None:
                     continue

@@ -60,8 +60,8 @@ def _is_plain_float(leaf):
 def _split_args(args, argnums, transform):
     """Flatten the differentiated arguments; return (leaves, treedef, rebuild) where rebuild(leaves)
     gives the full argument tuple with the leaves put back."""
-    if len(argnums) == 1 and _is_plain_float(args[argnums[0]]):  # one array: the common case, kept cheap
-        number = argnums[0]
+    number = argnums[0] if len(argnums) == 1 else None
+    if number is not None and _is_plain_float(args[number]):  # one array: the common case, kept cheap
 
         def rebuild_one(new_leaves):
             rebuilt = list(args)
@@ -90,8 +90,8 @@ def _split_args(args, argnums, transform):
 def _finalize(value, like):
     """A derivative result as a fresh array with the dtype of ``like`` (a Python scalar gives a NumPy scalar)."""
     kind = type(value)
-    if kind is np.ndarray and type(like) is np.ndarray and value.dtype is like.dtype and value.ndim:
-        return value if value.flags.writeable else value.copy()  # the common case, kept cheap
+    if kind is np.ndarray and type(like) is np.ndarray and value.dtype is like.dtype and value.ndim:  # common case
+        return value if value.flags.writeable else value.copy()
     if kind is np.float64 and (type(like) is float or type(like) is np.float64):
         return value
     if isinstance(value, Tracer):
@@ -142,6 +142,7 @@ def _wraps(transformed, function, transform):
     transformed.__doc__ = f"{transform} of {_function_name(function)}."
     entry_point = user_facing(transformed)
     entry_point.__wrapped__ = function
+    entry_point.inner = transformed  # for transforms built on this one, without a second error filter
     return entry_point
 
 
@@ -188,7 +189,7 @@ def value_and_grad(function, argnums=0, has_aux=False, holomorphic=False):
             raise TypeError(f"grad: {_function_name(function)} must return one scalar, but it returned a "
                             f"pytree of {len(outs)} values. Use jacrev or vjp for several outputs.")
         out = outs[0]
-        out_aval = ShapedArray.of_array(out) if type(out) is np.ndarray else aval_of(out)
+        out_aval = out if isinstance(out, (np.ndarray, np.generic)) else aval_of(out)  # shape and dtype
         if out_aval.shape != ():
             raise TypeError(f"grad: {_function_name(function)} must return a scalar, but its output has shape "
                             f"{out_aval.shape}. Reduce it (e.g. np.sum), or use jacrev/vjp for non-scalar outputs.")
@@ -207,7 +208,7 @@ def value_and_grad(function, argnums=0, has_aux=False, holomorphic=False):
                     raise TypeError("grad(holomorphic=True) needs complex inputs, got dtype "
                                     f"{aval_of(leaf).dtype}; pass e.g. x + 0j")
         cotangents = pullback([_unit_seed(out_aval.dtype)])
-        grads = [_finalize(instantiate(c, leaf), leaf) for c, leaf in zip(cotangents, leaves)]
+        grads = [_finalize(instantiate(c, leaf) if c is None else c, leaf) for c, leaf in zip(cotangents, leaves)]
         if in_tree is not _ONE_LEAF:
             grads = tree_unflatten(in_tree, grads)
         result = grads[0] if single else tuple(grads)
@@ -233,7 +234,7 @@ def grad(function, argnums=0, has_aux=False, holomorphic=False):
     >>> [round(float(g), 6) for g in cr.grad(f, argnums=(0, 1))(1.5, 0.5)]
     [3.011843, -13.723962]
     """
-    value_and_grad_function = value_and_grad(function, argnums, has_aux, holomorphic)
+    value_and_grad_function = value_and_grad(function, argnums, has_aux, holomorphic).inner  # one error filter
 
     def grad_function(*args, **kwargs):
         value, gradient = value_and_grad_function(*args, **kwargs)

@@ -43,6 +43,24 @@ class Interpreter:
         raise NotImplementedError
 
 
+def push_interpreter(interpreter):
+    """Make ``interpreter`` the innermost one in this thread, with a fresh level; pair with ``pop_interpreter``
+    in a ``finally``."""
+    stack = _state.stack
+    interpreter.level = (stack[-1].level + 1) if stack else 1
+    interpreter.active = True
+    stack.append(interpreter)
+
+
+def pop_interpreter(interpreter):
+    """Remove ``interpreter`` (and any inner one an exception left behind) from this thread's stack."""
+    stack = _state.stack
+    interpreter.active = False
+    while stack:
+        if stack.pop() is interpreter:
+            break
+
+
 class interpreter_scope:
     """Context manager that pushes ``interpreter`` with a fresh level and always pops it."""
 
@@ -52,19 +70,11 @@ class interpreter_scope:
         self.interpreter = interpreter
 
     def __enter__(self):
-        stack = _state.stack
-        self.interpreter.level = (stack[-1].level + 1) if stack else 1
-        self.interpreter.active = True
-        stack.append(self.interpreter)
+        push_interpreter(self.interpreter)
         return self.interpreter
 
     def __exit__(self, *exc):
-        stack = _state.stack
-        self.interpreter.active = False
-        # An exception inside a nested transform may leave inner interpreters; drop them too.
-        while stack:
-            if stack.pop() is self.interpreter:
-                break
+        pop_interpreter(self.interpreter)
         return False
 
 

@@ -3,7 +3,8 @@ batching rule and the algebraic traits that graph simplification reads."""
 import numpy as np
 
 from .avals import ShapedArray, aval_of
-from .interpreter import bind
+from .config import config
+from .interpreter import Tracer, bind, check_nans
 
 
 class Primitive:
@@ -55,7 +56,21 @@ class Primitive:
         self.involution = involution
 
     def __call__(self, *args, **params):
-        return bind(self, args, params)
+        # ``bind``, inlined: this runs for every primitive call (rules call primitives on arrays too).
+        top = None
+        for arg in args:
+            if isinstance(arg, Tracer):
+                trace = arg._trace
+                if top is None or trace.level > top.level:
+                    top = trace
+        if top is None:
+            out = self.impl(*args, **params)
+            if config.debug_nans:
+                check_nans(self, out)
+            return out
+        if not top.active:
+            return bind(self, args, params)  # raises the escaped-tracer error
+        return top.process(self, args, params)
 
     def bind(self, *args, **params):
         """The same as calling the primitive (one meaning for a primitive call)."""

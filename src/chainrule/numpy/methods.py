@@ -17,6 +17,8 @@ def _split(index):
 
 def getitem(x, index):
     """``x[index]`` with NumPy's basic and advanced indexing; repeated indices accumulate gradients."""
+    if type(index) is int and len(x.shape) == 1:  # one element of a vector: a scalar, not a view (kept cheap)
+        return _ix.gather(x, template=_ix.integer_template(index))
     template, index_arrays = _split(index)
     out = _ix.gather(x, *index_arrays, template=template)
     if index_arrays:

@@ -60,15 +60,17 @@ def _argmin_plain(a, axis=None, keepdims=False):
 
 
 def _reduce(primitive, a, axis, keepdims, dtype=None):
-    a = asarray(a)
+    if isinstance(a, (list, tuple)):
+        a = asarray(a)  # traced values in a list: one array
     in_shape = a.shape
-    axes = normalize_axes(axis, len(in_shape))
+    axes = tuple(range(len(in_shape))) if axis is None else normalize_axes(axis, len(in_shape))
     if dtype is not None:
         from .arrays import astype
         a = astype(a, dtype)
     if not axes:
         return a
-    return _keep(primitive(a, axes=axes), in_shape, axes, keepdims)
+    out = primitive(a, axes=axes)
+    return _keep(out, in_shape, axes, keepdims) if keepdims else out
 
 
 @numpy_when_untraced(_sum_plain)

@@ -165,8 +165,12 @@ def linear(name, impl, transpose, *, shape_rule=None, elementwise=False, unary_e
     def vjp(out, x, *rest, **params):
         x = aval_of(x)
 
-        def pullback(out_bar):
-            return (transpose(out_bar, x, *rest, **params),) + (None,) * len(rest)
+        if not rest:
+            def pullback(out_bar):
+                return (transpose(out_bar, x, **params),)
+        else:
+            def pullback(out_bar):
+                return (transpose(out_bar, x, *rest, **params),) + (None,) * len(rest)
         return pullback
 
     jvp.__name__ = f"{name}_jvp"

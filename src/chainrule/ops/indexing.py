@@ -13,6 +13,9 @@ from .batch_rules import materialize, shape_of
 from .families import linear
 
 
+_BASIC_INDICES = {}  # template without index arrays -> its NumPy index, built once (IndexTemplate.build)
+
+
 class IndexTemplate(tuple):
     """A NumPy index with its integer arrays taken out: entries are ('slice', start, stop, step), ('int', i),
     ('none',), ('ellipsis',) or ('array', position)."""
@@ -25,6 +28,10 @@ class IndexTemplate(tuple):
 
     def build(self, arrays):
         """The NumPy index for this template with ``arrays`` in its slots."""
+        if not arrays:
+            index = _BASIC_INDICES.get(self)
+            if index is not None:
+                return index
         parts = []
         for entry in self:
             kind = entry[0]
@@ -38,7 +45,10 @@ class IndexTemplate(tuple):
                 parts.append(Ellipsis)
             else:
                 parts.append(arrays[entry[1]])
-        return tuple(parts)
+        index = tuple(parts)
+        if not arrays and len(_BASIC_INDICES) < 4096:
+            _BASIC_INDICES[self] = index
+        return index
 
     def __repr__(self):
         shown = []
@@ -56,6 +66,17 @@ class IndexTemplate(tuple):
             else:
                 shown.append(f"#{entry[1]}")
         return "[" + ", ".join(shown) + "]"
+
+
+_INTEGER_TEMPLATES = {}
+
+
+def integer_template(index):
+    """The template of ``x[index]`` for a Python int, made once per integer."""
+    template = _INTEGER_TEMPLATES.get(index)
+    if template is None:
+        template = _INTEGER_TEMPLATES[index] = IndexTemplate((("int", index),))
+    return template
 
 
 def split_index(index):
@@ -168,7 +189,7 @@ def _scatter_batch(primitive, values, batched, params, size):
 
 
 def _gather_impl(x, *arrays, template):
-    return np.asarray(x)[template.build(arrays)]
+    return (x if type(x) is np.ndarray else np.asarray(x))[template.build(arrays)]
 
 
 def _gather_transpose(out_bar, x, *arrays, template):

@@ -22,13 +22,13 @@ def _reduced_shape_rule(x, *, axes):
 
 def expand_reduced(value, shape, axes):
     """Broadcast a reduced value back over the reduced ``axes`` of ``shape``."""
-    if np.shape(value) == ():  # a full reduction: a scalar broadcasts as it is
-        return structure.broadcast_to(value, shape)
+    if not (value.shape if type(value) is np.ndarray else np.shape(value)):
+        return structure.broadcast_to_primitive(value, shape=shape)  # a full reduction: a scalar broadcasts as is
     return structure.broadcast_to(structure.reshape(value, new_shape=_kept_shape(shape, axes)), shape)
 
 
 def _sum_transpose(out_bar, x, *, axes):
-    return expand_reduced(out_bar, np.shape(x), axes)
+    return expand_reduced(out_bar, x.shape, axes)
 
 
 def _sum_impl(x, *, axes):

@@ -12,7 +12,7 @@ from . import batch_rules, reduction
 
 
 def _reshape_transpose(out_bar, x, *, new_shape):
-    return reshape(out_bar, new_shape=np.shape(x))
+    return reshape(out_bar, new_shape=x.shape)
 
 
 def _reshape_shape_rule(x, *, new_shape):
@@ -48,7 +48,7 @@ transpose = linear("transpose", lambda x, *, permutation: np.transpose(x, permut
 
 
 def _broadcast_transpose(out_bar, x, *, shape):
-    x_shape = np.shape(x)
+    x_shape = x.shape
     added = len(shape) - len(x_shape)
     summed = tuple(range(added)) + tuple(
         added + i for i, d in enumerate(x_shape) if d == 1 and shape[added + i] != 1)
@@ -108,7 +108,7 @@ def _pad_impl(x, *, widths):
 
 def _pad_transpose(out_bar, x, *, widths):
     from .indexing import take_slices
-    slices = tuple(slice(before, before + size) for (before, _), size in zip(widths, np.shape(x)))
+    slices = tuple(slice(before, before + size) for (before, _), size in zip(widths, x.shape))
     return take_slices(out_bar, slices)
 
 
