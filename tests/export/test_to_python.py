@@ -88,21 +88,39 @@ def test_generated_code_hoists_constants_and_frees_intermediates():
     numpy.testing.assert_allclose(compiled(x, v), cr.hvp(rosenbrock, (x,), (v,))[0], rtol=1e-14)
 
 
-def test_every_primitive_has_a_code_row_or_a_reason():
-    """CODE and REFUSED are keyed by primitive: a primitive in neither fails here (never a silent fallback)."""
-    from chainrule.export.python import CODE, REFUSED
+def test_every_primitive_has_a_code_row_a_copyable_implementation_or_a_reason():
+    """CODE and REFUSED are keyed by primitive; a primitive in neither is written by copying its own implementation,
+    and one whose implementation cannot be copied fails here (never a silent fallback)."""
+    from chainrule.export.python import CODE, REFUSED, row_of
     from chainrule.ops import all_primitives
     primitives = set(all_primitives().values())
-    missing = sorted(p.name for p in primitives - set(CODE) - set(REFUSED))
-    assert not missing, f"primitives with neither a NumPy row nor a stated reason: {missing}"
+    missing = []
+    for primitive in primitives - set(REFUSED):
+        try:
+            row_of(primitive)
+        except NotImplementedError as error:
+            missing.append(f"{primitive.name}: {error}")
+    assert not missing, f"primitives that cannot be written as NumPy source, with no stated reason: {missing}"
     assert not set(CODE) & set(REFUSED)
     assert set(CODE) | set(REFUSED) <= primitives  # rows of primitives that no longer exist
 
 
-def test_a_primitive_without_a_row_is_refused_by_name():
+def test_a_primitive_without_a_row_is_written_from_its_own_implementation():
+    from chainrule.core.primitive import Primitive
+    doubled = Primitive("doubled", _doubled_impl)
+    generated = to_python(lambda x: doubled(x) + 1.0, np.arange(3.0), compile=True)
+    np.testing.assert_array_equal(generated(np.arange(3.0)), 2 * np.arange(3.0) + 1)
+    assert "def _doubled_impl(x):" in generated.__source__
+
+
+def _doubled_impl(x):
+    return 2 * x
+
+
+def test_a_primitive_whose_implementation_cannot_be_copied_is_refused_by_name():
     from chainrule.core.primitive import Primitive
     mystery = Primitive("mystery", lambda x: x + 1)
-    with pytest.raises(NotImplementedError, match="'mystery'.*no row in chainrule.export.python.CODE"):
+    with pytest.raises(NotImplementedError, match="'mystery'.*no row in chainrule.export.python.CODE.*lambda"):
         to_python(lambda x: mystery(x), 1.0)
 
 

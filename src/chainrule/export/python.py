@@ -6,6 +6,7 @@ import functools
 import inspect
 import textwrap
 import types
+import weakref
 
 import numpy as np
 
@@ -174,6 +175,28 @@ CODE = {
 # Primitives that cannot be written as plain NumPy, keyed by primitive, with the reason (none at present: call
 # primitives, which run a user function, are inlined before generation).
 REFUSED = {}
+
+
+_COPIED_BY_DEFAULT = weakref.WeakKeyDictionary()  # primitive -> its copied-implementation row, made once
+
+
+def row_of(primitive):
+    """The row that writes ``primitive``: its entry in CODE, or else its own implementation copied (exact by
+    construction, so a new primitive defined with ``def`` needs no row); a refusal naming it otherwise."""
+    row = CODE.get(primitive) or _COPIED_BY_DEFAULT.get(primitive)
+    if row is not None:
+        return row
+    reason = REFUSED.get(primitive)
+    if reason is None:
+        try:
+            implementation_source(primitive)
+        except (NotImplementedError, OSError, TypeError) as error:
+            reason = f"it has no row in chainrule.export.python.CODE and its implementation cannot be copied ({error})"
+        else:
+            row = _COPIED_BY_DEFAULT[primitive] = _copied(primitive)
+            return row
+    raise NotImplementedError(f"to_python: the primitive {primitive.name!r} cannot be written as NumPy source: "
+                              f"{reason}")
 
 
 # ------------------------------------------------------------------------------ copied implementations
@@ -370,11 +393,7 @@ def to_python(function, *example_args, name=None, compile=False):
     helpers = {}  # name -> source lines of the copied implementations and what they use
     for position, equation in enumerate(graph.equations):
         primitive = equation.primitive
-        row = CODE.get(primitive)
-        if row is None:
-            reason = REFUSED.get(primitive, "it has no row in chainrule.export.python.CODE")
-            raise NotImplementedError(f"to_python: the primitive {primitive.name!r} cannot be written as NumPy "
-                                      f"source: {reason}")
+        row = row_of(primitive)
         code = row([atom_code(a) for a in equation.inputs], equation.params)
         modules.update(module for module in ("scipy.linalg", "scipy.special") if module + "." in str(code))
         copied = getattr(row, "copies", None)
