@@ -106,7 +106,7 @@ def densify(value):
 
 def apply(primitive, values, batched, params):
     """``primitive`` on ``values`` (some of them implicit) kept implicit where it can be, or NotImplemented."""
-    rule = _RULES.get(primitive.name)
+    rule = _RULES.get(primitive)
     if rule is None:
         return NotImplemented
     return rule(values, batched, **params)
@@ -230,4 +230,6 @@ def _contract(values, batched, spec):
     return structure.reshape(batch_first, new_shape=(size,) + tuple(np.shape(batch_first)[count:]))
 
 
-_RULES = {"mul": _mul, "div": _div, "neg": _neg, "add": _sum_rule(1), "sub": _sum_rule(-1), "contract": _contract}
+# Keyed by the primitive object; every other primitive sees the dense batch (NotImplemented from ``apply``).
+_RULES = {arithmetic.mul: _mul, arithmetic.div: _div, arithmetic.neg: _neg, arithmetic.add: _sum_rule(1),
+          arithmetic.sub: _sum_rule(-1), contraction.contract: _contract}
