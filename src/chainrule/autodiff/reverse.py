@@ -133,9 +133,8 @@ def record(function, primals):
                 out_slots.append(None)
     finally:
         pop_interpreter(interpreter)
-    tape = tuple(interpreter.tape)
+    tape = interpreter.tape  # complete: the interpreter is inactive now, so nothing is recorded on it again
     slot_count = interpreter.slots
-    real_inputs = [not is_complex(p) for p in primals]
 
     def pullback(out_cotangents):
         cotangents = [None] * slot_count  # this call's own state: nothing shared is written
@@ -150,7 +149,7 @@ def record(function, primals):
                 continue
             if type(cotangent) is SliceSum:
                 cotangent = results[position] = cotangent.dense()
-            if real_inputs[position] and is_complex(cotangent):
+            if is_complex(cotangent) and not is_complex(primals[position]):
                 # A real input's cotangent is the real part of what complex intermediates sent it.
                 results[position] = real(cotangent)
         return results
