@@ -212,7 +212,7 @@ def value_and_grad(function, argnums=0, has_aux=False, holomorphic=False):
         if in_tree is not _ONE_LEAF:
             grads = tree_unflatten(in_tree, grads)
         result = grads[0] if single else tuple(grads)
-        value = _finalize(out, out) if not isinstance(out, Tracer) else out
+        value = out if type(out) is np.float64 or isinstance(out, Tracer) else _finalize(out, out)
         if has_aux:
             return (value, aux), result
         return value, result
