@@ -139,3 +139,45 @@ def test_check_grads_catches_a_wrong_vjp():
     f.defvjp(lambda x: (np.sin(x), x), lambda x, g: (g * np.cos(x) * 1.001,))
     with pytest.raises(DerivativeMismatch):
         check_grads(f, (numpy.array([0.4, 0.9]),), order=1, modes=("fwd", "rev"))
+
+
+# ------------------------------------------------------------------- regressions from the correctness sweep
+
+def test_a_forward_rule_may_call_the_function_itself():
+    # JAX's documented idiom; it used to recurse until the stack overflowed, even for a plain call.
+    @cr.custom_vjp
+    def f(x):
+        return np.sin(x)
+
+    def forward(x):
+        return f(x), np.cos(x)
+
+    def backward(cosine, g):
+        return (cosine * g,)
+
+    f.defvjp(forward, backward)
+    assert float(f(0.5)) == pytest.approx(numpy.sin(0.5), rel=1e-15)
+    assert float(cr.grad(f)(0.5)) == pytest.approx(numpy.cos(0.5), rel=1e-15)
+    assert float(cr.grad(lambda x: f(x) * f(x))(0.5)) == pytest.approx(numpy.sin(1.0), rel=1e-14)
+
+
+def test_a_backward_rule_may_return_none_for_a_zero_cotangent():
+    # JAX's clip_gradient example: no cotangent for the bounds.
+    @cr.custom_vjp
+    def clip_gradient(low, high, x):
+        return x
+
+    def forward(low, high, x):
+        return x, (low, high)
+
+    def backward(bounds, g):
+        low, high = bounds
+        return (None, None, np.clip(g, low, high))
+
+    clip_gradient.defvjp(forward, backward)
+    assert float(cr.grad(lambda x: 5.0 * clip_gradient(-1.0, 1.0, x))(2.0)) == 1.0
+    d_low, d_x = cr.grad(lambda low, x: 5.0 * clip_gradient(low, 1.0, x), argnums=(0, 1))(-1.0, 2.0)
+    assert float(d_low) == 0.0 and float(d_x) == 1.0
+    with pytest.raises(TypeError, match="2 cotangent\\(s\\) for 3 argument"):
+        clip_gradient.defvjp(forward, lambda bounds, g: (None, g))
+        cr.grad(lambda x: clip_gradient(-1.0, 1.0, x))(2.0)

@@ -235,3 +235,23 @@ def test_linearize_evaluates_the_function_once():
     assert len(calls) == 1
     numpy.testing.assert_allclose(numpy.stack(columns, axis=1), cr.jacfwd(f)(x), rtol=1e-15)
     numpy.testing.assert_allclose(y, numpy.sin(x) * x)
+
+
+# ------------------------------------------------------------------- regressions from the correctness sweep
+
+@pytest.mark.parametrize("argnums", [(0, 0), (1, -1), (0, 1, 0)])
+def test_an_argument_named_twice_in_argnums_is_refused(argnums):
+    # x*y with argnums=(0, 0) used to give (0.0, 2.0): each name got part of the derivative.
+    for transform in (cr.grad, cr.value_and_grad, cr.jacfwd, cr.jacrev):
+        with pytest.raises(ValueError, match="more than once"):
+            transform(lambda x, y: x * y, argnums=argnums)(1.0, 2.0)
+
+
+@pytest.mark.parametrize("shape", [(1,), (1, 1)])
+def test_grad_of_a_one_element_output_is_the_gradient(shape):
+    x = numpy.array([1.0, -2.0, 0.5])
+    function = lambda x: np.reshape(np.sum(np.sin(x) * x), shape)
+    value, gradient = cr.value_and_grad(function)(x)
+    assert value.shape == shape and float(value.reshape(())) == pytest.approx(numpy.sum(numpy.sin(x) * x))
+    numpy.testing.assert_allclose(gradient, numpy.cos(x) * x + numpy.sin(x), rtol=1e-14)
+    numpy.testing.assert_allclose(cr.grad(function)(x), gradient)

@@ -4,6 +4,7 @@ Each wraps the user's function in a call primitive whose rules run the user's ru
 is one step for every interpreter (and one equation in a staged graph).
 """
 import functools
+import threading
 
 import numpy as np
 
@@ -164,8 +165,25 @@ class custom_jvp:
 
 # ------------------------------------------------------------------------------------------- custom_vjp
 
+class _RunningForwardRules(threading.local):
+    def __init__(self):
+        self.rules = set()
+
+
+# The custom_vjp functions whose forward rule is running in this thread: JAX's idiom ``def fwd(x): return f(x),
+# x`` calls the function itself there, which must mean its plain evaluation, not the rule again.
+_running_forward = _RunningForwardRules()
+
+
 def _custom_vjp_run(leaves, *, rule, call):
-    result = rule.forward(*tree_unflatten(call.in_tree, leaves))
+    running = _running_forward.rules
+    already = rule in running
+    running.add(rule)
+    try:
+        result = rule.forward(*tree_unflatten(call.in_tree, leaves))
+    finally:
+        if not already:
+            running.discard(rule)
     if not (isinstance(result, tuple) and len(result) == 2):
         raise TypeError(f"custom_vjp forward rule of {rule.name} must return (output, residuals), "
                         f"got {type(result).__name__}")
@@ -192,10 +210,21 @@ def _custom_vjp_cotangents(rule, call, residual_leaves, out_bars, inputs):
     if not isinstance(result, tuple):
         raise TypeError(f"custom_vjp backward rule of {rule.name} must return a tuple with one cotangent per "
                         f"argument, got {type(result).__name__}")
-    leaves, tree = tree_flatten(result)
-    if tree != call.in_tree:
-        raise TypeError(f"custom_vjp backward rule of {rule.name} returned structure {tree!r}; the arguments have "
-                        f"{call.in_tree!r}")
+    arguments = tree_unflatten(call.in_tree, list(inputs))
+    if len(result) != len(arguments):
+        raise TypeError(f"custom_vjp backward rule of {rule.name} returned {len(result)} cotangent(s) for "
+                        f"{len(arguments)} argument(s); return one per argument (None for a zero cotangent)")
+    leaves = []
+    for position, (cotangent, argument) in enumerate(zip(result, arguments)):
+        argument_leaves, argument_tree = tree_flatten(argument)
+        if cotangent is None:  # a zero cotangent for this whole argument, as in JAX
+            leaves += [None] * len(argument_leaves)
+            continue
+        cotangent_leaves, tree = tree_flatten(cotangent)
+        if tree != argument_tree:
+            raise TypeError(f"custom_vjp backward rule of {rule.name} returned structure {tree!r} for argument "
+                            f"{position}, which has {argument_tree!r}")
+        leaves += cotangent_leaves
     for c, x in zip(leaves, inputs):
         if c is not None and np.shape(c) != np.shape(x):
             raise ValueError(f"custom_vjp backward rule of {rule.name}: a cotangent has shape {np.shape(c)}, but "
@@ -288,6 +317,8 @@ class custom_vjp:
         self.backward = backward
 
     def __call__(self, *args):
+        if self in _running_forward.rules:  # called from its own forward rule: the plain function
+            return self.function(*args)
         leaves, in_tree = tree_flatten(args)
         call = _CallRecord(in_tree)
         results = custom_vjp_call(*leaves, rule=self, call=call)

@@ -100,3 +100,12 @@ def test_errors_say_what_to_do():
         cr.jit(branchy, static_argnums=3)(onp.ones(2), 1.0)
     with pytest.raises(TypeError, match="non-negative integers"):
         cr.jit(branchy, static_argnums="1")
+
+
+def test_python_numbers_run_as_the_numpy_scalars_they_were_staged_as():
+    # The generated code used to run on Python floats: 1.0 / x at 0.0 raised ZeroDivisionError.
+    reciprocal = cr.jit(lambda x: 1.0 / x)
+    with onp.errstate(divide="ignore"):
+        assert reciprocal(0.0) == onp.inf
+        assert cr.jit(cr.grad(lambda x: 1.0 / x))(0.0) == -onp.inf
+    assert reciprocal(4.0) == 0.25

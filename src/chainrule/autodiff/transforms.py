@@ -28,7 +28,12 @@ def _normalize_argnums(argnums, num_args, transform):
         if not isinstance(number, int) or not -num_args <= number < num_args:
             raise ValueError(f"{transform}: argnums={argnums!r} does not fit a call with {num_args} "
                              f"positional argument(s)")
-    return single, tuple(n % num_args for n in numbers)
+    normalized = tuple(n % num_args for n in numbers)
+    if len(set(normalized)) != len(normalized):
+        # Each argument would get only part of its derivative (x*y with argnums=(0, 0) gave (0.0, 2.0)).
+        raise ValueError(f"{transform}: argnums={argnums!r} names the same argument more than once; name each "
+                         f"argument once")
+    return single, normalized
 
 
 def _check_leaf(leaf, where, transform):
@@ -190,9 +195,10 @@ def value_and_grad(function, argnums=0, has_aux=False, holomorphic=False):
                             f"pytree of {len(outs)} values. Use jacrev or vjp for several outputs.")
         out = outs[0]
         out_aval = out if isinstance(out, (np.ndarray, np.generic)) else aval_of(out)  # shape and dtype
-        if out_aval.shape != ():
+        out_shape = out_aval.shape
+        if out_shape != () and math.prod(out_shape) != 1:  # one element in any shape counts, as in autograd
             raise TypeError(f"grad: {_function_name(function)} must return a scalar, but its output has shape "
-                            f"{out_aval.shape}. Reduce it (e.g. np.sum), or use jacrev/vjp for non-scalar outputs.")
+                            f"{out_shape}. Reduce it (e.g. np.sum), or use jacrev/vjp for non-scalar outputs.")
         kind = out_aval.dtype.kind
         if kind not in "fc":
             raise TypeError(f"grad: {_function_name(function)} returned dtype {out_aval.dtype}; its derivative "
@@ -207,7 +213,7 @@ def value_and_grad(function, argnums=0, has_aux=False, holomorphic=False):
                 if not np.issubdtype(aval_of(leaf).dtype, np.complexfloating):
                     raise TypeError("grad(holomorphic=True) needs complex inputs, got dtype "
                                     f"{aval_of(leaf).dtype}; pass e.g. x + 0j")
-        cotangents = pullback([_unit_seed(out_aval.dtype)])
+        cotangents = pullback([_unit_seed(out_aval.dtype) if out_shape == () else np.ones(out_shape, out_aval.dtype)])
         grads = [_finalize(instantiate(c, leaf) if c is None else c, leaf) for c, leaf in zip(cotangents, leaves)]
         if in_tree is not _ONE_LEAF:
             grads = tree_unflatten(in_tree, grads)

@@ -68,6 +68,8 @@ def jit(function, static_argnums=()):
         if entry is None:  # traced arguments: an enclosing transform differentiates or batches the function
             return function(*args, **kwargs)
         code, out_tree = entry
+        # Python numbers run as NumPy scalars, as they were staged: 1.0 / x at x = 0.0 is inf, not ZeroDivisionError.
+        leaves = [_PYTHON_NUMBERS[type(leaf)](leaf) if type(leaf) in _PYTHON_NUMBERS else leaf for leaf in leaves]
         return tree_unflatten(out_tree, code(*leaves))
 
     def source(*args, **kwargs):
@@ -80,6 +82,9 @@ def jit(function, static_argnums=()):
     jitted.source = source
     jitted.clear_cache = cache.clear
     return jitted
+
+
+_PYTHON_NUMBERS = {float: np.float64, int: np.int64, complex: np.complex128, bool: np.bool_}
 
 
 def _normalize_static(static_argnums):
