@@ -255,3 +255,20 @@ def test_grad_of_a_one_element_output_is_the_gradient(shape):
     assert value.shape == shape and float(value.reshape(())) == pytest.approx(numpy.sum(numpy.sin(x) * x))
     numpy.testing.assert_allclose(gradient, numpy.cos(x) * x + numpy.sin(x), rtol=1e-14)
     numpy.testing.assert_allclose(cr.grad(function)(x), gradient)
+
+
+INF = float("inf")
+
+
+@pytest.mark.parametrize("x, y, expected", [
+    (INF, 1.0, (1.0, 0.0)), (1.0, INF, (0.0, 1.0)), (-INF, 1.0, (0.0, 1.0)),
+    (INF, INF, (0.5, 0.5)), (-INF, -INF, (0.5, 0.5)), (800.0, 1.0, (1.0, 0.0))])
+def test_logaddexp_derivatives_at_infinite_arguments(x, y, expected):
+    # exp(x - out) is NaN where x = out = inf; forward and reverse mode now agree on the limit (ties split evenly,
+    # as in maximum). JAX gives 1.0 for the infinite argument too.
+    for function in (np.logaddexp, np.logaddexp2):
+        with numpy.errstate(invalid="raise"):  # no inf - inf computed anywhere
+            gradient = cr.grad(function, argnums=(0, 1))(x, y)
+            tangents = [cr.jvp(function, (x, y), seed)[1] for seed in ((1.0, 0.0), (0.0, 1.0))]
+        assert [float(g) for g in gradient] == pytest.approx(expected, abs=1e-200)
+        assert [float(t) for t in tangents] == pytest.approx(expected, abs=1e-200)

@@ -174,11 +174,24 @@ atan2 = families.binary(
 
 
 def _logaddexp_d(which):
+    # exp(x - out), except where an argument is the (infinite) result itself, where inf - inf is NaN: there the
+    # derivative is 1 for that argument and 0 for the other, or 1/2 each when both are (a tie, as in maximum).
+    from .comparison import eq, select
     from .elementwise import exp
-    return lambda x, y, out: exp(sub(x if which == 0 else y, out))
+
+    def derivative(x, y, out):
+        mine, other = (x, y) if which == 0 else (y, x)
+        is_result = eq(mine, out)
+        tie = select(eq(other, out), 0.5, 1.0)
+        safe_difference = sub(select(is_result, 0.0, mine), select(is_result, 0.0, out))  # no inf - inf
+        return select(is_result, tie, exp(safe_difference))
+    derivative.__name__ = f"logaddexp_d{'xy'[which]}"
+    return derivative
 
 
-logaddexp = families.binary("logaddexp", np.logaddexp, (_logaddexp_d(0), _logaddexp_d(1)), float_result=True)
+logaddexp = families.binary("logaddexp", np.logaddexp, (_logaddexp_d(0), _logaddexp_d(1)), float_result=True,
+                            convention="where an argument equals the infinite result its derivative is 1 (1/2 on "
+                                       "a tie), the other's 0")
 
 hypot = families.binary(
     "hypot", np.hypot,
