@@ -164,3 +164,35 @@ def test_jacrev_of_complex_outputs_of_real_inputs_is_the_full_jacobian():
             assert got.dtype == expected.dtype
             numpy.testing.assert_allclose(got, expected, rtol=1e-13, atol=1e-15)
     assert numpy.iscomplexobj(reverse["wave"][0]) and numpy.abs(reverse["wave"][0].imag).max() > 0.1
+
+
+@pytest.mark.parametrize("name", ["var", "std", "nanvar", "nanstd"])
+def test_spread_of_complex_values_is_real_under_every_transform(name):
+    # |z - mean|**2, not (z - mean)**2: under a transform var([1+2j, 3-1j]) was -1.5555j (NumPy: 3.25).
+    z = numpy.array([1 + 2j, 3 - 1j, -0.5 + 0.25j])
+    v = numpy.array([0.3 - 1j, 1.5 + 0.5j, -2j])
+    ours, theirs, plain = getattr(np, name), getattr(jnp, name), getattr(numpy, name)
+    value, tangent = cr.jvp(ours, (z,), (v,))
+    assert value == pytest.approx(plain(z), rel=1e-14) and numpy.asarray(value).dtype == numpy.float64
+    expected_value, expected_tangent = jax.jvp(theirs, (z,), (v,))
+    assert float(tangent) == pytest.approx(float(expected_tangent), rel=1e-12)
+    out, pullback = cr.vjp(ours, z)
+    numpy.testing.assert_allclose(pullback(1.0)[0], numpy.asarray(jax.vjp(theirs, z)[1](1.0)[0]), rtol=1e-12)
+    assert cr.vmap(ours)(numpy.stack([z, 2 * z])) == pytest.approx(plain(numpy.stack([z, 2 * z]), axis=1), rel=1e-14)
+
+
+@pytest.mark.parametrize("keywords", [{}, {"axis": 1}, {"ord": "fro"}, {"ord": "fro", "axis": (0, 1)},
+                                      {"ord": 2, "axis": 0}])
+def test_norm_of_complex_values_is_real_under_every_transform(keywords):
+    # sqrt(sum(z * z)) was complex under a transform; NumPy's norm uses |z|.
+    m = numpy.array([[1 + 2j, 3 - 1j], [0.5j, 2.0 + 0j]])
+    v = numpy.array([[0.3 - 1j, 1.5 + 0.5j], [-2j, 1.0 + 0j]])
+    ours = lambda m: np.linalg.norm(m, **keywords)
+    theirs = lambda m: jnp.linalg.norm(m, **keywords)
+    value, tangent = cr.jvp(ours, (m,), (v,))
+    numpy.testing.assert_allclose(value, numpy.linalg.norm(m, **keywords), rtol=1e-14)
+    assert numpy.asarray(value).dtype == numpy.float64
+    numpy.testing.assert_allclose(tangent, numpy.asarray(jax.jvp(theirs, (m,), (v,))[1]), rtol=1e-12)
+    cotangent = numpy.ones(numpy.shape(value))
+    numpy.testing.assert_allclose(cr.vjp(ours, m)[1](cotangent)[0],
+                                  numpy.asarray(jax.vjp(theirs, m)[1](cotangent)[0]), rtol=1e-12)

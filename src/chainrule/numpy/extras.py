@@ -88,7 +88,7 @@ def nanvar(a, axis=None, ddof=0, keepdims=False):
     1.0
     """
     centered = _finite_or(_el.subtract(a, nanmean(a, axis=axis, keepdims=True)), 0.0)
-    return _el.divide(_red.sum(centered * centered, axis=axis, keepdims=keepdims),
+    return _el.divide(_red.sum(_red.squared_magnitude(centered), axis=axis, keepdims=keepdims),
                       _el.subtract(_nan_count(a, axis, keepdims), float(ddof)))
 
 

@@ -4,7 +4,7 @@ import numpy as _np
 
 from ..ops import arithmetic as _ar, comparison as _cmp, elementwise as _el, linalg as _la
 from .arrays import asarray, is_traced, ndim, numpy_when_untraced, shape
-from .reductions import sum as _sum, max as _max, min as _min
+from .reductions import sum as _sum, max as _max, min as _min, squared_magnitude
 from .shaping import reshape
 
 LinAlgError = _np.linalg.LinAlgError
@@ -268,7 +268,7 @@ def norm(x, ord=None, axis=None, keepdims=False):
     dims = shape(x)
     if axis is None:
         if ord is None or (ord == "fro" and len(dims) == 2):
-            return _norm_keep(_safe_sqrt(_sum(_ar.mul(x, x))), dims, None, keepdims)
+            return _norm_keep(_safe_sqrt(_sum(squared_magnitude(x))), dims, None, keepdims)
         if len(dims) == 1:
             axis = (0,)
         elif len(dims) == 2:
@@ -294,7 +294,7 @@ def _norm_keep(value, dims, axes, keepdims):
 def _vector_norm(x, ord, axis, keepdims):
     magnitude = _el.absolute(x)
     if ord is None or ord == 2:
-        return _safe_sqrt(_sum(_ar.mul(x, x), axis=axis, keepdims=keepdims))
+        return _safe_sqrt(_sum(squared_magnitude(x), axis=axis, keepdims=keepdims))
     if ord == _np.inf:
         return _max(magnitude, axis=axis, keepdims=keepdims)
     if ord == -_np.inf:
@@ -313,7 +313,7 @@ def _matrix_norm(x, ord, axes, keepdims):
     row_axis, col_axis = axes
     magnitude = _el.absolute(x)
     if ord is None or ord == "fro":
-        return _safe_sqrt(_sum(_ar.mul(x, x), axis=axes, keepdims=keepdims))
+        return _safe_sqrt(_sum(squared_magnitude(x), axis=axes, keepdims=keepdims))
     if ord in (1, -1):
         sums = _sum(magnitude, axis=row_axis, keepdims=True)
         reduce = _max if ord == 1 else _min

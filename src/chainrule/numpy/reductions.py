@@ -158,7 +158,15 @@ def var(a, axis=None, dtype=None, ddof=0, keepdims=False):
     """
     a = asarray(a)
     centered = _ar.sub(a, mean(a, axis=axis, dtype=dtype, keepdims=True))
-    return _ar.div(sum(_ar.mul(centered, centered), axis=axis, keepdims=keepdims), float(_count(a, axis) - ddof))
+    return _ar.div(sum(squared_magnitude(centered), axis=axis, keepdims=keepdims), float(_count(a, axis) - ddof))
+
+
+def squared_magnitude(x):
+    """|x|**2, real for complex x (x * conj(x)), as NumPy's var and std use it."""
+    if x.dtype.kind != "c":
+        return _ar.mul(x, x)
+    from ..ops.elementwise import conj, real
+    return real(_ar.mul(x, conj(x)))
 
 
 @numpy_when_untraced(_std_plain)
