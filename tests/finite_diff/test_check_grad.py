@@ -76,3 +76,19 @@ def test_shape_and_scalar_errors():
         fd.check_grad(lambda x: np.sum(x), lambda x: np.ones(2), np.ones(3))
     with pytest.raises(ValueError, match="scalar"):
         fd.check_grad(lambda x: x, lambda x: np.ones(3), np.ones(3))
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("f", [lambda x: np.sum(np.log(x)), lambda x: np.nan * np.sum(x),
+                               lambda x: np.inf + np.sum(x)])
+def test_a_function_that_is_not_finite_at_x_is_never_ok(f):
+    # check_grad used to report ok=True with a NaN error when f(x) itself was NaN or infinite.
+    report = fd.check_grad(f, lambda x: 1.0 / x, np.array([1.0, -1.0]))
+    assert not report.ok and "no derivative to compare" in " ".join(report.notes)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_differences_that_leave_the_domain_are_not_ok():
+    # sqrt at 1e-30: a central difference steps below 0, where f is NaN.
+    report = fd.check_grad(lambda x: np.sum(np.sqrt(x)), lambda x: 0.5 / np.sqrt(x), np.array([1e-30, 1.0]))
+    assert not report.ok and "NaN or infinite at a point" in " ".join(report.notes)

@@ -2,7 +2,7 @@
 locate a wrong component by random directions, bisection and a Taylor-remainder test."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -57,6 +57,7 @@ class _Counted:
 
     def __init__(self, f, x):
         self.f, self.x_key, self.calls, self.center = f, x.tobytes(), 0, None
+        self.not_finite = None  # the first point where f was NaN or infinite
 
     def __call__(self, y):
         y = np.asarray(y)
@@ -64,6 +65,8 @@ class _Counted:
             return self.center
         self.calls += 1
         value = self.f(y)
+        if self.not_finite is None and not np.all(np.isfinite(value)):
+            self.not_finite = y.copy()
         if y.dtype.kind != "c" and y.tobytes() == self.x_key:
             self.center = value
         return value
@@ -106,9 +109,18 @@ def check_grad(f, grad_f, x, *, rtol=None, seed=0, directions=2, args=(), kwargs
               float(np.finfo(g.dtype if np.asarray(grad_f(x)).dtype.kind == "f" else float).eps),
               float(np.finfo(f0.dtype).eps) if f0.dtype.kind == "f" else 0.0)
     scale = np.where(np.abs(x) > 0, np.abs(x), 1.0).astype(float)
+    if not np.isfinite(f0):
+        return CheckGradReport(False, np.nan, None, nfev=counted.calls,
+                               notes=[f"f(x) is {f0}: there is no derivative to compare at this point"])
     if x.size <= FULL_CHECK_SIZE:
-        return _check_components(counted, x, g, scale, eps, rtol)
-    return _check_directions(counted, x, g, scale, eps, rtol, seed, directions)
+        report = _check_components(counted, x, g, scale, eps, rtol)
+    else:
+        report = _check_directions(counted, x, g, scale, eps, rtol, seed, directions)
+    if counted.not_finite is not None:  # a difference quotient crossed a singularity or left the domain
+        return replace(report, ok=False, notes=report.notes + [
+            f"f is NaN or infinite at a point the differences evaluated ({counted.not_finite}), so they cannot "
+            f"confirm the gradient; check near a singularity or domain edge with a smaller step or another point"])
+    return report
 
 
 def _tolerance(fd_error, analytic_terms, eps):
