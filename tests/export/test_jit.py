@@ -109,3 +109,13 @@ def test_python_numbers_run_as_the_numpy_scalars_they_were_staged_as():
         assert reciprocal(0.0) == onp.inf
         assert cr.jit(cr.grad(lambda x: 1.0 / x))(0.0) == -onp.inf
     assert reciprocal(4.0) == 0.25
+
+
+def test_scatter_add_with_slices_and_index_arrays_generates_valid_code():
+    # np.add.at(v6, (:, :, v2), v5) was a SyntaxError: slices inside a tuple expression must be slice(...).
+    x = onp.array([1.0, 3.0, 2.0])
+    hessian = cr.hessian(lambda v: v[np.argmax(v)] ** 2)
+    onp.testing.assert_array_equal(cr.jit(hessian)(x), hessian(x))
+    matrix = onp.arange(6.0).reshape(2, 3)
+    gradient = cr.grad(lambda m: np.sum(m[1:, onp.array([0, 0, 2])] ** 3))
+    onp.testing.assert_array_equal(cr.jit(gradient)(matrix), gradient(matrix))

@@ -38,12 +38,15 @@ def _axes(axes):
     return repr(tuple(int(a) for a in axes))
 
 
-def _index_code(template, arrays):
-    """The NumPy index of an IndexTemplate, with its integer-array slots filled by ``arrays``."""
+def _index_code(template, arrays, expression=False):
+    """The NumPy index of an IndexTemplate, with its integer-array slots filled by ``arrays``: subscript syntax
+    (``a[1:, v]``), or with ``expression`` a tuple expression (``(slice(1, None, None), v)``, for np.add.at)."""
     parts = []
     for entry in template:
         kind = entry[0]
-        if kind == "slice":
+        if kind == "slice" and expression:
+            parts.append(f"slice({entry[1]!r}, {entry[2]!r}, {entry[3]!r})")
+        elif kind == "slice":
             start, stop, step = ("" if v is None else str(v) for v in entry[1:])
             parts.append(f"{start}:{stop}" + (f":{step}" if step else ""))
         elif kind == "int":
@@ -155,7 +158,7 @@ CODE = {
     indexing.gather: lambda args, params: f"np.asarray({args[0]})[{_index_code(params['template'], args[1:])}]",
     indexing.scatter_add: lambda args, params: [
         f"{{out}} = np.zeros({tuple(params['shape'])!r}, dtype=np.result_type({args[0]}))",
-        f"np.add.at({{out}}, ({_index_code(params['template'], args[1:])}), {args[0]})"
+        f"np.add.at({{out}}, ({_index_code(params['template'], args[1:], expression=True)}), {args[0]})"
         if params["template"].has_arrays else f"{{out}}[{_index_code(params['template'], args[1:])}] = {args[0]}"],
     indexing.scatter: lambda args, params: [
         f"{{out}} = np.array({args[0]}, dtype=np.result_type({args[0]}, {args[1]}), copy=True)",
