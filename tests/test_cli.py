@@ -146,3 +146,12 @@ def test_fuzzed_dangerous_calls_are_refused(name, tail):
     text = name + tail.format("1")
     with pytest.raises(ExpressionError):
         parse(text)
+
+
+@pytest.mark.parametrize("formula, value", [("2**64*x", 2.0 ** 64), ("x*2**-1", 0.5), ("x*10**30", 1e30)])
+def test_integer_literals_follow_python_numbers_not_int64(formula, value):
+    # 2**64*x printed f = 0 (int64 wrapped) and 2**-1 was a traceback.
+    status, text = run("diff", formula, "--at", "x=1")
+    assert status == 0
+    reported = {line.split("=")[0].strip(): float(line.split("=")[-1]) for line in text.splitlines() if "=" in line}
+    assert reported["df/dx"] == pytest.approx(value, rel=1e-12)

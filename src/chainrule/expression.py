@@ -313,7 +313,8 @@ def _evaluate(tree, values):
     for node in _postfix(tree):
         kind = node[0]
         if kind == "number":
-            stack.append(node[1])
+            # Integer literals evaluate as floats: in int64 2**64 wraps to 0 and 2**-1 is refused.
+            stack.append(float(node[1]))
         elif kind == "variable":
             stack.append(values[node[1]])
         elif kind == "negate":
