@@ -106,3 +106,15 @@ def test_large_per_example_outer_products_match_a_loop():
     looped = numpy.stack([cr.grad(loss)(W, x) for x in X])
     assert batched.shape == (8, 120, 40)
     numpy.testing.assert_allclose(batched, looped, rtol=1e-12, atol=1e-14)
+
+
+def test_out_axes_none_returns_an_output_that_does_not_depend_on_the_batch():
+    # It was refused even for outputs that do not depend on the batch (JAX's semantics allow it).
+    function = lambda x, c: (x * c, c * c)
+    batched, shared = cr.vmap(function, in_axes=(0, None), out_axes=(0, None))(numpy.arange(3.0), 3.0)
+    numpy.testing.assert_array_equal(batched, [0.0, 3.0, 6.0])
+    assert float(shared) == 9.0 and numpy.shape(shared) == ()
+    derivative = cr.grad(lambda c: cr.vmap(function, in_axes=(0, None), out_axes=(0, None))(numpy.arange(3.0), c)[1])
+    assert float(derivative(3.0)) == 6.0
+    with pytest.raises(ValueError, match="depends on the batch"):
+        cr.vmap(function, in_axes=(0, None), out_axes=None)(numpy.arange(3.0), 3.0)

@@ -78,7 +78,7 @@ class BatchInterpreter(Interpreter):
         return BatchTracer(self, out)
 
 
-def batch_flat(function, leaves, axes, size):
+def batch_flat(function, leaves, axes, size, unbatched=None):
     """Run ``function`` (flat list -> flat list) with ``leaves`` batched along ``axes`` (None: shared).
 
     Returns the flat outputs with the batch along axis 0 (outputs that do not depend on the batch are
@@ -96,5 +96,7 @@ def batch_flat(function, leaves, axes, size):
             if type(out) is BatchTracer and out._trace is interpreter:
                 results.append(unit_batch.densify(out.value))
             else:
+                if unbatched is not None:
+                    unbatched[len(results)] = out
                 results.append(structure.broadcast_to(out, (size,) + tuple(shape_of(out))))
     return results

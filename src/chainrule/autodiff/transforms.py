@@ -644,13 +644,19 @@ def vmap(function, in_axes=0, out_axes=0, axis_size=None):
             captured["out"] = out_leaves
             return out_leaves
 
-        results = batch_flat(flat_function, leaves, axes, size)
+        unbatched = {}  # position -> the output as it is, for outputs that do not depend on the batch
+        results = batch_flat(flat_function, leaves, axes, size, unbatched)
         out_tree = captured["out_tree"]
         out_spec = _axes_for(out_axes, tree_unflatten(out_tree, results), "out_axes")
         moved = []
-        for value, axis in zip(results, out_spec):
+        for position, (value, axis) in enumerate(zip(results, out_spec)):
             if axis is None:
-                raise ValueError("vmap: out_axes=None is only allowed for outputs that do not depend on the batch")
+                if position not in unbatched:
+                    raise ValueError(f"vmap: out_axes=None for output leaf {position}, which depends on the batch; "
+                                     f"give it an axis (e.g. 0)")
+                value = unbatched[position]
+                moved.append(value if isinstance(value, Tracer) else np.asarray(value))
+                continue
             if axis != 0:
                 from ..numpy.shaping import moveaxis
                 value = moveaxis(value, 0, axis)
