@@ -359,3 +359,16 @@ def test_nested_derivatives_never_confuse_perturbations(outer, inner):
     # three levels
     third = D(lambda x: d(lambda y: DERIVATIVES[outer](lambda z: x * y * z)(1.0) * y)(x))(2.0)
     assert float(third) == 4.0 * 2.0  # d/dx [2 x^2]: D_z(xyz) = xy, times y, d/dy at y = x
+
+
+# ------------------------------------------------------------------- messages from the correctness sweep
+
+def test_unclear_messages_now_name_the_argument_and_the_fix():
+    with pytest.raises(TypeError, match="argnums must be an int or a tuple of ints.*0.0"):
+        cr.grad(lambda x: x, argnums=0.0)(1.0)
+    with pytest.raises(TypeError, match="tangent 0 is complex, but its primal is real"):
+        cr.jvp(lambda x: x * 2.0, (1.0,), (1j,))
+    with pytest.raises(ValueError, match="out_axes 3 is out of range for output leaf 0"):
+        cr.vmap(lambda x: x, out_axes=3)(onp.ones((2, 2)))
+    with pytest.raises(TypeError, match="hvp: .* must return a scalar"):
+        cr.hvp(lambda x: x * 2.0, (onp.ones(2),), (onp.ones(2),))

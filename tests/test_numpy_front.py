@@ -698,3 +698,14 @@ def test_fmax_and_fmin_gradients_ignore_nan_like_their_values():
     # fmax picks x where y is NaN and y where x is NaN; ties share the derivative.
     onp.testing.assert_array_equal(cr.grad(lambda x: cnp.sum(cnp.fmax(x, y)))(x), [1.0, 1.0, 0.0, 0.5])
     onp.testing.assert_array_equal(cr.grad(lambda x: cnp.sum(cnp.fmin(x, y)))(x), [0.0, 1.0, 0.0, 0.5])
+
+
+def test_einsum_interleaved_form_under_transforms():
+    # einsum(a, [0], m, [0, 1], [1]) failed under a transform ('JVPTracer' object has no attribute 'replace').
+    a, b, m = onp.array([1.0, 2.0]), onp.array([3.0, 5.0]), onp.arange(6.0).reshape(2, 3)
+    value, tangent = cr.jvp(lambda a: cnp.einsum(a, [0], m, [0, 1], [1]), (a,), (b,))
+    onp.testing.assert_allclose(value, onp.einsum(a, [0], m, [0, 1], [1]))
+    onp.testing.assert_allclose(tangent, onp.einsum(b, [0], m, [0, 1], [1]))
+    gradient = cr.grad(lambda m: cnp.einsum(m, [0, 1], m, [0, 1]))(m)
+    onp.testing.assert_allclose(gradient, 2 * m)
+    onp.testing.assert_allclose(gradient, onp.asarray(jax.grad(lambda m: jnp.einsum(m, [0, 1], m, [0, 1]))(m)))

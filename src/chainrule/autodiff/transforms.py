@@ -23,6 +23,9 @@ def _normalize_argnums(argnums, num_args, transform):
     if argnums == 0 and type(argnums) is int and num_args:  # the common case, kept cheap
         return True, (0,)
     single = isinstance(argnums, int)
+    if not single and not (isinstance(argnums, (tuple, list)) and all(isinstance(n, int) for n in argnums)):
+        raise TypeError(f"{transform}: argnums must be an int or a tuple of ints (positions of the arguments to "
+                        f"differentiate), got {argnums!r}")
     numbers = (argnums,) if single else tuple(argnums)
     for number in numbers:
         if not isinstance(number, int) or not -num_args <= number < num_args:
@@ -304,6 +307,9 @@ def _forward_call(function, primals, tangents, transform):
         if np.shape(tangent) != np.shape(leaf):
             raise ValueError(f"{transform}: tangent {position} has shape {np.shape(tangent)}, but its primal has "
                              f"shape {np.shape(leaf)}")
+        if is_complex(tangent) and not is_complex(leaf):
+            raise TypeError(f"{transform}: tangent {position} is complex, but its primal is real "
+                            f"({aval_of(leaf).dtype}); pass a real tangent, or make the primal complex (x + 0j)")
         checked.append(tangent if isinstance(tangent, Tracer) else np.asarray(tangent, dtype=aval_of(leaf).dtype))
     captured = {}
 
@@ -586,7 +592,11 @@ def hvp(function, primals, tangents):
         raise ValueError(f"hvp: {len(primals)} primal(s) but {len(tangents)} tangent(s)")
 
     def directional_derivative(*points):
-        return jvp(function, points, tangents)[1]
+        out, out_tangent = jvp(function, points, tangents)
+        if np.shape(out) != ():
+            raise TypeError(f"hvp: {_function_name(function)} must return a scalar, but its output has shape "
+                            f"{np.shape(out)}; for a vector-valued function use jvp of jacrev, or vjp")
+        return out_tangent
 
     directional_derivative.__name__ = f"directional_derivative_of_{_function_name(function)}"
     return grad(directional_derivative, argnums=tuple(range(len(primals))))(*primals)
@@ -658,6 +668,10 @@ def vmap(function, in_axes=0, out_axes=0, axis_size=None):
                 moved.append(value if isinstance(value, Tracer) else np.asarray(value))
                 continue
             if axis != 0:
+                rank = len(np.shape(value) if not isinstance(value, Tracer) else value.shape)
+                if not -rank <= axis < rank:
+                    raise ValueError(f"vmap: out_axes {axis} is out of range for output leaf {position}, which has "
+                                     f"{rank} dimension(s) with the batch")
                 from ..numpy.shaping import moveaxis
                 value = moveaxis(value, 0, axis)
             moved.append(value if isinstance(value, Tracer) else np.asarray(value))

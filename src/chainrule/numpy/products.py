@@ -11,6 +11,26 @@ from .shaping import broadcast_to, reshape, transpose
 _LETTERS = string.ascii_letters
 
 
+def _interleaved_subscripts(first, rest):
+    """(subscripts string, operands) of einsum's interleaved form: operand, axis labels, operand, labels, ...,
+    optional output labels; labels are integers (or Ellipsis)."""
+    arguments = [first, *rest]
+    operands, labels = arguments[0::2], arguments[1::2]
+    output = None
+    if len(labels) < len(operands):  # the last argument is the output's labels
+        operands, output = operands[:-1], operands[-1]
+
+    def letters(sublist):
+        return "".join("..." if label is Ellipsis else _LETTERS[int(label)] for label in sublist)
+    subscripts = ",".join(letters(sublist) for sublist in labels)
+    if output is not None:
+        subscripts += "->" + letters(output)
+    return subscripts, operands
+
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
 def _parse_einsum(subscripts, operands):
     subscripts = subscripts.replace(" ", "")
     if "->" in subscripts:
@@ -77,6 +97,8 @@ def einsum(subscripts, *operands, optimize=True):
     array([[1., 0.],
            [0., 1.]])
     """
+    if not isinstance(subscripts, str):  # the interleaved form: einsum(a, [0, 1], b, [1, 2], [0, 2])
+        subscripts, operands = _interleaved_subscripts(subscripts, operands)
     operands = [asarray(op) for op in operands]
     specs, output = _parse_einsum(subscripts, operands)
     items = [_take_diagonals(op, spec) for op, spec in zip(operands, specs)]
