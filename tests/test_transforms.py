@@ -272,3 +272,14 @@ def test_logaddexp_derivatives_at_infinite_arguments(x, y, expected):
             tangents = [cr.jvp(function, (x, y), seed)[1] for seed in ((1.0, 0.0), (0.0, 1.0))]
         assert [float(g) for g in gradient] == pytest.approx(expected, abs=1e-200)
         assert [float(t) for t in tangents] == pytest.approx(expected, abs=1e-200)
+
+
+@pytest.mark.parametrize("function", [lambda x: np.sum(2.0 ** x), lambda x: np.sum(np.sin(x) * 3.0 ** x),
+                                      lambda x: np.arctan2(x[0], x[1])])
+def test_float32_in_gives_float32_derivatives_of_every_order(function):
+    # Partials computed from Python numbers (log(2.0)) came out float64 and promoted the Hessian to float64.
+    x = numpy.array([0.5, 1.5], dtype=numpy.float32)
+    for transform in (cr.grad, cr.jacfwd, cr.jacrev, cr.hessian):
+        result = transform(function)(x)
+        assert result.dtype == numpy.float32, transform
+        numpy.testing.assert_allclose(result, transform(function)(x.astype(numpy.float64)), rtol=2e-6, atol=1e-6)

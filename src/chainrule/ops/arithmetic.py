@@ -3,6 +3,8 @@
 ``add``, ``sub``, ``mul``, ``div`` and ``neg`` have hand-written rules (the family builders use them);
 the rest come from ``families.binary``.
 """
+import math
+
 import numpy as np
 
 from . import families
@@ -123,6 +125,8 @@ def _pow_d_base(x, y, out):
 
 def _pow_d_exponent(x, y, out):
     # d/dy x**y = log(x) * x**y; taken as 0 at x == 0 (where x**y is 0 or 1 and constant in y).
+    if isinstance(x, (int, float)) and x > 0:  # 2.0 ** y: a Python log keeps a float32 y float32
+        return mul(math.log(x), out)
     from .comparison import eq, select
     from .elementwise import log
     safe_base = select(eq(x, 0), 1.0, x)

@@ -87,6 +87,14 @@ def float_shape_rule(*avals, **params):
     return ShapedArray(aval.shape, dtype)
 
 
+def _weak(partial):
+    """A concrete 0-d partial as a Python number: NumPy promotes with 0-d arrays and NumPy scalars (log(2.0) is
+    float64) but not with Python numbers, so a float32 derivative stays float32."""
+    if (type(partial) is np.ndarray and not partial.shape) or isinstance(partial, np.generic):
+        return partial.item()
+    return partial
+
+
 def unary(name, impl, derivative, *, convention=None, float_result=True, batch=None):
     """A unary elementwise primitive from ``derivative(x, y)`` (``y`` is the output, for reuse).
 
@@ -96,10 +104,10 @@ def unary(name, impl, derivative, *, convention=None, float_result=True, batch=N
     def jvp(primals, tangents, **params):
         (x,), (x_dot,) = primals, tangents
         y = primitive(x, **params)
-        return y, arithmetic.mul(x_dot, derivative(x, y, **params))
+        return y, arithmetic.mul(x_dot, _weak(derivative(x, y, **params)))
 
     def vjp(y, x, **params):
-        partial = derivative(x, y, **params)
+        partial = _weak(derivative(x, y, **params))
 
         def pullback(y_bar):
             return (arithmetic.mul(y_bar, partial),)
@@ -124,7 +132,7 @@ def binary(name, impl, derivatives, *, convention=None, float_result=False, **tr
         for derivative, tangent in zip(derivatives, tangents):
             if tangent is None or derivative is None:
                 continue
-            term = arithmetic.mul(tangent, derivative(*primals, out, **params))
+            term = arithmetic.mul(tangent, _weak(derivative(*primals, out, **params)))
             out_dot = term if out_dot is None else arithmetic.add(out_dot, term)
         return out, out_dot
 
@@ -133,7 +141,7 @@ def binary(name, impl, derivatives, *, convention=None, float_result=False, **tr
             return None
 
         def input_vjp(out, x, y, **params):
-            partial = derivative(x, y, out, **params)
+            partial = _weak(derivative(x, y, out, **params))
 
             def pullback(out_bar):
                 return arithmetic.mul(out_bar, partial)
