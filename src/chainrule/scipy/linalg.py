@@ -71,11 +71,14 @@ def solve_triangular(a, b, trans=0, lower=False, unit_diagonal=False, overwrite_
 
 @numpy_when_untraced(_cho_factor_plain)
 def cho_factor(a, lower=False, overwrite_a=False, check_finite=True):
-    """``scipy.linalg.cho_factor``: (factor, lower), the factor with zeros in the unused triangle.
+    """``scipy.linalg.cho_factor``: (factor, lower). Traced, the unused triangle of the factor holds zeros; on
+    plain arrays it is SciPy's (which leaves copies of the input there in some versions): read only the triangle
+    named by ``lower``, as cho_solve does.
 
     >>> import numpy
-    >>> cho_factor(numpy.array([[4.0, 2.0], [2.0, 2.0]]), lower=True)[0].round(6).tolist()
-    [[2.0, 2.0], [1.0, 1.0]]
+    >>> factor, lower = cho_factor(numpy.array([[4.0, 2.0], [2.0, 2.0]]), lower=True)
+    >>> numpy.tril(factor).round(6).tolist(), bool(lower)
+    ([[2.0, 0.0], [1.0, 1.0]], True)
     """
     factor = _cnp.linalg.cholesky(a)
     return (factor if lower else _cnp.swapaxes(factor, -1, -2)), lower
