@@ -41,7 +41,7 @@ class ReverseInterpreter(Interpreter):
     __slots__ = ("tape", "slots")
 
     def __init__(self):
-        self.level = -1
+        self.level = -1  # Interpreter's fields, set here directly: one call fewer per transform call
         self.active = False
         self.tape = []
         self.slots = 0  # slots handed out so far: the inputs' first, then one per recorded output
