@@ -56,7 +56,8 @@ class Primitive:
         self.involution = involution
 
     def __call__(self, *args, **params):
-        # ``bind``, inlined: this runs for every primitive call (rules call primitives on arrays too).
+        # ``core.interpreter.bind``, inlined and kept in step with it: this runs for every primitive call (rules
+        # call primitives on arrays too), and the call saved is ~4% of a small gradient's time.
         top = None
         for arg in args:
             if isinstance(arg, Tracer):
