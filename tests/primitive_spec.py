@@ -145,6 +145,7 @@ ROWS = {
     "erf": lambda rng: ((uniform(rng, -2, 2),), {}),
     "erfc": lambda rng: ((uniform(rng, -2, 2),), {}),
     "erfinv": lambda rng: ((uniform(rng, -0.8, 0.8),), {}),
+    "ndtri": lambda rng: ((uniform(rng, 0.05, 0.95),), {}),
     "erfcx": lambda rng: ((uniform(rng, -1, 3),), {}),
     "iv": lambda rng: ((uniform(rng, 0.5, 3),), {"order": 1.5}),
     "ive": lambda rng: ((uniform(rng, -3, 3),), {"order": 1.0}),

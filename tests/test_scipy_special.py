@@ -3,6 +3,7 @@ against SciPy values and finite differences where it does not."""
 import numpy
 import pytest
 import scipy.special
+import scipy.stats
 
 import chainrule as cr
 import chainrule.scipy.special as special
@@ -166,3 +167,16 @@ def test_unsupported_derivatives_raise_naming_the_argument(call, argument):
 def test_orders_must_be_constants():
     with pytest.raises(TypeError, match="order"):
         cr.grad(lambda v: special.iv(v, 1.0))(1.0)
+
+
+@pytest.mark.parametrize("p", [1e-300, 1e-20, 1e-16, 0.3, 1 - 1e-12])
+def test_ndtri_and_the_normal_quantiles_hold_in_the_tails(p):
+    # Written as sqrt(2) erfinv(2p - 1), ndtri was -inf under a transform for p below ~1e-16 (SciPy: -9.2623
+    # at 1e-20); norm.ppf and norm.isf followed it.
+    from chainrule.scipy import stats
+    value, derivative = cr.jvp(special.ndtri, (p,), (1.0,))
+    assert float(value) == pytest.approx(scipy.special.ndtri(p), rel=1e-14)
+    assert float(derivative) == pytest.approx(float(jax.grad(jspecial.ndtri)(p)), rel=1e-10)
+    assert float(cr.grad(special.ndtri)(p)) == pytest.approx(float(derivative), rel=1e-14)
+    assert float(cr.jvp(stats.norm.ppf, (p,), (1.0,))[0]) == pytest.approx(scipy.stats.norm.ppf(p), rel=1e-14)
+    assert float(cr.jvp(stats.norm.isf, (p,), (1.0,))[0]) == pytest.approx(scipy.stats.norm.isf(p), rel=1e-12)

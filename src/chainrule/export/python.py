@@ -121,6 +121,7 @@ CODE = {
     arithmetic.neg: lambda args, params: f"-{args[0]}",
     special.erf: _call("scipy.special.erf"), special.erfc: _call("scipy.special.erfc"),
     special.erfcx: _call("scipy.special.erfcx"), special.erfinv: _call("scipy.special.erfinv"),
+    special.ndtri: _call("scipy.special.ndtri"),
     special.gamma: _call("scipy.special.gamma"), special.gammaln: _call("scipy.special.gammaln"),
     special.zeta: _call("scipy.special.zeta"), special.gammainc: _call("scipy.special.gammainc"),
     special.gammaincc: _call("scipy.special.gammaincc"), special.betainc: _call("scipy.special.betainc"),

@@ -11,6 +11,7 @@ from .elementwise import exp, log, log1p, sign
 from .families import ElementwisePrimitive, unary
 
 TWO_OVER_SQRT_PI = float(2.0 / np.sqrt(np.pi))
+SQRT_TWO_PI = float(np.sqrt(2.0 * np.pi))
 SQRT_PI_OVER_TWO = float(np.sqrt(np.pi) / 2.0)
 
 
@@ -38,6 +39,10 @@ erf = unary("erf", _evaluated("erf"), lambda x, y: mul(TWO_OVER_SQRT_PI, exp(neg
 erfc = unary("erfc", _evaluated("erfc"), lambda x, y: mul(-TWO_OVER_SQRT_PI, exp(neg(mul(x, x)))))
 erfinv = unary("erfinv", _evaluated("erfinv"), lambda x, y: mul(SQRT_PI_OVER_TWO, exp(mul(y, y))),
                convention="derivative infinite at x = -1 and x = 1")
+# ndtri is the normal quantile; written as sqrt(2) erfinv(2p - 1) it is -inf for p below ~1e-16, where 2p - 1
+# rounds to -1. Its derivative 1 / pdf(ndtri(p)) = sqrt(2 pi) exp(y^2 / 2).
+ndtri = unary("ndtri", _evaluated("ndtri"), lambda x, y: mul(SQRT_TWO_PI, exp(mul(0.5, mul(y, y)))),
+              convention="derivative infinite at p = 0 and p = 1")
 # erfcx(x) = exp(x^2) erfc(x): its derivative 2 x erfcx(x) - 2/sqrt(pi) stays finite where erfc underflows.
 erfcx = unary("erfcx", _evaluated("erfcx"), lambda x, y: sub(mul(mul(2.0, x), y), TWO_OVER_SQRT_PI))
 

@@ -146,6 +146,7 @@ TABLE = {
     special.gammaln: _composite(lambda sympy, x: sympy.log(sympy.Abs(sympy.gamma(x)))),
     special.polygamma: _composite(lambda sympy, x, *, order: sympy.polygamma(order, x)),
     special.erfcx: _composite(lambda sympy, x: sympy.exp(x ** 2) * sympy.erfc(x)),
+    special.ndtri: _composite(lambda sympy, p: sympy.sqrt(2) * sympy.erfinv(2 * p - 1)),
     special.jv: _composite(lambda sympy, x, *, order: sympy.besselj(order, x)),
     special.yv: _composite(lambda sympy, x, *, order: sympy.bessely(order, x)),
     special.iv: _composite(lambda sympy, x, *, order: sympy.besseli(order, x)),
