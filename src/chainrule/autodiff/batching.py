@@ -4,7 +4,6 @@ batching rule per primitive, so a function of one example runs on a whole batch 
 A primitive's rule is the ``batch`` of its stanza (``ops.batch_rules`` has the shared ones); elementwise
 primitives need none. A primitive without a rule raises an error naming it — never a silent Python loop.
 """
-import numpy as np
 
 from ..core.interpreter import ChainruleError, Interpreter, Tracer, interpreter_scope
 from ..core.avals import aval_of

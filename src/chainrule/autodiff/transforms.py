@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from ..core.avals import ShapedArray, aval_of, is_inexact
+from ..core.avals import aval_of, is_inexact
 from ..core.graph import eval_graph, make_graph
 from ..core.interpreter import Tracer, interpreter_depth
 from ..core.tracebacks import user_facing
