@@ -1,12 +1,11 @@
 """Pictures of the computational graph (``cr.draw``): DOT text, rendered by Graphviz when ``dot`` is
-installed, otherwise by chainrule's own layered layout drawn with matplotlib (PNG, SVG, PDF)."""
+installed, otherwise laid out by igraph (export/layout.py) and drawn with matplotlib (PNG, SVG, PDF)."""
 import os
 import shutil
 import subprocess
 
-import numpy as np
-
 from ..core.graph import Literal, Var
+from .layout import LABEL_FONT_SIZE, LABEL_PAD, NODE_FONT_SIZE, graphviz_layout, sugiyama_layout
 from .staging import is_scalar, number_variables, stage
 from .trace import _differentiable, _one_hot_partial, explain, format_number
 
@@ -104,6 +103,7 @@ def to_dot(function, *args, partials=True, mode="reverse", digits=6):
     digraph chainrule {
       rankdir=LR;
       node [shape=box, style=rounded, fontname="Helvetica"];
+      edge [fontname="Helvetica", fontsize=11, fontcolor="#1f4e9c"];
       v0 [label="v₀ = x\\n0", shape=ellipse];
       v1 [label="v₁ = sin\\n0"];
       v2 [label="v₂ = mul = y\\n0", peripheries=2];
@@ -113,7 +113,12 @@ def to_dot(function, *args, partials=True, mode="reverse", digits=6):
     }
     """
     nodes, edges = describe_graph(function, *args, partials=partials, mode=mode, digits=digits)
-    lines = ["digraph chainrule {", "  rankdir=LR;", '  node [shape=box, style=rounded, fontname="Helvetica"];']
+    return _dot_text(nodes, edges, digits)
+
+
+def _dot_text(nodes, edges, digits):
+    lines = ["digraph chainrule {", "  rankdir=LR;", '  node [shape=box, style=rounded, fontname="Helvetica"];',
+             '  edge [fontname="Helvetica", fontsize=11, fontcolor="#1f4e9c"];']
     for node in nodes:
         label = "\\n".join(_escape(line) for line in _label_lines(node, digits))
         style = {"input": ", shape=ellipse", "output": ", peripheries=2"}.get(node.role, "")
@@ -132,117 +137,98 @@ def _escape(text):
 def draw(function, *args, path="graph.svg", partials=True, mode="reverse", engine="auto", digits=6):
     """Draw the computational graph of ``function`` at ``args`` into ``path`` (.svg, .png, .pdf or .dot):
     nodes are the variables with their values (and adjoints or tangents, by ``mode``), edges the
-    dependencies labelled with the local partials. ``engine``: "auto" (Graphviz if ``dot`` is installed),
-    "graphviz" or "matplotlib". Returns the path written.
+    dependencies labelled with the local partials. ``engine``: "auto" (Graphviz if ``dot`` is installed,
+    otherwise "igraph"), "graphviz", or "igraph" (igraph's layered layout drawn with matplotlib).
+    Returns the path written.
 
     >>> import os, tempfile, chainrule as cr, chainrule.numpy as np
     >>> path = os.path.join(tempfile.mkdtemp(), "graph.svg")
-    >>> cr.draw(lambda x1, x2: np.sin(x1 / x2) * x2, 1.5, 0.5, path=path, engine="matplotlib") == path
+    >>> cr.draw(lambda x1, x2: np.sin(x1 / x2) * x2, 1.5, 0.5, path=path, engine="igraph") == path
     True
     """
     extension = os.path.splitext(str(path))[1].lower().lstrip(".")
     if extension not in FORMATS:
         raise ValueError(f"draw: path={path!r} must end in one of {', '.join('.' + f for f in FORMATS)}")
-    if engine not in ("auto", "graphviz", "matplotlib"):
-        raise ValueError(f"draw: engine={engine!r}; use 'auto', 'graphviz' or 'matplotlib'")
+    dot_program = _dot_program(engine)
     path = str(path)
     if extension == "dot":
         with open(path, "w", encoding="utf-8") as file:
             file.write(to_dot(function, *args, partials=partials, mode=mode, digits=digits) + "\n")
         return path
-    dot_program = shutil.which("dot")
-    if engine == "graphviz" and dot_program is None:
-        raise RuntimeError("draw: engine='graphviz' needs the Graphviz 'dot' program on PATH; install Graphviz "
-                           "or use engine='matplotlib'")
-    if engine in ("auto", "graphviz") and dot_program is not None:
+    if dot_program is not None:
         text = to_dot(function, *args, partials=partials, mode=mode, digits=digits)
         subprocess.run([dot_program, f"-T{extension}", "-o", path], input=text.encode("utf-8"), check=True)
         return path
-    nodes, edges = describe_graph(function, *args, partials=partials, mode=mode, digits=digits)
-    _render_matplotlib(nodes, edges, path, extension, digits)
+    layout = graph_layout(function, *args, partials=partials, mode=mode, engine="igraph", digits=digits)
+    render_figure(layout).savefig(path, format=extension, dpi=150, facecolor="white")
     return path
 
 
-# ------------------------------------------------------------------------------ layered layout
+def graph_layout(function, *args, partials=True, mode="reverse", engine="auto", digits=6):
+    """The geometry of ``draw``'s picture, in points: node boxes, edge polylines and partial-label boxes
+    (a ``layout.GraphLayout``), as Graphviz or igraph (by ``engine``, as in ``draw``) lays it out.
 
-def layered_layout(nodes, edges, sweeps=8):
-    """Positions {node: (layer, slot)}: layer = longest path from an input; slots ordered by the
-    barycentre of the neighbours, which keeps edge crossings few (Sugiyama's heuristic)."""
-    parents = {node: [] for node in nodes}
-    children = {node: [] for node in nodes}
-    for source, target, _ in edges:
-        parents[target].append(source)
-        children[source].append(target)
-    layer = {}
-    for node in nodes:  # nodes are in evaluation order, so parents come first
-        layer[node] = 1 + max((layer[p] for p in parents[node]), default=-1)
-    layers = {}
-    for node in nodes:
-        layers.setdefault(layer[node], []).append(node)
-    slot = {node: float(k) for members in layers.values() for k, node in enumerate(members)}
-    for sweep in range(sweeps):
-        order = sorted(layers) if sweep % 2 == 0 else sorted(layers, reverse=True)
-        for index in order:
-            neighbours = parents if sweep % 2 == 0 else children
-
-            def centre(node):
-                around = neighbours[node]
-                return sum(slot[n] for n in around) / len(around) if around else slot[node]
-            members = sorted(layers[index], key=lambda n: (centre(n), slot[n]))
-            layers[index] = members
-            for k, node in enumerate(members):
-                slot[node] = float(k)
-    # Centre every layer on the widest one.
-    widest = max(len(m) for m in layers.values())
-    return {node: (layer[node], slot[node] + (widest - len(layers[layer[node]])) / 2.0) for node in nodes}
+    >>> import chainrule.numpy as np
+    >>> layout = graph_layout(lambda x: np.sin(x) * x, 0.0, engine="igraph")
+    >>> len(layout.boxes), [route.label for route in layout.routes]
+    (3, ['1', '0', '0'])
+    """
+    dot_program = _dot_program(engine)
+    nodes, edges = describe_graph(function, *args, partials=partials, mode=mode, digits=digits)
+    texts = {node: "\n".join(_label_lines(node, digits)) for node in nodes}
+    if dot_program is not None:
+        return graphviz_layout(_dot_text(nodes, edges, digits), dot_program, nodes, edges, texts)
+    return sugiyama_layout(nodes, edges, texts)
 
 
-def _render_matplotlib(nodes, edges, path, extension, digits):
+_ENGINES = ("auto", "graphviz", "igraph")
+
+
+def _dot_program(engine):
+    """The Graphviz program to lay the picture out with, or None for igraph's layout."""
+    if engine == "matplotlib":  # the earlier name of the igraph engine, whose pictures matplotlib draws
+        engine = "igraph"
+    if engine not in _ENGINES:
+        raise ValueError(f"draw: engine={engine!r}; use {', '.join(repr(name) for name in _ENGINES)}")
+    if engine == "igraph":
+        return None
+    dot_program = shutil.which("dot")
+    if engine == "graphviz" and dot_program is None:
+        raise RuntimeError("draw: engine='graphviz' needs the Graphviz 'dot' program on PATH; install Graphviz "
+                           "or use engine='igraph'")
+    return dot_program
+
+
+# ------------------------------------------------------------------------------ matplotlib picture
+
+_FILL = {"input": "#dbe9f6", "intermediate": "#f4f4f4", "output": "#fde2c8"}
+
+
+def render_figure(layout):
+    """A matplotlib Figure of ``layout`` whose data coordinates are the layout's points, so what the
+    layout keeps clear stays clear in the picture."""
     from matplotlib.figure import Figure  # lazily: matplotlib is slow to import
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+    from matplotlib.path import Path
 
-    positions = layered_layout(nodes, edges)
-    layer_count = 1 + max(p[0] for p in positions.values())
-    slot_count = 1 + max(p[1] for p in positions.values())
-    width, height, gap_x, gap_y = 2.3, 0.95, 4.0, 1.5
-    figure = Figure(figsize=(max(4.0, layer_count * gap_x * 0.62), max(2.5, slot_count * gap_y * 0.62)))
+    figure = Figure(figsize=(max(layout.width, 1.0) / 72, max(layout.height, 1.0) / 72))
     axes = figure.add_axes((0, 0, 1, 1))
     axes.set_axis_off()
-    centre = {node: (x * gap_x, -y * gap_y) for node, (x, y) in positions.items()}
-    colours = {"input": "#dbe9f6", "intermediate": "#f4f4f4", "output": "#fde2c8"}
-    for node in nodes:
-        x, y = centre[node]
-        box = FancyBboxPatch((x - width / 2, y - height / 2), width, height,
-                             boxstyle="round,pad=0.02,rounding_size=0.15", linewidth=1.6 if node.role == "output"
-                             else 1.0, edgecolor="#333333", facecolor=colours[node.role], zorder=2)
-        axes.add_patch(box)
-        axes.text(x, y, "\n".join(_label_lines(node, digits)), ha="center", va="center", fontsize=8.5, zorder=3)
-    for source, target, label in edges:
-        (x0, y0), (x1, y1) = centre[source], centre[target]
-        start, end = _box_exit(x0, y0, x1, y1, width, height), _box_exit(x1, y1, x0, y0, width, height)
-        bend = 0.0 if positions[target][0] - positions[source][0] <= 1 else 0.18
-        arrow = FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=11, linewidth=0.9,
-                                color="#555555", connectionstyle=f"arc3,rad={bend}", zorder=1)
-        axes.add_patch(arrow)
-        if label:
-            mx, my = (start[0] + end[0]) / 2, (start[1] + end[1]) / 2
-            if bend:  # the arc's midpoint lies off the chord, on its right side
-                dx, dy = end[0] - start[0], end[1] - start[1]
-                mx, my = mx + bend * dy / 2, my - bend * dx / 2
-            axes.text(mx, my, label, ha="center", va="center", fontsize=7.5, color="#1f4e9c", zorder=4,
-                      bbox=dict(boxstyle="round,pad=0.15", facecolor="white", edgecolor="none", alpha=0.9))
-    xs = [c[0] for c in centre.values()]
-    ys = [c[1] for c in centre.values()]
-    axes.set_xlim(min(xs) - width, max(xs) + width)
-    axes.set_ylim(min(ys) - height * 1.2, max(ys) + height * 1.2)
-    axes.set_aspect("equal")
-    figure.savefig(path, format=extension, dpi=150, bbox_inches="tight", facecolor="white")
-
-
-def _box_exit(x, y, towards_x, towards_y, width, height):
-    """Where the segment from a box's centre towards a point leaves the box."""
-    dx, dy = towards_x - x, towards_y - y
-    if dx == 0 and dy == 0:
-        return x, y
-    scale = min((width / 2) / abs(dx) if dx else np.inf, (height / 2) / abs(dy) if dy else np.inf)
-    return x + dx * scale, y + dy * scale
+    axes.set_xlim(0, max(layout.width, 1.0))
+    axes.set_ylim(0, max(layout.height, 1.0))
+    for node, box in layout.boxes.items():
+        axes.add_patch(FancyBboxPatch((box.left, box.bottom), box.right - box.left, box.top - box.bottom,
+                                      boxstyle="round,pad=0,rounding_size=5", facecolor=_FILL[node.role],
+                                      edgecolor="#333333", linewidth=1.6 if node.role == "output" else 0.9,
+                                      zorder=2))
+        axes.text(*box.centre, layout.texts[node], ha="center", va="center", fontsize=NODE_FONT_SIZE,
+                  parse_math=False, zorder=3)
+    for route in layout.routes:
+        axes.add_patch(FancyArrowPatch(path=Path(route.points), arrowstyle="-|>", mutation_scale=9,
+                                       linewidth=0.8, color="#555555", zorder=1))
+        if route.label_box is not None:
+            axes.text(*route.label_box.centre, route.label, ha="center", va="center", fontsize=LABEL_FONT_SIZE,
+                      color="#1f4e9c", parse_math=False, zorder=4,
+                      bbox=dict(boxstyle=f"square,pad={LABEL_PAD / LABEL_FONT_SIZE}", facecolor="white",
+                                edgecolor="none"))
+    return figure
