@@ -1,16 +1,34 @@
 """The ``chainrule`` command: ``diff``, ``trace``, ``graph``, ``formula`` and ``demo`` on formulas read by
-chainrule's own safe parser (chainrule.expression); user errors exit with status 2."""
+chainrule's own safe parser (chainrule.expression); usage errors exit with status 2, mathematical ones
+(a point outside the formula's domain) with status 1."""
 import argparse
 import math
 import sys
+import warnings
 
 LECTURE_FORMULA = "(sin(x1/x2) + (x1/x2 - exp(x2))) * (x1/x2 - exp(x2))"
 LECTURE_POINT = {"x1": 1.5, "x2": 0.5}
 METHODS = ("all", "reverse", "forward", "fd", "complex", "symbolic")
+MAX_DIGITS = 17  # float64 has at most 17 significant decimals
+SIMPLIFY_SECONDS = 10.0
+# Formula functions that are not complex-analytic on the reals, or have no complex version in NumPy:
+# the complex step cannot differentiate them.
+NOT_COMPLEX_ANALYTIC = ("abs", "sign", "floor", "ceil", "cbrt", "arctan2", "hypot", "logaddexp", "maximum",
+                        "minimum")
 
 
 class CommandError(Exception):
     """A user error: printed without a traceback, exit status 2."""
+
+
+class MathError(CommandError):
+    """The question has no numeric answer (a point outside the formula's domain): exit status 1."""
+
+    status = 1
+
+
+class MethodUnavailable(CommandError):
+    """One differentiation method does not apply to this formula (``--method all`` shows it as n/a)."""
 
 
 # ------------------------------------------------------------------------------------------- inputs
@@ -52,6 +70,7 @@ def parse_point(items):
 def load_formula(text, point=None):
     """Parse the formula; with a point, its variables must be exactly the point's names."""
     from .expression import ExpressionError, parse
+    text = text.lstrip()  # main() shields a leading '-' from argparse with a space
     try:
         expression = parse(text, variables=None if point is None else tuple(point))
     except ExpressionError as error:
@@ -74,19 +93,61 @@ def formula_and_point(arguments):
     return expression.function(tuple(point)), point
 
 
+def expression_and_point(arguments):
+    point = parse_point(arguments.at)
+    formula_and_point(arguments)  # the same checks and messages
+    return load_formula(arguments.formula, point), point
+
+
+def checked_value(expression, point):
+    """f at the point as a float; a point where f is NaN or infinite is a MathError naming the operation."""
+    import numpy as np
+    function = expression.function(tuple(point))
+    with np.errstate(all="ignore"):
+        value = float(function(*point.values()))
+    if math.isfinite(value):
+        return value
+    at = ", ".join(f"{k}={v:g}" for k, v in point.items())
+    culprit = expression.first_nonfinite(point)
+    if math.isnan(value):
+        where = f": {culprit}" if culprit else ""
+        raise MathError(f"the point {at} is outside the formula's domain{where} (f = nan); "
+                        f"choose a point where every operation is defined")
+    where = f": {culprit}" if culprit else ""
+    raise MathError(f"f is {value:g} at {at}{where}, so it has no derivative there (a pole, or a number beyond "
+                    f"float64's range); choose another point")
+
+
 # ------------------------------------------------------------------------------------------- methods
 
 def _float(value):
     return float(value.real) if isinstance(value, complex) else float(value)
 
 
-def gradient_by(method, function, point):
-    """The gradient of ``function`` at ``point`` (a dict) by one method, as a list of floats."""
-    import numpy as np
+def gradient_by(method, function, point, expression=None, notes=None):
+    """The gradient of ``function`` at ``point`` (a dict) by one method, as a list of floats.
 
+    A method that does not apply raises MethodUnavailable with the reason; warnings of the
+    finite-difference methods are added to ``notes`` (a list) instead of being printed raw."""
+    import numpy as np
+    with np.errstate(all="ignore"), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gradient = _gradient_by(method, function, point, expression)
+    for warning in caught:
+        if notes is not None and not issubclass(warning.category, (RuntimeWarning, DeprecationWarning)):
+            notes.append(f"{method}: {warning.message}")
+    return gradient
+
+
+def _gradient_by(method, function, point, expression):
     import chainrule as cr
     values = [float(v) for v in point.values()]
     count = len(values)
+    if method == "complex" and expression is not None:
+        unusable = [name for name in expression.functions if name in NOT_COMPLEX_ANALYTIC]
+        if unusable:
+            raise MethodUnavailable(f"the complex step cannot differentiate {', '.join(unusable)} (not "
+                                    f"complex-analytic, or no complex version in NumPy); use --method fd")
     if method == "reverse":
         return [float(g) for g in cr.grad(function, argnums=tuple(range(count)))(*values)]
     if method == "forward":
@@ -96,22 +157,37 @@ def gradient_by(method, function, point):
             gradient.append(float(cr.jvp(function, tuple(values), tuple(tangents))[1]))
         return gradient
     if method in ("fd", "complex"):
-        derivative = _finite_difference()
-        gradient = []
-        for position in range(count):
-            def along(t, position=position):
-                arguments = list(values)
-                arguments[position] = t
-                return function(*arguments)
-            result = derivative(along, values[position], method="central" if method == "fd" else "complex")
-            gradient.append(_float(np.asarray(result).item()))
-        return gradient
+        return _finite_difference_gradient(method, function, values)
     if method == "symbolic":
         from . import symbolic
         names = tuple(point)
-        replacements, expressions = symbolic.gradient(function, names)
+        try:
+            replacements, expressions = symbolic.gradient(function, names)
+        except symbolic.SymbolicError as error:
+            raise MethodUnavailable(str(error)) from None
         return [float(v) for v in symbolic.evaluate((replacements, expressions), names, values)]
     raise CommandError(f"--method {method!r}: choose one of {', '.join(METHODS)}")
+
+
+def _finite_difference_gradient(method, function, values):
+    import numpy as np
+    derivative = _finite_difference()
+    gradient = []
+    for position in range(len(values)):
+        def along(t, position=position):
+            arguments = list(values)
+            arguments[position] = t
+            return function(*arguments)
+        try:
+            result, info = derivative(along, values[position], method="central" if method == "fd" else "complex",
+                                      return_info=True)
+        except (TypeError, ValueError) as error:  # a function without a complex version
+            raise MethodUnavailable(f"the complex step does not apply: {error}") from None
+        if method == "complex" and info.method != "complex":
+            raise MethodUnavailable("the complex step does not apply: the formula is not complex-analytic "
+                                    "here (use --method fd)")
+        gradient.append(_float(np.asarray(result).item()))
+    return gradient
 
 
 def _finite_difference():
@@ -128,30 +204,58 @@ def _finite_difference():
 # ------------------------------------------------------------------------------------------- commands
 
 def command_diff(arguments, out):
-    function, point = formula_and_point(arguments)
-    value = float(function(*point.values()))
+    expression, point = expression_and_point(arguments)
+    function = expression.function(tuple(point))
+    value = checked_value(expression, point)
     names = list(point)
     at = ", ".join(f"{k}={v:g}" for k, v in point.items())
     out.write(f"f({at}) = {value:.15g}\n")
+    notes = []
     if arguments.method != "all":
-        gradient = gradient_by(arguments.method, function, point)
+        try:
+            gradient = gradient_by(arguments.method, function, point, expression, notes)
+        except MethodUnavailable as error:
+            raise CommandError(f"--method {arguments.method} does not apply to this formula: {error}") from None
         for name, component in zip(names, gradient):
             out.write(f"df/d{name} = {component:.15g}\n")
+        _write_notes(notes, gradient, names)
         return 0
-    reference = gradient_by("reverse", function, point)
+    reference = gradient_by("reverse", function, point, expression, notes)
     rows = []
     for method in METHODS[1:]:
         try:
-            gradient = gradient_by(method, function, point)
+            gradient = gradient_by(method, function, point, expression, notes)
+        except MethodUnavailable as error:
+            rows.append([method] + ["n/a"] * len(names) + [str(error)])
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # inf - inf at a singular derivative
             difference = max(abs(a - b) for a, b in zip(gradient, reference)) if names else 0.0
-            rows.append([method] + [f"{g:.15g}" for g in gradient] + [f"{difference:.1e}"])
-        except CommandError as error:
-            rows.append([method] + ["-"] * len(names) + [str(error)])
+        rows.append([method] + [f"{g:.15g}" for g in gradient] + [f"{difference:.1e}"])
     header = ["method"] + [f"df/d{name}" for name in names] + ["max |difference| from reverse"]
     widths = [max(len(r[k]) for r in rows + [header]) for k in range(len(header))]
     for row in [header] + rows:
         out.write("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() + "\n")
+    _write_notes(notes, reference, names)
     return 0
+
+
+def _write_notes(notes, gradient, names):
+    """Remarks that qualify the numbers (on stderr, so that stdout stays the numbers)."""
+    singular = [name for name, component in zip(names, gradient) if not math.isfinite(component)]
+    if singular:
+        notes.append(f"{', '.join('df/d' + name for name in singular)} is not finite here: the formula is not "
+                     f"differentiable at this point (an infinite slope, as sqrt at 0, or a corner)")
+    for note in dict.fromkeys(notes):
+        sys.stderr.write(f"note: {note}\n")
+
+
+def _note_outside_domain(expression, point):
+    """Trace tables and pictures still show where NaN or infinity appears, with a note saying so."""
+    try:
+        checked_value(expression, point)
+    except MathError as error:
+        sys.stderr.write(f"note: {error}\n")
 
 
 def _table_text(explanation, arguments):
@@ -174,8 +278,10 @@ def _can_print_unicode():
 
 def command_trace(arguments, out):
     import chainrule as cr
-    function, point = formula_and_point(arguments)
-    wrt = arguments.wrt or next(iter(point))
+    expression, point = expression_and_point(arguments)
+    function = expression.function(tuple(point))
+    _note_outside_domain(expression, point)
+    wrt = next(iter(point)) if arguments.wrt is None else arguments.wrt
     if wrt not in point:
         raise CommandError(f"--wrt {wrt}: not a variable of the formula ({', '.join(point)})")
     explanation = cr.explain(function, *point.values(), mode=arguments.mode, wrt=wrt, digits=arguments.digits,
@@ -186,7 +292,9 @@ def command_trace(arguments, out):
 
 def command_graph(arguments, out):
     from .export import draw
-    function, point = formula_and_point(arguments)
+    expression, point = expression_and_point(arguments)
+    function = expression.function(tuple(point))
+    _note_outside_domain(expression, point)
     path = arguments.output
     if not path.lower().endswith((".png", ".svg", ".dot", ".pdf")):
         raise CommandError(f"-o {path}: the file name must end in .png, .svg, .pdf or .dot")
@@ -209,16 +317,23 @@ def command_formula(arguments, out):
     if arguments.wrt is not None and arguments.wrt not in names:
         raise CommandError(f"--wrt {arguments.wrt}: not a variable of the formula ({', '.join(names)})")
     out.write(f"f = {symbolic.formula(function, names)}\n")
-    if arguments.hessian:
-        result = symbolic.hessian(function, names, simplify=arguments.simplify)
-        labels = [f"d2f/d{a}d{b}" for a in names for b in names]
-    elif arguments.wrt is not None:
-        result = symbolic.derivative(function, names, wrt=arguments.wrt, simplify=arguments.simplify)
-        labels = [f"df/d{arguments.wrt}"]
-    else:
-        result = symbolic.gradient(function, names, simplify=arguments.simplify)
-        labels = [f"df/d{name}" for name in names]
-    if arguments.simplify:
+    options = {"simplify": arguments.simplify, "time_limit": arguments.time_limit if arguments.simplify else None}
+    simplified = arguments.simplify
+    try:
+        if arguments.hessian:
+            labels = [f"d2f/d{a}d{b}" for a in names for b in names]
+            result = symbolic.hessian(function, names, **options)
+        elif arguments.wrt is not None:
+            labels = [f"df/d{arguments.wrt}"]
+            result = symbolic.derivative(function, names, wrt=arguments.wrt, **options)
+        else:
+            labels = [f"df/d{name}" for name in names]
+            result = symbolic.gradient(function, names, **options)
+    except symbolic.SimplificationTimeout as stopped:
+        sys.stderr.write(f"note: simplification was cut short after {stopped.seconds:g} s (--time-limit); "
+                         f"printing the unsimplified result\n")
+        result, simplified = stopped.unsimplified, False
+    if simplified:
         expressions = result if isinstance(result, (list, tuple)) else [result]
         replacements = []
     else:
@@ -268,10 +383,56 @@ class _Parser(argparse.ArgumentParser):
         raise CommandError(f"{self.prog}: {message}")
 
 
+def _digits(text):
+    """--digits: a whole number of decimals that float64 can show."""
+    try:
+        digits = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of decimals, got {text!r}") from None
+    if not 0 <= digits <= MAX_DIGITS:
+        raise argparse.ArgumentTypeError(f"give 0 to {MAX_DIGITS} decimals, got {digits}")
+    return digits
+
+
+def _seconds(text):
+    """--time-limit: a positive, finite number of seconds."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise argparse.ArgumentTypeError(f"give a positive number of seconds, got {text}")
+    return seconds
+
+
+class _Version(argparse.Action):
+    """--version: print the installed version to the command's output stream and stop."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        raise _Finished(f"chainrule {_version()}\n")
+
+
+class _Finished(Exception):
+    """Raised by --version: the text to print, then exit status 0."""
+
+
+def _version():
+    from importlib import metadata
+    try:
+        return metadata.version("chainrule")
+    except metadata.PackageNotFoundError:
+        from . import __version__
+        return __version__
+
+
 def build_parser():
     """The argument parser of the ``chainrule`` command (one subparser per subcommand)."""
     parser = _Parser(prog="chainrule", description="Derivatives of formulas: values, trace tables, "
                                                    "pictures of the graph and symbolic derivatives.")
+    parser.add_argument("--version", action=_Version, help="print the version of chainrule and exit")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     at_help = "values of the variables, e.g. x1=1.5,x2=0.5"
     formula_help = ("the formula: numbers, variables, + - * / **, parentheses and functions such as "
@@ -286,7 +447,7 @@ def build_parser():
     diff.set_defaults(run=command_diff)
 
     def table_options(sub):
-        sub.add_argument("--digits", type=int, default=6, help="decimals shown (default 6)")
+        sub.add_argument("--digits", type=_digits, default=6, help=f"decimals shown, 0 to {MAX_DIGITS} (default 6)")
         sub.add_argument("--lecture", action="store_true",
                          help="round every intermediate to four decimals, as the lecture's hand calculation")
         sub.add_argument("--format", choices=("text", "markdown", "html"), default="text")
@@ -318,6 +479,9 @@ def build_parser():
     formula.add_argument("--wrt", help="one variable: print df/d(that variable) only")
     formula.add_argument("--hessian", action="store_true", help="print the Hessian")
     formula.add_argument("--simplify", action="store_true", help="one simplified expression per entry")
+    formula.add_argument("--time-limit", type=_seconds, default=SIMPLIFY_SECONDS, metavar="SECONDS",
+                         help=f"with --simplify: print the unsimplified result if SymPy takes longer "
+                              f"(default {SIMPLIFY_SECONDS:g})")
     formula.set_defaults(run=command_formula)
 
     demo = commands.add_parser("demo", help="the lecture's worked example end to end",
@@ -326,6 +490,35 @@ def build_parser():
     table_options(demo)
     demo.set_defaults(run=command_demo)
     return parser
+
+
+def _shield_leading_minus(parser, argv):
+    """A formula such as ``-x**2`` starts like an option: give it a leading space (the parser skips it),
+    so that argparse reads it as the formula. Option names and option values are left alone."""
+    from .expression import ExpressionError, parse
+    subparsers = [action for action in parser._actions if isinstance(action, argparse._SubParsersAction)]
+    if not argv or not subparsers or argv[0] not in subparsers[0].choices:
+        return argv
+    options = subparsers[0].choices[argv[0]]._option_string_actions
+    shielded, expects_value = [argv[0]], False
+    for token in argv[1:]:
+        if expects_value:
+            shielded.append(token)
+            expects_value = False
+            continue
+        if token in options:
+            expects_value = options[token].nargs is None
+            shielded.append(token)
+            continue
+        if token.startswith("-") and not token.startswith("--") and len(token) > 1:
+            try:
+                parse(token)
+            except ExpressionError:
+                pass
+            else:
+                token = " " + token
+        shielded.append(token)
+    return shielded
 
 
 def main(argv=None, out=None):
@@ -337,24 +530,40 @@ def main(argv=None, out=None):
     df/dy = 2
     0
     """
+    import numpy as np
     out = out or sys.stdout
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    arguments = None
     try:
-        arguments = parser.parse_args(argv)
+        arguments = parser.parse_args(_shield_leading_minus(parser, argv))
         if arguments.command is None:
             parser.print_help(out)
             return 2
-        return arguments.run(arguments, out)
+        with np.errstate(all="ignore"):
+            return arguments.run(arguments, out)
+    except _Finished as finished:
+        out.write(str(finished))
+        return 0
     except BrokenPipeError:
         # The reader (e.g. `| head`) stopped early: not an error of the command.
         import os
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except CommandError as error:
-        name = getattr(locals().get("arguments"), "command", None)
-        prefix = f"chainrule {name}" if name else "chainrule"
-        message = str(error)
-        if not message.startswith("chainrule"):
-            message = f"{prefix}: error: {message}"
-        sys.stderr.write(message + "\n")
-        return 2
+        return _report(error, arguments, getattr(error, "status", 2))
+    except Exception as error:  # noqa: BLE001 - a command-line tool answers with a message, never a traceback
+        from .finite_diff import FiniteDifferenceError
+        from .symbolic.convert import SymbolicError
+        status = 1 if isinstance(error, (ArithmeticError, FiniteDifferenceError, SymbolicError)) else 2
+        return _report(f"{type(error).__name__}: {error}", arguments, status)
+
+
+def _report(error, arguments, status):
+    name = getattr(arguments, "command", None)
+    prefix = f"chainrule {name}" if name else "chainrule"
+    message = str(error)
+    if not message.startswith("chainrule"):
+        message = f"{prefix}: error: {message}"
+    sys.stderr.write(message + "\n")
+    return status

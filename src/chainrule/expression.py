@@ -257,6 +257,53 @@ class Expression:
         formula.__doc__ = self.text
         return formula
 
+    @property
+    def functions(self):
+        """The chainrule.numpy functions the formula calls, in order of first appearance.
+
+        >>> parse("abs(x) + sin(x)*abs(y)").functions
+        ('abs', 'sin')
+        """
+        names = []
+        for node in _postfix(self.tree):
+            if node[0] == "call" and node[1] not in names:
+                names.append(node[1])
+        return tuple(names)
+
+    def first_nonfinite(self, values):
+        """The first operation that turns finite numbers into NaN or infinity at ``values`` (a dict),
+        written with those numbers and its result, e.g. ``'log(-1) = nan'``; None when every result is finite.
+
+        >>> parse("2 + log(x - 3)").first_nonfinite({"x": 2.0})
+        'log(-1) = nan'
+        >>> parse("x / (y - 1)").first_nonfinite({"x": 1.0, "y": 1.0}) is None, parse("x").first_nonfinite({"x": 1.0})
+        (False, None)
+        """
+        import numpy
+        stack = []
+        with numpy.errstate(all="ignore"):
+            for node in _postfix(self.tree):
+                if node[0] in ("number", "variable"):
+                    stack.append(float(node[1]) if node[0] == "number" else float(values[node[1]]))
+                    continue
+                if node[0] == "negate":
+                    arguments = [stack.pop()]
+                elif node[0] == "binary":
+                    arguments = stack[-2:]
+                    del stack[-2:]
+                else:
+                    arguments = stack[len(stack) - len(node[2]):]
+                    del stack[len(stack) - len(node[2]):]
+                result = float(_evaluate_node(node, arguments))
+                if not numpy.isfinite(result) and all(numpy.isfinite(a) for a in arguments):
+                    if node[0] == "binary":
+                        # parenthesized negatives: (-1) ** 0.5, not -1 ** 0.5 (which is -(1 ** 0.5))
+                        left, right = (f"({a:g})" if a < 0 else f"{a:g}" for a in arguments)
+                        return f"{left} {node[1]} {right} = {result:g}"
+                    return f"{node[1]}({', '.join(f'{a:g}' for a in arguments)}) = {result:g}"
+                stack.append(result)
+        return None
+
     def __repr__(self):
         return f"Expression({self.text!r})"
 
@@ -305,6 +352,16 @@ def _postfix(tree):
 
 
 _BINARY = {"+": "add", "-": "subtract", "*": "multiply", "/": "divide", "**": "power"}
+
+
+def _evaluate_node(node, arguments):
+    """One operation of the postfix program on plain numbers (NumPy semantics: NaN, not exceptions)."""
+    import numpy
+    if node[0] == "negate":
+        return numpy.negative(arguments[0])
+    if node[0] == "binary":
+        return getattr(numpy, _BINARY[node[1]])(*arguments)
+    return getattr(numpy, node[1])(*arguments)
 
 
 def _evaluate(tree, values):

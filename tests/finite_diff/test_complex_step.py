@@ -51,3 +51,14 @@ def test_jacobian_complex_probe_catches_non_analytic_component():
         j = fd.jacobian(f, x, method="complex")
     exact = np.array([[np.cos(0.4) * 1.5, np.sin(0.4)], [1.5, 0.4]])
     np.testing.assert_allclose(j, exact, rtol=1e-8)
+
+
+def test_complex_step_keeps_float32():
+    # float32 x was stepped in complex128, so the result came back float64
+    x = np.float32([0.7, 0.2])
+    value = fd.derivative(np.sin, x, method="complex")
+    assert value.dtype == np.float32
+    np.testing.assert_allclose(value, np.cos(x.astype(float)), rtol=1e-6)
+    gradient = fd.gradient(lambda v: np.sum(np.sin(v)), x, method="complex")
+    assert gradient.dtype == np.float32
+    np.testing.assert_allclose(gradient, np.cos(x.astype(float)), rtol=1e-6)

@@ -46,10 +46,11 @@ def test_squire_trapp_complex_step_one_evaluation():
     value = fd.derivative(f, SQUIRE_TRAPP_X, method="complex", probe=False)
     assert relative(value, SQUIRE_TRAPP_DERIVATIVE) <= 4.5e-16
     assert f.calls == 1
-    # with the analyticity probe (the default) two real evaluations are added
+    # with the probe (the default) f(x) and two real steps are added: f must be real at x, Re f(x + ih)
+    # must be f(x), and a real-step difference must agree
     f = Counter(squire_trapp)
     assert relative(fd.derivative(f, SQUIRE_TRAPP_X, method="complex"), SQUIRE_TRAPP_DERIVATIVE) <= 4.5e-16
-    assert f.calls == 3
+    assert f.calls == 4
 
 
 @pytest.mark.parametrize("f, exact, x, bounds", [
@@ -193,3 +194,78 @@ def test_fd_module_reexports_public_api():
     assert set(chainrule.fd.__all__) == set(chainrule.finite_diff.__all__)
     for name in ("derivative", "gradient", "jacobian", "jvp", "hessian", "hvp", "check_grad"):
         assert callable(getattr(chainrule.fd, name))
+
+
+@pytest.mark.parametrize("f, x", [(np.log, -1.0), (np.sqrt, -4.0), (np.arcsin, 2.0), (np.log, np.float32(-1.0))])
+def test_complex_step_outside_the_real_domain_is_not_ok(f, x):
+    # Im f(x + ih) / h was ~1e31 with status 'ok': f(x + ih) lies on a complex branch there
+    with np.errstate(invalid="ignore"), pytest.warns(fd.FiniteDifferenceWarning, match="real domain"):
+        value, info = fd.derivative(f, x, method="complex", return_info=True)
+    assert info.status == "nonfinite" and np.isnan(value) and value.dtype == np.asarray(x).dtype
+    with np.errstate(invalid="ignore"), pytest.raises(fd.FiniteDifferenceError):
+        fd.derivative(f, x, method="complex", strict=True)
+
+
+def test_complex_step_of_a_complex_valued_function_falls_back_to_central():
+    f = lambda x: np.log(x + 0j)  # complex on the negative axis: i*pi + log|x|
+    with pytest.warns(fd.FiniteDifferenceWarning, match="complex values at real x"):
+        value, info = fd.derivative(f, -2.0, method="complex", return_info=True)
+    assert info.status == "not real-valued" and info.method == "central"
+    assert abs(value - (-0.5)) < 1e-8
+
+
+def test_bounds_too_narrow_for_any_step_warn():
+    # returned 1.0 (cos(1) = 0.54) with status 'one-sided' and no warning
+    with pytest.warns(fd.FiniteDifferenceWarning, match="widen the bounds"):
+        value, info = fd.derivative(np.sin, 1.0, bounds=(1 - 1e-15, 1 + 1e-15), return_info=True)
+    assert info.status == "inaccurate" and info.error >= abs(value - np.cos(1.0))
+    with pytest.raises(fd.FiniteDifferenceError, match="widen the bounds"):
+        fd.derivative(np.sin, 1.0, bounds=(1 - 1e-15, 1 + 1e-15), strict=True)
+
+
+@pytest.mark.parametrize("extrapolate", [False, True])
+def test_aliased_large_steps_do_not_give_an_optimistic_bound(extrapolate):
+    # sin at 1e12: steps of ~1e6 alias the oscillation; the bound was 1e-7 for a true error of 0.8
+    value, info = fd.derivative(np.sin, 1e12, extrapolate=extrapolate, return_info=True)
+    assert info.error >= abs(value - np.cos(1e12))
+    assert info.status == "ok" and abs(value - np.cos(1e12)) < 1e-5
+
+
+def test_unreliable_bound_is_said_in_the_status():
+    # at 1e15 only steps above 1 are representable: the estimates never settle
+    with pytest.warns(fd.FiniteDifferenceWarning, match="unreliable"):
+        value, info = fd.derivative(np.sin, 1e15, return_info=True)
+    assert info.status == "unreliable"
+
+
+def test_complex_x_is_differentiated_along_the_real_axis():
+    # the imaginary part of the result was silently dropped
+    z = np.array([1 + 2j, -0.5 + 0.25j])
+    value = fd.derivative(np.exp, z)
+    assert value.dtype == np.complex128
+    np.testing.assert_allclose(value, np.exp(z), rtol=1e-8)
+    np.testing.assert_allclose(fd.gradient(lambda v: np.sum(np.sin(v)), z), np.cos(z), rtol=1e-8)
+    value = fd.derivative(np.exp, np.complex64(0.5 + 1j))
+    assert value.dtype == np.complex64 and abs(value - np.exp(0.5 + 1j)) < 1e-3
+    with pytest.raises(ValueError, match="method='complex' needs a real x"):
+        fd.derivative(np.exp, 1 + 2j, method="complex")
+    with pytest.raises(TypeError, match="complex dtype"):
+        fd.hessian(lambda v: np.sum(v ** 2), z)
+
+
+def test_complex_valued_function_of_real_x_keeps_its_imaginary_part():
+    value = fd.derivative(lambda t: np.exp(1j * t), 1.0)
+    assert abs(value - 1j * np.exp(1j)) < 1e-8
+
+
+def test_clear_errors_for_bad_output_and_bounds():
+    with pytest.raises(TypeError, match="f returned str; expected a number or an array of numbers"):
+        fd.derivative(lambda x: "1.5", 1.0)
+    with pytest.raises(TypeError, match="f returned an array of dtype <U"):
+        fd.gradient(lambda x: np.array(["a", "b"]), np.ones(2))
+    with pytest.raises(ValueError, match=r"bounds=\(nan, 2\): the lower bound is NaN"):
+        fd.derivative(np.sin, 1.0, bounds=(np.nan, 2))
+    with pytest.raises(ValueError, match="the upper bound is NaN"):
+        fd.derivative(np.sin, 1.0, bounds=(0, float("nan")))
+    with pytest.raises(ValueError, match="complex x"):
+        fd.derivative(np.exp, 1 + 1j, bounds=(0, 2))

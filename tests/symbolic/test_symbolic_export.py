@@ -266,3 +266,38 @@ def test_export_restores_the_garbage_collector():
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize("function, jax_name", [(cnp.logaddexp, "logaddexp"), (cnp.logaddexp2, "logaddexp2")])
+def test_logaddexp_exports_without_overflow(function, jax_name):
+    # exported as log(exp(x) + exp(y)): inf at x = 800, so the value was inf and df/dx was 0
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    reference = getattr(jax.numpy, jax_name)
+    for point in ((800.0, 1.0), (800.0, 790.0), (1.0, 800.0), (-3.0, 2.0), (-900.0, -905.0)):
+        value = symbolic.evaluate(([], [symbolic.formula(function, "x y")]), "x y", list(point))[0]
+        assert value == pytest.approx(float(reference(*point)), rel=1e-14)
+        gradient = symbolic.evaluate(symbolic.gradient(function, "x y"), "x y", list(point))
+        expected = [float(g) for g in jax.grad(reference, argnums=(0, 1))(*point)]
+        assert gradient == pytest.approx(expected, rel=1e-12, abs=1e-300)
+
+
+def test_simplify_past_the_time_limit_raises_with_the_unsimplified_result():
+    def slow(x, y):
+        return cnp.sin(x * y) + cnp.cos(x / y) * cnp.exp(x - y) + cnp.log(x ** 2 + y ** 2) + cnp.sqrt(x * y + 1)
+    with pytest.raises(symbolic.SimplificationTimeout) as stopped:
+        symbolic.hessian(slow, "x y", simplify=True, time_limit=0.5)
+    replacements, (matrix,) = stopped.value.unsimplified
+    values = symbolic.evaluate((replacements, list(matrix)), "x y", [0.7, 1.3])
+    expected = np.asarray(cr.hessian(slow, argnums=(0, 1))(0.7, 1.3), dtype=float).ravel()
+    assert values == pytest.approx(list(expected), rel=1e-10)
+    assert symbolic.gradient(lambda x, y: x * y, "x y", simplify=True, time_limit=30) == [y, x]
+    with pytest.raises(ValueError, match="time_limit"):
+        symbolic.gradient(lambda x, y: x * y, "x y", simplify=True, time_limit=0)
+
+
+def test_evaluate_at_a_pole_gives_inf_not_zero_division():
+    # lambdify with Python floats raised ZeroDivisionError for 1/x at 0
+    with np.errstate(divide="ignore"):
+        values = symbolic.evaluate(symbolic.gradient(lambda x: 1 / x, "x"), "x", [0.0])
+    assert np.isinf(values[0]) or np.isnan(values[0])

@@ -7,7 +7,7 @@ import subprocess
 from ..core.graph import Literal, Var
 from .layout import LABEL_FONT_SIZE, LABEL_PAD, NODE_FONT_SIZE, graphviz_layout, sugiyama_layout
 from .staging import is_scalar, number_variables, stage
-from .trace import _differentiable, _one_hot_partial, explain, format_number
+from .trace import _differentiable, _one_hot_partial, explain, format_number, name_outputs
 
 _SUBSCRIPTS = str.maketrans("-0123456789", "₋₀₁₂₃₄₅₆₇₈₉")
 FORMATS = ("png", "svg", "pdf", "dot")
@@ -64,8 +64,7 @@ def describe_graph(function, *args, partials=True, mode="reverse", digits=6):
                 label = "0"
             for var in equation.outputs:
                 edges.append((nodes[atom], nodes[var], label))
-    output_names = ["y"] if len(graph.outvars) == 1 else [f"y{k + 1}" for k in range(len(graph.outvars))]
-    for name, atom in zip(output_names, graph.outvars):
+    for name, atom in zip(name_outputs(len(graph.outvars), names), graph.outvars):
         if isinstance(atom, Var):
             node = nodes[atom]
             node.role = "output"

@@ -225,6 +225,17 @@ class Explanation:
 
 # ------------------------------------------------------------------------------------------ explain
 
+def name_outputs(count, input_names):
+    """Names for the outputs: y (or y1, y2, ...), else the first of f, out, result... that no input uses, so a
+    table never shows an input and an output under one name."""
+    taken = set(input_names)
+    for stem in ("y", "f", "out", "result", "output"):
+        names = [stem] if count == 1 else [f"{stem}{k + 1}" for k in range(count)]
+        if not taken & set(names):
+            return names
+    return [f"output_{k + 1}" for k in range(count)]
+
+
 def _select_input(wrt, names, count):
     if isinstance(wrt, str):
         if wrt not in names:
@@ -301,7 +312,7 @@ def explain(function, *args, mode="both", wrt=0, tangents=None, output=0, digits
         else:
             for position, var in enumerate(equation.outputs):
                 primal_rows.append(Row(Ref("value", numbers[var]), "=", tokens + [f"[{position}]"], None, env[var]))
-    output_names = ["y"] if len(graph.outvars) == 1 else [f"y{k + 1}" for k in range(len(graph.outvars))]
+    output_names = name_outputs(len(graph.outvars), names)
     outputs = [read(v) for v in graph.outvars]
     for name, atom, value in zip(output_names, graph.outvars, outputs):
         primal_rows.append(Row(Ref("value", name), "=", [ref_of(atom)], None, value))

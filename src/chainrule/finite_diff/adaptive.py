@@ -127,8 +127,9 @@ class _Levels:
         self.estimates[lane].insert(position, estimate)
         self.roundings[lane].insert(position, rounding)
 
-    def errors(self, lane, accuracy):
-        """Error bound of each level from its larger-step neighbour (3x the Richardson estimate)."""
+    def errors(self, lane, accuracy, raw=False):
+        """Error bound of each level from its larger-step neighbour (3x the Richardson estimate),
+        raised where smaller steps contradict it (``raw=True``: before that)."""
         steps, estimates, roundings = self.steps[lane], self.estimates[lane], self.roundings[lane]
         result = []
         for k in range(len(steps)):
@@ -142,7 +143,24 @@ class _Levels:
                 ratio = (steps[k] / steps[k - 1]) ** accuracy
                 gap = np.abs(estimates[k] - estimates[k - 1]) * ratio / (ratio - 1)
             result.append(SAFETY * gap + roundings[k])
-        return result
+        return result if raw else self._consistent(lane, result)
+
+    def _consistent(self, lane, errors):
+        """Raise each bound that the estimates at smaller steps contradict.
+
+        Two valid bounds cover the gap between their estimates. Neighbouring levels can agree by
+        accident far from the asymptotic range (an oscillation aliased by large steps: sin at 1e12
+        gave 1e-7 for a true error of 0.8), so a larger step's bound must also cover its distance
+        from every smaller step's estimate, less that estimate's own bound.
+        """
+        estimates = self.estimates[lane]
+        adjusted = []
+        with np.errstate(invalid="ignore"):
+            for k, bound in enumerate(errors):
+                for j in range(k):
+                    bound = np.fmax(bound, np.abs(estimates[j] - estimates[k]) - adjusted[j])
+                adjusted.append(bound)
+        return adjusted
 
     def best(self, lane, accuracy):
         errors = np.stack(self.errors(lane, accuracy))
@@ -155,6 +173,17 @@ class _Levels:
         # report the step that served most entries
         chosen_step = steps[np.bincount(np.ravel(choice), minlength=len(steps)).argmax()]
         return pick(estimates), pick(errors), chosen_step
+
+    def contradicted(self, lane, accuracy):
+        """True when the best level's own Richardson bound was contradicted by smaller steps: the
+        estimates do not converge like a smooth f's, so even the raised bound may be optimistic."""
+        adjusted = np.stack(self.errors(lane, accuracy))
+        raw = np.stack(self.errors(lane, accuracy, raw=True))
+        with np.errstate(invalid="ignore"):
+            adjusted = np.where(np.isnan(adjusted), np.inf, adjusted)
+            choice = np.argmin(adjusted, axis=0)
+            pick = lambda table: np.take_along_axis(table, choice[None], axis=0)[0]
+            return bool(np.any(pick(adjusted) > 2 * pick(raw)))
 
 
 def _initial_step(lanes, stencil, n, step, absolute, noise, center, extrapolate):
@@ -224,7 +253,9 @@ def differentiate_lanes(lanes, *, n=1, method="central", order=2, step=None, abs
     h0 = _initial_step(lanes, main, n, step, absolute, noise, center, extrapolate=False)
     h0 = lanes.represent(h0)
     h0 = np.where(h0 > 0, h0, lanes.scale() * eps)
+    wanted = h0
     kinds, h0 = fit_kinds(lanes, family, method, h0)
+    squeezed = h0 < wanted / 2  # the bounds forced a smaller step than f's scale asks for
     everyone = np.ones(count, dtype=bool)
     level = evaluate_level(lanes, family, kinds, h0, everyone, n, noise, eps)
     kinds, h0, level = repair_nonfinite(lanes, family, kinds, h0, level, n, noise, eps)
@@ -274,6 +305,14 @@ def differentiate_lanes(lanes, *, n=1, method="central", order=2, step=None, abs
             steps_out[lane] = levels.steps[lane][0]
         else:
             values_out[lane], errors_out[lane], steps_out[lane] = levels.best(lane, accuracy)
+            if status[lane] == "ok" and levels.contradicted(lane, accuracy):
+                status[lane] = "unreliable"
+    for lane in np.flatnonzero(squeezed & finite):
+        # no larger step fits the bounds: the rounding at the step used is all that bounds the error
+        rounding_here = levels.roundings[lane][0]
+        if _lane_norm(rounding_here[None])[0] > eps ** 0.25 * _lane_norm(values_out[lane][None])[0]:
+            errors_out[lane] = np.fmax(errors_out[lane], rounding_here)
+            status[lane] = "cramped"
     if not want_error and not np.any(~np.isnan(errors_out)):
         errors_out = None
     return LaneResult(values_out, errors_out, steps_out, kinds, status)

@@ -42,6 +42,15 @@ def split_bounds(bounds):
         raise ValueError(f"bounds must be a pair (lower, upper), got {bounds!r}") from None
     lower = -np.inf if lower is None else lower
     upper = np.inf if upper is None else upper
+    for side, value in (("lower", lower), ("upper", upper)):
+        try:
+            array = np.asarray(value, dtype=float)
+        except (TypeError, ValueError):
+            raise ValueError(f"bounds=({lower!r}, {upper!r}): the {side} bound must be a number, an array "
+                             f"of numbers or None") from None
+        if np.any(np.isnan(array)):
+            raise ValueError(f"bounds=({lower}, {upper}): the {side} bound is NaN; give a number, or None "
+                             f"(or -inf/inf) for no bound")
     if np.any(np.asarray(lower) >= np.asarray(upper)):
         raise ValueError(f"bounds=({lower}, {upper}): lower must be below upper")
     return lower, upper
@@ -68,6 +77,44 @@ def _probe(lanes, derivative_values, center, eps, seed=0):
     plus, minus = evaluator([(lanes.x + delta * direction).astype(lanes.x.dtype),
                              (lanes.x - delta * direction).astype(lanes.x.dtype)])
     return probe_analyticity(along, np.asarray(plus, float), np.asarray(minus, float), center[0], delta, eps)
+
+
+def _off_the_real_line(lanes, result, real_center, complex_center, what, strict):
+    """The complex step needs f real and finite at the real point x, and Re f(x + ih) = f(x).
+
+    Outside f's real domain (log or sqrt of a negative number) f(x + ih) lies on a complex branch whose
+    imaginary part is O(1), so Im f / h is ~1e31 and no real step would notice. Returns None when the
+    complex step applies, else the (result, method, status) to return instead.
+    """
+    count = lanes.count
+    per_lane = lambda a: np.asarray(a).reshape(count, -1)
+    outside = ~np.all(np.isfinite(per_lane(real_center)), axis=1)
+    if np.any(outside):
+        lane = int(np.flatnonzero(outside)[0])
+        report_problem(
+            f"{what}: f is NaN or infinite at the real point x (lane/entry {lane}): x lies outside f's real "
+            f"domain (log or sqrt of a negative number, ...), so f has no derivative there; the complex "
+            f"step's value belongs to a complex branch of f and those entries are NaN", strict, stacklevel=5)
+        mask = outside.reshape((count,) + (1,) * (result.value.ndim - 1))
+        result.value = np.where(mask, np.nan, result.value)
+        result.error = np.where(mask, np.nan, result.error)
+        result.status = np.where(outside, "nonfinite", result.status).astype(object)
+        return result, "complex", "nonfinite"
+    eps = lanes.eps
+    with np.errstate(all="ignore"):
+        size = np.abs(real_center)
+        floor = eps * (np.max(size) if size.size else 0.0) + np.finfo(float).tiny
+        imaginary = np.abs(np.imag(real_center)) > np.sqrt(eps) * size + floor
+        jump = np.abs(complex_center - np.real(real_center)) > np.sqrt(eps) * (size + np.abs(complex_center)) + floor
+    if not np.any(imaginary | jump):
+        return None
+    reason = ("f returns complex values at real x" if np.any(imaginary) else
+              "Re f(x + ih) differs from f(x), so x sits on a branch cut or a jump of f")
+    report_problem(
+        f"{what}: {reason}; the complex step needs an f that is real and analytic on the real axis; "
+        f"returning central differences instead", strict, stacklevel=5)
+    fallback = differentiate_lanes(lanes, n=1, method="central", order=2, want_error=True)
+    return fallback, "central", "not real-valued"
 
 
 def _estimate_noise(lanes, center, seed=0):
@@ -103,8 +150,19 @@ def run(lanes, *, n=1, method="central", order=2, step=None, extrapolate=False, 
     evaluator = lanes.evaluator
     center = None
     if method == "complex":
+        if lanes.x.dtype.kind == "c":
+            raise ValueError(
+                f"method='complex' needs a real x, got dtype {lanes.x.dtype}: the complex step uses the "
+                f"imaginary part of x itself; use method='central', which differentiates along the real "
+                f"axis (f'(x) for a holomorphic f)")
         result, center = complex_step_lanes(lanes, step=step, absolute=absolute)
         status = "ok"
+        if probe:
+            real_center = np.asarray(lanes.values(np.zeros(lanes.count)))
+            problem = _off_the_real_line(lanes, result, real_center, center, what, strict)
+            if problem is not None:
+                return problem
+            center = real_center.real
         if probe and np.all(np.isfinite(result.value)):
             with np.errstate(all="ignore"):
                 consistent, _ = _probe(lanes, result.value, center, lanes.eps)
@@ -128,6 +186,12 @@ def run(lanes, *, n=1, method="central", order=2, step=None, extrapolate=False, 
                     f"complex-analytic near x (abs, maximum, comparisons, conj ...); returning "
                     f"central differences instead", strict, stacklevel=4)
                 return fallback, "central", "not analytic"
+        if np.any(result.status == "nonfinite"):
+            # f(x + ih) overflowed (sin at 1e300: the step ih is 1e268) or f is not finite near x
+            report_problem(f"{what}: f(x + ih) is NaN or infinite for some components (the complex step "
+                           f"overflowed, or f is not finite near x); those entries are not reliable: use "
+                           f"method='central'", strict, stacklevel=4)
+            status = "nonfinite"
         return result, "complex", status
     if check or noise is not None or extrapolate:
         center = np.asarray(lanes.values(np.zeros(lanes.count)))
@@ -158,6 +222,20 @@ def run(lanes, *, n=1, method="central", order=2, step=None, extrapolate=False, 
 
 def _summarize(result, eps, what, strict):
     statuses = set(result.status)
+    if "cramped" in statuses:
+        lane = int(np.flatnonzero(result.status == "cramped")[0])
+        report_problem(
+            f"{what}: the bounds leave room only for a step of {result.step[lane]:.3g} at lane/entry {lane}, "
+            f"so small that f's rounding error (about {np.max(result.error[lane]):.3g} in the derivative) "
+            f"swamps the difference; the value is not reliable: widen the bounds", strict, stacklevel=5)
+        return "inaccurate"
+    if "unreliable" in statuses:
+        lane = int(np.flatnonzero(result.status == "unreliable")[0])
+        report_problem(
+            f"{what}: at lane/entry {lane} the estimates at different steps contradict each other's error "
+            f"bounds (f oscillates or is noisy on the scale of the steps, or x is so large that only coarse "
+            f"steps are representable); the value and its error bound are unreliable", strict, stacklevel=5)
+        return "unreliable"
     if "nonfinite" in statuses:
         report_problem(f"{what}: f is NaN or infinite at every step tried for some components; "
                        f"those entries are NaN", strict, stacklevel=5)
@@ -178,11 +256,14 @@ def _summarize(result, eps, what, strict):
     return "one-sided" if "one-sided" in statuses else "ok"
 
 
-def output_dtype(x, evaluator):
+def output_dtype(x, evaluator, value=None):
+    """The precision of x and of f's values; complex when the derivative is (complex f, or complex x)."""
     kinds = [x.dtype]
     if evaluator.output_dtype is not None and evaluator.output_dtype.kind in "fc":
         kinds.append(np.finfo(evaluator.output_dtype).dtype)
     dtype = np.result_type(*[np.finfo(k).dtype for k in kinds])
+    if value is not None and np.iscomplexobj(value):
+        dtype = np.result_type(dtype, np.complex64)
     return dtype
 
 
@@ -199,6 +280,9 @@ def derivative(f, x, *, method="central", step=None, order=2, n=1, extrapolate=F
 
     For array x, f must act elementwise (f(x).shape == x.shape); for scalar x, f may
     return any shape. The step adapts to f; ``return_info=True`` adds an error bound.
+    A complex x is differentiated along the real axis (f'(x) for a holomorphic f) and a
+    complex-valued f keeps its imaginary part; ``method='complex'`` needs a real x and an f
+    that is real on the real axis (outside f's real domain the result is NaN, with a warning).
 
     >>> import numpy as np
     >>> round(float(derivative(np.exp, 0.0)), 9)
@@ -216,7 +300,7 @@ def derivative(f, x, *, method="central", step=None, order=2, n=1, extrapolate=F
     result, used, status = run(lanes, n=n, method=method, order=order, step=step,
                                extrapolate=extrapolate, absolute=absolute, noise=noise,
                                want_error=return_info, strict=strict, probe=probe)
-    dtype = output_dtype(x, evaluator)
+    dtype = output_dtype(x, evaluator, result.value)
     if x.ndim == 0:
         value = result.value[0]
         error = None if result.error is None else result.error[0]
@@ -225,7 +309,7 @@ def derivative(f, x, *, method="central", step=None, order=2, n=1, extrapolate=F
         value = result.value.reshape(x.shape)
         error = None if result.error is None else result.error.reshape(x.shape)
         step_used = result.step.reshape(x.shape)
-    value = np.asarray(value.real if np.iscomplexobj(value) else value).astype(dtype)
+    value = np.asarray(value).astype(dtype)
     if not return_info:
         return value[()] if value.ndim == 0 else value
     if error is None:

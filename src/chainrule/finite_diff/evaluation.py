@@ -47,9 +47,15 @@ class Evaluator:
         self._cache = {}
 
     def _check(self, value, point):
+        returned = value
         value = np.asarray(value)
         if value.dtype == object:
             raise TypeError(f"{self.name} must return numbers or arrays of numbers, got {value!r:.80}")
+        if value.dtype.kind not in "biufc":
+            # np.asarray("1.5") is a string array: differencing it would fail deep inside a stencil
+            what = type(returned).__name__ if value.ndim == 0 else f"an array of dtype {value.dtype}"
+            raise TypeError(f"{self.name} returned {what}; expected a number or an array of numbers "
+                            f"(got {returned!r:.60})")
         if self.output_shape is None:
             self.output_shape = value.shape
             self.output_dtype = value.dtype

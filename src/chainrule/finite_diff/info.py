@@ -14,7 +14,11 @@ class FiniteDifferenceInfo:
 
     error: bound on |result - exact| per entry (NaN where f was not finite); nfev: calls of f;
     step: step(s) used; method: stencil used; status: 'ok', 'one-sided' (near a bound or a
-    domain edge), 'inaccurate' (error estimate large), 'nonfinite', or 'not analytic'.
+    domain edge), 'inaccurate' (error estimate large, or bounds too narrow for a reliable step),
+    'unreliable' (estimates at different steps contradict the error model: the bound may be
+    optimistic), 'nonfinite' (f not finite, or x outside f's real domain for the complex step),
+    'not analytic' or 'not real-valued' (the complex step does not apply; central differences used).
+    A complex x is differentiated along the real axis (f'(x) for a holomorphic f).
     """
 
     error: np.ndarray

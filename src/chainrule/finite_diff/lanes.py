@@ -10,6 +10,11 @@ import numpy as np
 __all__ = ["ElementwiseLanes", "CoordinateLanes", "DirectionLanes"]
 
 
+def _complex_like(dtype):
+    """The complex dtype of x's precision: a complex step keeps float32 arithmetic in complex64."""
+    return np.result_type(dtype, np.complex64)
+
+
 class _Lanes:
     def __init__(self, evaluator, x, lower=-np.inf, upper=np.inf):
         self.evaluator = evaluator
@@ -17,6 +22,9 @@ class _Lanes:
         self.real_dtype = np.finfo(x.dtype).dtype if x.dtype.kind in "fc" else np.dtype(float)
         self.lower = np.broadcast_to(np.asarray(lower, dtype=float), x.shape).ravel()
         self.upper = np.broadcast_to(np.asarray(upper, dtype=float), x.shape).ravel()
+        if x.dtype.kind == "c" and (np.any(np.isfinite(self.lower)) or np.any(np.isfinite(self.upper))):
+            raise ValueError(f"bounds=({lower}, {upper}) with a complex x (dtype {x.dtype}): bounds order "
+                             f"real numbers only; drop them or pass a real x")
         if np.any(self.lower > x.ravel()) or np.any(self.upper < x.ravel()):
             raise ValueError(
                 f"x (shape {x.shape}) lies outside bounds=({lower}, {upper}); pass a point "
@@ -59,12 +67,13 @@ class ElementwiseLanes(_Lanes):
 
     def represent(self, t):
         dtype = self.real_dtype
-        position = self.position.astype(dtype)
+        # steps move the real part (a complex x is differentiated along the real axis)
+        position = np.real(self.position).astype(dtype)
         return ((position + t.astype(dtype)) - position).astype(float)
 
     def points(self, t, active=None):
         shift = t.reshape(self.x.shape)
-        dtype = np.result_type(self.x, shift.dtype) if shift.dtype.kind == "c" else self.x.dtype
+        dtype = _complex_like(self.x.dtype) if shift.dtype.kind == "c" else self.x.dtype
         point = (self.x + shift.astype(dtype)).astype(dtype)
 
         def assemble(values):
@@ -79,7 +88,8 @@ class ElementwiseLanes(_Lanes):
         return [point], assemble
 
     def limits(self):
-        return self.lower - self.position, self.upper - self.position
+        position = np.real(self.position)
+        return self.lower - position, self.upper - position
 
 
 class CoordinateLanes(_Lanes):
@@ -100,7 +110,7 @@ class CoordinateLanes(_Lanes):
         flat = self.x.ravel()
         points, lanes = [], np.flatnonzero(active)
         for lane in lanes:
-            point = flat.astype(np.result_type(flat, t.dtype)) if t.dtype.kind == "c" else flat.copy()
+            point = flat.astype(_complex_like(flat.dtype)) if t.dtype.kind == "c" else flat.copy()
             point[lane] = point[lane] + t[lane]
             points.append(point.reshape(self.x.shape))
         return points, lambda values: _scatter(self, lanes, values)
@@ -120,6 +130,9 @@ class DirectionLanes(_Lanes):
 
     def __init__(self, evaluator, x, directions, lower=-np.inf, upper=np.inf):
         super().__init__(evaluator, x)
+        if x.dtype.kind == "c" and (np.any(np.isfinite(lower)) or np.any(np.isfinite(upper))):
+            raise ValueError(f"bounds=({lower}, {upper}) with a complex x (dtype {x.dtype}): bounds order "
+                             f"real numbers only; drop them or pass a real x")
         self.directions = directions
         self.count = len(directions)
         lo = np.broadcast_to(np.asarray(lower, dtype=float), x.shape)
@@ -157,7 +170,7 @@ class DirectionLanes(_Lanes):
         for lane in lanes:
             step = t[lane]
             if np.iscomplexobj(step):
-                points.append(self.x + step * self.directions[lane])
+                points.append((self.x + step * self.directions[lane]).astype(_complex_like(self.x.dtype)))
             else:
                 points.append((self.x + self.real_dtype.type(step) * self.directions[lane]).astype(self.x.dtype))
         return points, lambda values: _scatter(self, lanes, values)

@@ -27,9 +27,9 @@ def _jacobian_core(f, x, *, name="f", what="jacobian", method="central", step=No
                                absolute=absolute, noise=noise, want_error=return_info, strict=strict,
                                check=check, probe=probe, what=what)
     out_shape = evaluator.output_shape
-    dtype = output_dtype(x, evaluator)
+    dtype = output_dtype(x, evaluator, result.value)
     # lanes come first: move them behind the output axes, then unflatten to x's shape
-    value = np.moveaxis(result.value.real if np.iscomplexobj(result.value) else result.value, 0, -1)
+    value = np.moveaxis(result.value, 0, -1)
     value = value.reshape(out_shape + x.shape).astype(dtype)
     error = None
     if result.error is not None:
@@ -97,14 +97,19 @@ def jvp(f, x, v, *, method="central", step=None, order=2, extrapolate=False, bou
     result, used, status = run(lanes, method=method, order=order, step=step, extrapolate=extrapolate,
                                absolute=absolute, noise=noise, want_error=return_info, strict=strict,
                                check=check, probe=probe, what="jvp")
-    dtype = output_dtype(x, evaluator)
-    value = (result.value[0].real if np.iscomplexobj(result.value) else result.value[0])
-    value = np.asarray(value).astype(dtype)
+    dtype = output_dtype(x, evaluator, result.value)
+    value = np.asarray(result.value[0]).astype(dtype)
     if not return_info:
         return value[()] if value.ndim == 0 else value
     error = np.full(value.shape, np.nan) if result.error is None else result.error[0]
     info = FiniteDifferenceInfo(error, evaluator.nfev, result.step[0], used, status)
     return (value[()] if value.ndim == 0 else value), info
+
+
+def _refuse_complex(x, what):
+    if x.dtype.kind == "c":
+        raise TypeError(f"{what}: x has complex dtype {x.dtype} (shape {x.shape}); second derivatives are "
+                        f"taken over real x: differentiate the real and imaginary parts as separate real inputs")
 
 
 def _symmetric(matrix, x_shape):
@@ -137,6 +142,7 @@ def hessian(f, x, *, grad=None, method="central", step=None, order=2, extrapolat
      [2. 0.]]
     """
     x = as_point(x)
+    _refuse_complex(x, "hessian")
     eps = np.finfo(x.dtype).eps
     if grad is not None:
         value, info, evaluator = _jacobian_core(
@@ -238,6 +244,7 @@ def hvp(f, x, v, *, grad=None, method="central", step=None, return_info=False, s
     [12. 48.]
     """
     x = as_point(x)
+    _refuse_complex(x, "hvp")
     if grad is None:
         eps = float(np.finfo(x.dtype).eps)
         inner_step = eps ** 0.25

@@ -31,6 +31,7 @@ def extrapolate_lanes(lanes, *, n=1, method="central", order=2, step=None, absol
     level = evaluate_level(lanes, family, kinds, h0, active, n, noise, eps)
     kinds, h0, level = repair_nonfinite(lanes, family, kinds, h0, level, n, noise, eps)
     estimate, rounding, finite = level[0], level[1], level[2]
+    coarse = _beyond_scale(family, kinds, h0, level, center, n)
     status = np.where(finite, np.where(kinds == method, "ok", "one-sided"), "nonfinite").astype(object)
     rows = [[[estimate[l]]] for l in range(count)]
     round_rows = [[[rounding[l]]] for l in range(count)]
@@ -43,7 +44,10 @@ def extrapolate_lanes(lanes, *, n=1, method="central", order=2, step=None, absol
         if not np.any(active):
             break
         h = lanes.represent(h0 / SHRINK ** i)
-        estimate, rounding, finite, _, _ = evaluate_level(lanes, family, kinds, h, active, n, noise, eps)
+        level = evaluate_level(lanes, family, kinds, h, active, n, noise, eps)
+        estimate, rounding, finite = level[0], level[1], level[2]
+        if i == 1:
+            coarse |= active & _beyond_scale(family, kinds, h, level, center, n)
         for lane in np.flatnonzero(active):
             if not finite[lane]:
                 active[lane] = False
@@ -77,4 +81,35 @@ def extrapolate_lanes(lanes, *, n=1, method="central", order=2, step=None, absol
                            (previous_error[lane] is not None and total > 4 * previous_error[lane])):
                 active[lane] = False
             previous_error[lane] = min(total, previous_error[lane]) if previous_error[lane] is not None else total
+    if step is None:
+        # a tableau built on steps beyond f's scale converges to a wrong value with a tiny error
+        # estimate (sin at 1e12: steps of 1e9 alias the oscillation); say so, so the caller validates a step
+        best_error[coarse] = np.inf
     return LaneResult(best, best_error, best_step, kinds, status)
+
+
+def _beyond_scale(family, kinds, h, level, center, n):
+    """Per lane: the next derivative times h is not small against the derivative at this step, so
+    the step is far outside the range where the tableau's error model holds."""
+    from .stencils import fornberg_weights
+    estimate, values = level[0], level[3]
+    count = len(h)
+    coarse = np.zeros(count, dtype=bool)
+    if center is None:
+        return coarse
+    for lane in range(count):
+        stencil = family[kinds[lane]]
+        nodes = [float(o) for o in stencil.offsets]
+        samples = list(values[lane, :len(nodes)])
+        if 0.0 not in nodes:
+            nodes.append(0.0)
+            samples.append(center[lane])
+        if len(nodes) < n + 2:
+            continue
+        higher = fornberg_weights(nodes, n + 1)
+        with np.errstate(all="ignore"):
+            next_times_h = sum(float(w) * sample for w, sample in zip(higher, samples)) / h[lane] ** n
+            size = _lane_norm(np.atleast_1d(estimate[lane])[None])[0]
+            change = _lane_norm(np.atleast_1d(next_times_h)[None])[0]
+        coarse[lane] = bool(change > 0.5 * size)
+    return coarse

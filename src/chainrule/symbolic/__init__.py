@@ -11,7 +11,75 @@ from .convert import SymbolicError, compile_sympy, count_operations, graph_to_sy
 from .table import REFUSED, TABLE
 
 __all__ = ["formula", "derivative", "gradient", "hessian", "from_sympy", "lambdify", "evaluate",
-           "count_operations", "graph_to_sympy", "SymbolicError", "TABLE", "REFUSED"]
+           "count_operations", "graph_to_sympy", "SymbolicError", "SimplificationTimeout", "TABLE", "REFUSED"]
+
+
+class SimplificationTimeout(SymbolicError):
+    """``simplify=True`` ran past ``time_limit``; ``unsimplified`` holds the result as it is returned
+    without ``simplify`` (a (replacements, expressions) pair)."""
+
+    def __init__(self, seconds, unsimplified):
+        self.seconds = seconds
+        self.unsimplified = unsimplified
+        super().__init__(f"SymPy's simplify did not finish within time_limit={seconds:g} s; the unsimplified "
+                         f"result is in this exception's .unsimplified")
+
+
+class _OutOfTime(BaseException):
+    """Raised by the timer inside SymPy; a BaseException so that SymPy's ``except Exception`` lets it pass."""
+
+
+def _within(seconds, work):
+    """(True, work()) if it finishes within ``seconds``, else (False, None).
+
+    In the main thread of a POSIX process a timer signal interrupts the work itself; elsewhere the work
+    runs on a daemon thread that is abandoned at the deadline (it ends with the process)."""
+    import signal
+    import threading
+    if hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread():
+        armed = [True]
+
+        def out_of_time(signum, frame):
+            if armed[0]:
+                raise _OutOfTime
+
+        previous = signal.signal(signal.SIGALRM, out_of_time)
+        try:
+            # repeats in case SymPy catches the first interruption in a bare except
+            signal.setitimer(signal.ITIMER_REAL, seconds, 0.05)
+            try:
+                return True, work()
+            except _OutOfTime:
+                return False, None
+            finally:
+                armed[0] = False
+                signal.setitimer(signal.ITIMER_REAL, 0)
+        finally:
+            signal.signal(signal.SIGALRM, previous)
+    box = {}
+
+    def run():
+        box["value"] = work()
+
+    thread = threading.Thread(target=run, daemon=True, name="chainrule-simplify")
+    thread.start()
+    thread.join(seconds)
+    if "value" not in box:
+        return False, None
+    return True, box["value"]
+
+
+def _simplify_all(expressions, time_limit, unsimplified):
+    sympy = sympy_module()
+    work = lambda: [sympy.simplify(e) for e in expressions]
+    if time_limit is None:
+        return work()
+    if not time_limit > 0:
+        raise ValueError(f"time_limit={time_limit!r}: give a positive number of seconds, or None for no limit")
+    finished, simplified = _within(float(time_limit), work)
+    if not finished:
+        raise SimplificationTimeout(float(time_limit), unsimplified)
+    return simplified
 
 
 def _names(names):
@@ -89,9 +157,10 @@ def formula(function, names, *, shared=False):
     return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
 
-def derivative(function, names, wrt=0, *, simplify=False):
+def derivative(function, names, wrt=0, *, simplify=False, time_limit=None):
     """∂f/∂wrt, exported from the derivative graph: a (replacements, [expression]) pair whose shared
-    values are named after their trace numbers, or one simplified expression with ``simplify=True``.
+    values are named after their trace numbers, or one simplified expression with ``simplify=True``
+    (SymPy's simplify can take minutes: past ``time_limit`` seconds it raises SimplificationTimeout).
 
     >>> import chainrule.numpy as np
     >>> derivative(lambda x: np.sin(x ** 2), "x", simplify=True)
@@ -102,12 +171,13 @@ def derivative(function, names, wrt=0, *, simplify=False):
     position = _wrt_position(names, wrt)
     replacements, outputs = _export(grad(function, argnums=position), names, shared=True)
     if simplify:
-        return sympy_module().simplify(_expand(replacements, outputs)[0])
+        return _simplify_all(_expand(replacements, outputs)[:1], time_limit, (replacements, outputs))[0]
     return replacements, outputs
 
 
-def gradient(function, names, *, simplify=False):
-    """The gradient as a (replacements, [∂f/∂x_1, ...]) pair, or a list of simplified expressions.
+def gradient(function, names, *, simplify=False, time_limit=None):
+    """The gradient as a (replacements, [∂f/∂x_1, ...]) pair, or a list of simplified expressions
+    (within ``time_limit`` seconds, else SimplificationTimeout).
 
     >>> import chainrule.numpy as np
     >>> replacements, (d_dx, d_dy) = gradient(lambda x, y: np.exp(x * y) * x, "x y")
@@ -120,13 +190,13 @@ def gradient(function, names, *, simplify=False):
     names = _names(names)
     replacements, outputs = _export(grad(function, argnums=tuple(range(len(names)))), names, shared=True)
     if simplify:
-        sympy = sympy_module()
-        return [sympy.simplify(e) for e in _expand(replacements, outputs)]
+        return _simplify_all(_expand(replacements, outputs), time_limit, (replacements, outputs))
     return replacements, outputs
 
 
-def hessian(function, names, *, simplify=False):
-    """The Hessian as a (replacements, [sympy.Matrix]) pair, or one simplified Matrix.
+def hessian(function, names, *, simplify=False, time_limit=None):
+    """The Hessian as a (replacements, [sympy.Matrix]) pair, or one simplified Matrix (within
+    ``time_limit`` seconds, else SimplificationTimeout).
 
     >>> import chainrule.numpy as np
     >>> hessian(lambda x, y: x ** 2 * y, "x y", simplify=True)
@@ -140,10 +210,11 @@ def hessian(function, names, *, simplify=False):
     replacements, outputs = _export(hessian_transform(function, argnums=tuple(range(len(names)))), names,
                                     shared=True)
     count = len(names)
+    unsimplified = (replacements, [sympy.Matrix(count, count, outputs)])
     if simplify:
-        outputs = [sympy.simplify(e) for e in _expand(replacements, outputs)]
+        outputs = _simplify_all(_expand(replacements, outputs), time_limit, unsimplified)
         return sympy.Matrix(count, count, outputs)
-    return replacements, [sympy.Matrix(count, count, outputs)]
+    return unsimplified
 
 
 def from_sympy(expression, symbols):
@@ -216,6 +287,8 @@ def evaluate(result, names, values):
     >>> evaluate(derivative(lambda x: x ** 3, "x"), "x", [2.0])
     [12.0]
     """
+    # NumPy scalars, not Python floats: at a pole 1/x is inf (as every numeric method says), not ZeroDivisionError
+    values = [np.asarray(v, dtype=np.result_type(np.asarray(v).dtype, float))[()] for v in values]
     out = lambdify(result, names)(*values)
     return [float(v) if np.ndim(v) == 0 else np.asarray(v, dtype=float) for v in
             (out if isinstance(out, (list, tuple)) else [out])]

@@ -49,6 +49,12 @@ def _cube_root(sympy, x):
     return sympy.sign(x) * sympy.Abs(x) ** sympy.Rational(1, 3)
 
 
+def _log_add_exp(sympy, x, y):
+    # log(exp(x) + exp(y)) overflows to inf at x = 800 (and then every derivative through it is 0 or NaN);
+    # factoring out the larger argument keeps every exponent at or below 0.
+    return sympy.Max(x, y) + sympy.log(1 + sympy.exp(-sympy.Abs(x - y)))
+
+
 def _truncate(sympy, x):
     return sympy.sign(x) * sympy.floor(sympy.Abs(x))
 
@@ -139,11 +145,14 @@ TABLE = {
     elementwise.log1p: _composite(lambda sympy, x: sympy.log(1 + x)),
     elementwise.sinc: _composite(lambda sympy, x: sympy.sinc(sympy.pi * x)),
     arithmetic.hypot: _composite(lambda sympy, x, y: sympy.sqrt(x ** 2 + y ** 2)),
-    arithmetic.logaddexp: _composite(lambda sympy, x, y: sympy.log(sympy.exp(x) + sympy.exp(y))),
+    arithmetic.logaddexp: _composite(_log_add_exp),
     elementwise.trunc: _composite(_truncate),
     arithmetic.floor_divide: _composite(lambda sympy, x, y: sympy.floor(x / y)),
     arithmetic.fmod: _composite(lambda sympy, x, y: x - y * _truncate(sympy, x / y)),
     special.gammaln: _composite(lambda sympy, x: sympy.log(sympy.Abs(sympy.gamma(x)))),
+    special.betaln: _composite(lambda sympy, a, b: sympy.log(sympy.Abs(sympy.beta(a, b)))),
+    special.rgamma: _composite(lambda sympy, x: 1 / sympy.gamma(x)),
+    special.loggamma: _composite(lambda sympy, x: sympy.loggamma(x)),
     special.polygamma: _composite(lambda sympy, x, *, order: sympy.polygamma(order, x)),
     special.erfcx: _composite(lambda sympy, x: sympy.exp(x ** 2) * sympy.erfc(x)),
     special.ndtri: _composite(lambda sympy, p: sympy.sqrt(2) * sympy.erfinv(2 * p - 1)),
@@ -170,6 +179,7 @@ TABLE = {
     reduction.reduce_max: Counterpart(build=_extremum("Max"), elementwise=False),
     reduction.reduce_min: Counterpart(build=_extremum("Min"), elementwise=False),
     linalg.det: Counterpart(build=_per_matrix(lambda a: a.det()), elementwise=False),
+    linalg.adjugate: Counterpart(build=_per_matrix(lambda a: a.adjugate()), elementwise=False),
     linalg.inv: Counterpart(build=_per_matrix(lambda a: a.inv()), elementwise=False),
     linalg.solve: Counterpart(build=_per_matrix(lambda a, b: a.LUsolve(b)), elementwise=False),
 }
@@ -200,4 +210,8 @@ REFUSED = {
     fft.fft: "a symbolic discrete Fourier transform is not exported; use the numeric derivative",
     special.betainc_derivative_a: "SymPy cannot differentiate betainc_regularized in its parameters",
     special.betainc_derivative_b: "SymPy cannot differentiate betainc_regularized in its parameters",
+    control.scan: "a loop has no closed form in SymPy; export its derivative as Python (to_python) instead",
+    control.while_loop: "a loop has no closed form in SymPy; export its derivative as Python (to_python) instead",
+    control.while_loop_vjp: "a loop has no closed form in SymPy; export it as Python (to_python) instead",
+    control.cond: "a branch chosen at run time has no closed form here; export it as Python (to_python) instead",
 }
