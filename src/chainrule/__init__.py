@@ -12,14 +12,14 @@ from .core.interpreter import ChainruleError, ConcretizationError, EscapedTracer
 from .core.tree import (register_pytree_node, tree_flatten, tree_leaves, tree_map, tree_structure,
                         tree_unflatten)
 from . import numpy  # noqa: F401  (installs array behaviour on traced values)
-from .autodiff.transforms import (grad, hessian, hvp, jacfwd, jacobian, jacrev, jvp, linearize, value_and_grad,
-                                  vjp, vmap)
+from .autodiff.transforms import (elementwise_grad, grad, hessian, hvp, jacfwd, jacobian, jacrev, jvp, linearize,
+                                  ravel_pytree, value_and_grad, vjp, vmap)
 from .custom import checkpoint, custom_jvp, custom_vjp, stop_gradient
 
 __version__ = "0.1.0"
 
 # Heavier parts load on first use, keeping `import chainrule` fast (SymPy and matplotlib are slow to import).
-_LAZY_MODULES = {"fd": ".fd", "symbolic": ".symbolic", "export": ".export", "testing": ".testing"}
+_LAZY_MODULES = {"control": ".control", "fd": ".fd", "symbolic": ".symbolic", "export": ".export", "testing": ".testing"}
 _LAZY_FUNCTIONS = {"explain": ".export", "draw": ".export", "jit": ".export"}
 
 
@@ -30,3 +30,8 @@ def __getattr__(name):
     if name in _LAZY_FUNCTIONS:
         return getattr(importlib.import_module(_LAZY_FUNCTIONS[name], __name__), name)
     raise AttributeError(f"module 'chainrule' has no attribute {name!r}")
+
+
+def __dir__():
+    # The lazily loaded names are attributes too, though not yet in the module's namespace.
+    return sorted(set(globals()) | set(_LAZY_MODULES) | set(_LAZY_FUNCTIONS))

@@ -13,8 +13,9 @@ from .autodiff.reverse import record
 from .autodiff.transforms import vmap
 from .core.avals import aval_of
 from .core.graph import make_graph
+from .core.interpreter import Tracer
 from .core.primitive import Primitive
-from .core.tree import tree_flatten, tree_map, tree_unflatten
+from .core.tree import tree_flatten, tree_leaves, tree_map, tree_unflatten
 from .core.zeros import instantiate
 from .ops import control
 from .ops.batch_rules import materialize
@@ -56,6 +57,7 @@ def _copy_structure(source, target):
 def _batch_custom_jvp(primitive, values, batched, params, size):
     rule, call = params["rule"], params["call"]
     batched_rule = custom_jvp(vmap(rule.function))
+    batched_rule.name = rule.name
     if rule.jvp_rule is not None:
         batched_rule.defjvp(vmap(rule.jvp_rule))
     new_call = _CallRecord(call.in_tree)
@@ -67,6 +69,7 @@ def _batch_custom_jvp(primitive, values, batched, params, size):
 def _batch_custom_vjp(primitive, values, batched, params, size):
     rule, call = params["rule"], params["call"]
     batched_rule = custom_vjp(vmap(rule.function))
+    batched_rule.owner, batched_rule.name = rule.owner, rule.name
     if rule.forward is not None:
         batched_rule.defvjp(vmap(rule.forward), vmap(rule.backward))
     new_call = _CallRecord(call.in_tree)
@@ -81,6 +84,34 @@ def _batch_checkpoint(primitive, values, batched, params, size):
     out = checkpoint_call.bind(*_batched_arguments(values, batched, size), function=vmap(function), call=new_call)
     _copy_structure(new_call, call)
     return out
+
+
+# ------------------------------------------------------------------------------------------- nondiff_argnums
+# Arguments named in nondiff_argnums (functions, flags, sizes) never reach the call primitive: each call binds
+# them into a rule of the remaining arguments, and the user's rules receive them first, as in JAX.
+
+def _normalize_nondiff_argnums(nondiff_argnums, kind):
+    numbers = (nondiff_argnums,) if isinstance(nondiff_argnums, int) else tuple(nondiff_argnums)
+    if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in numbers):
+        raise TypeError(f"{kind}: nondiff_argnums must be non-negative argument positions (ints), "
+                        f"got {nondiff_argnums!r}")
+    return tuple(sorted(set(numbers)))
+
+
+def _split_nondiff(args, numbers, kind, name):
+    """(the non-differentiable arguments, the others), each in call order."""
+    if numbers and numbers[-1] >= len(args):
+        raise TypeError(f"{kind} function {name}: nondiff_argnums names argument {numbers[-1]}, but it was called "
+                        f"with {len(args)} positional argument(s)")
+    return [args[n] for n in numbers], [a for i, a in enumerate(args) if i not in numbers]
+
+
+def _merge_nondiff(static, dynamic, numbers):
+    """The full argument list: ``static`` put back at positions ``numbers`` (ascending) among ``dynamic``."""
+    full = list(dynamic)
+    for number, value in zip(numbers, static):
+        full.insert(number, value)
+    return full
 
 
 # ------------------------------------------------------------------------------------------- custom_jvp
@@ -143,24 +174,106 @@ class custom_jvp:
     ...     return log1pexp(x), x_dot / (1.0 + np.exp(-x))
     >>> float(cr.grad(log1pexp)(50.0))
     1.0
+
+    ``nondiff_argnums`` (as in JAX) names arguments that are not differentiated, such as functions or flags:
+    the rule receives them first, ``jvp_rule(*nondiff_args, primals, tangents)``, with the other arguments
+    in ``primals`` and ``tangents``. A traced array passed there gets no derivative (JAX's stop_gradient).
+
+    >>> import functools
+    >>> @functools.partial(cr.custom_jvp, nondiff_argnums=(0,))
+    ... def apply(f, x):
+    ...     return f(x)
+    >>> @apply.defjvp
+    ... def apply_jvp(f, primals, tangents):
+    ...     return apply(f, primals[0]), 2.0 * tangents[0]
+    >>> float(cr.grad(lambda x: apply(np.sin, x))(0.3))
+    2.0
     """
 
-    def __init__(self, function):
+    def __init__(self, function, nondiff_argnums=()):
         functools.update_wrapper(self, function)
         self.function = function
         self.jvp_rule = None
         self.name = getattr(function, "__name__", "function")
+        self.nondiff_argnums = _normalize_nondiff_argnums(nondiff_argnums, "custom_jvp")
 
     def defjvp(self, jvp_rule):
-        """Set the rule ``jvp_rule(primals, tangents) -> (out, out_tangent)`` (tuples of the arguments)."""
+        """Set the rule ``jvp_rule(primals, tangents) -> (out, out_tangent)`` (tuples of the arguments;
+        with ``nondiff_argnums``, ``jvp_rule(*nondiff_args, primals, tangents)``)."""
         self.jvp_rule = jvp_rule
         return jvp_rule
 
+    def defjvps(self, *jvp_functions):
+        """Set the rule by one function per argument, ``fn(tangent, primal_out, *primals)`` giving that
+        argument's contribution to the output tangent (None for an argument with no derivative); the
+        contributions are summed, as in JAX.
+
+        >>> import chainrule as cr, chainrule.numpy as np
+        >>> @cr.custom_jvp
+        ... def f(x, y):
+        ...     return np.sin(x) * y
+        >>> f.defjvps(lambda x_dot, out, x, y: np.cos(x) * x_dot * y,
+        ...           lambda y_dot, out, x, y: np.sin(x) * y_dot)
+        >>> [round(float(g), 6) for g in cr.grad(f, argnums=(0, 1))(1.0, 2.0)]
+        [1.080605, 0.841471]
+        """
+        if self.nondiff_argnums:
+            raise TypeError(f"custom_jvp function {self.name}: defjvps cannot be combined with nondiff_argnums "
+                            f"(as in JAX); define one rule with defjvp, which receives the non-differentiable "
+                            f"arguments first")
+
+        def jvp_rule(primals, tangents):
+            if len(jvp_functions) != len(primals):
+                raise TypeError(f"custom_jvp function {self.name}: defjvps was given {len(jvp_functions)} "
+                                f"function(s) for {len(primals)} argument(s); give one per argument (None for an "
+                                f"argument with no derivative)")
+            out = self(*primals)
+            total = None
+            for jvp_function, tangent in zip(jvp_functions, tangents):
+                if jvp_function is None:
+                    continue
+                term = jvp_function(tangent, out, *primals)
+                total = term if total is None else tree_map(add, total, term)
+            if total is None:  # no argument has a derivative
+                total = tree_map(lambda o: np.zeros(np.shape(o), aval_of(o).dtype), out)
+            return out, total
+
+        self.jvp_rule = jvp_rule
+
     def __call__(self, *args):
+        if self.nondiff_argnums:
+            return self._call_with_nondiff(args)
         leaves, in_tree = tree_flatten(args)
         call = _CallRecord(in_tree)
         out_leaves = custom_jvp_call(*leaves, rule=self, call=call)
         return tree_unflatten(call.out_tree, out_leaves)
+
+    def _call_with_nondiff(self, args):
+        numbers = self.nondiff_argnums
+        static, dynamic = _split_nondiff(args, numbers, "custom_jvp", self.name)
+        static_leaves, static_tree = tree_flatten(static)
+        # Traced arrays among them go through the call as operands without derivative (JAX's stop_gradient),
+        # which the rule receives with the non-differentiable arguments.
+        traced = [k for k, leaf in enumerate(static_leaves) if isinstance(leaf, Tracer)]
+        count = len(traced)
+
+        def static_arguments(traced_values):
+            leaves = list(static_leaves)
+            for k, value in zip(traced, traced_values):
+                leaves[k] = value
+            return tree_unflatten(static_tree, leaves)
+
+        def function(*operands):
+            return self.function(*_merge_nondiff(static_arguments(operands[:count]), operands[count:], numbers))
+
+        bound = custom_jvp(function)
+        bound.name = self.name
+        if self.jvp_rule is not None:
+            def jvp_rule(primals, tangents):
+                return self.jvp_rule(*static_arguments(primals[:count]), tuple(primals[count:]),
+                                     tuple(tangents[count:]))
+            bound.jvp_rule = jvp_rule
+        return bound(*[control.stop_gradient(static_leaves[k]) for k in traced], *dynamic)
 
 
 # ------------------------------------------------------------------------------------------- custom_vjp
@@ -177,13 +290,14 @@ _running_forward = _RunningForwardRules()
 
 def _custom_vjp_run(leaves, *, rule, call):
     running = _running_forward.rules
-    already = rule in running
-    running.add(rule)
+    owner = rule.owner  # the user's function, also when this rule is its batched or argument-bound form
+    already = owner in running
+    running.add(owner)
     try:
         result = rule.forward(*tree_unflatten(call.in_tree, leaves))
     finally:
         if not already:
-            running.discard(rule)
+            running.discard(owner)
     if not (isinstance(result, tuple) and len(result) == 2):
         raise TypeError(f"custom_vjp forward rule of {rule.name} must return (output, residuals), "
                         f"got {type(result).__name__}")
@@ -302,14 +416,20 @@ class custom_vjp:
     >>> clip_gradient.defvjp(fwd, bwd)
     >>> float(cr.grad(lambda x: 5.0 * clip_gradient(x))(2.0))
     1.0
+
+    ``nondiff_argnums`` (as in JAX) names arguments that are not arrays being differentiated (functions,
+    flags, sizes): ``fwd`` takes all arguments as the function does, ``bwd(*nondiff_args, residuals, g)``
+    returns cotangents for the other arguments only. A traced array there is refused, as in JAX.
     """
 
-    def __init__(self, function):
+    def __init__(self, function, nondiff_argnums=()):
         functools.update_wrapper(self, function)
         self.function = function
         self.forward = None
         self.backward = None
         self.name = getattr(function, "__name__", "function")
+        self.nondiff_argnums = _normalize_nondiff_argnums(nondiff_argnums, "custom_vjp")
+        self.owner = self  # whose forward rule is running: see _custom_vjp_run
 
     def defvjp(self, forward, backward):
         """Set the forward rule (returning output and residuals) and the backward rule."""
@@ -319,10 +439,37 @@ class custom_vjp:
     def __call__(self, *args):
         if self in _running_forward.rules:  # called from its own forward rule: the plain function
             return self.function(*args)
+        if self.nondiff_argnums:
+            return self._call_with_nondiff(args)
         leaves, in_tree = tree_flatten(args)
         call = _CallRecord(in_tree)
         results = custom_vjp_call(*leaves, rule=self, call=call)
         return tree_unflatten(call.out_tree, list(results[:call.num_out]))
+
+    def _call_with_nondiff(self, args):
+        numbers = self.nondiff_argnums
+        static, dynamic = _split_nondiff(args, numbers, "custom_vjp", self.name)
+        for number, value in zip(numbers, static):
+            if any(isinstance(leaf, Tracer) for leaf in tree_leaves(value)):
+                raise TypeError(
+                    f"custom_vjp function {self.name}: argument {number} is in nondiff_argnums but holds a traced "
+                    f"array (one being differentiated, batched or staged). nondiff_argnums is for values that are "
+                    f"not such arrays (functions, flags, sizes); pass arrays as ordinary arguments, and return None "
+                    f"as their cotangent from the backward rule for no derivative.")
+
+        def function(*dynamic_args):
+            return self.function(*_merge_nondiff(static, dynamic_args, numbers))
+
+        bound = custom_vjp(function)
+        bound.name, bound.owner = self.name, self
+        if self.forward is not None:
+            def forward(*dynamic_args):
+                return self.forward(*_merge_nondiff(static, dynamic_args, numbers))
+
+            def backward(residuals, cotangent):
+                return self.backward(*static, residuals, cotangent)
+            bound.defvjp(forward, backward)
+        return bound(*dynamic)
 
 
 # ------------------------------------------------------------------------------------------- checkpoint

@@ -1,5 +1,6 @@
-"""The derivative transforms (JAX's names and calling conventions): grad, value_and_grad, jvp, vjp,
-linearize, jacfwd, jacrev, jacobian, hessian, hvp. They use only the JVP and reverse interpreters."""
+"""The derivative transforms (JAX's names and calling conventions): grad, value_and_grad, elementwise_grad,
+jvp, vjp, linearize, jacfwd, jacrev, jacobian, hessian, hvp, vmap, and ravel_pytree to see a pytree as one
+vector. They use only the JVP, reverse and batching interpreters."""
 import math
 
 import numpy as np
@@ -13,7 +14,7 @@ from ..core.zeros import instantiate
 from ..ops import structure
 from . import unit_batch
 from .batching import batch_flat
-from .forward import jvp_flat
+from .forward import JVPTracer, jvp_flat
 from .reverse import ReverseTracer, is_complex, record
 
 
@@ -156,6 +157,14 @@ def _wraps(transformed, function, transform):
 
 # ---------------------------------------------------------------------------------------------- reverse
 
+def _split_aux(out, function, transform):
+    """(output, auxiliary data) of a function differentiated with has_aux=True."""
+    if not (isinstance(out, (tuple, list)) and len(out) == 2):
+        raise TypeError(f"{transform}(has_aux=True): {_function_name(function)} must return a pair "
+                        f"(output, auxiliary data), got {type(out).__name__}")
+    return out
+
+
 def _record_call(function, args, kwargs, argnums, has_aux, transform):
     leaves, in_tree, rebuild = _split_args(args, argnums, transform)
     captured = {}
@@ -163,10 +172,7 @@ def _record_call(function, args, kwargs, argnums, has_aux, transform):
     def flat_function(tracers):
         out = function(*rebuild(tracers), **kwargs)
         if has_aux:
-            if not (isinstance(out, (tuple, list)) and len(out) == 2):
-                raise TypeError(f"{transform}(has_aux=True): {_function_name(function)} must return a pair "
-                                f"(output, auxiliary data), got {type(out).__name__}")
-            out, captured["aux"] = out
+            out, captured["aux"] = _split_aux(out, function, transform)
         out_leaves, captured["out_tree"] = tree_flatten(out)
         if has_aux:
             captured["tracers"] = tracers
@@ -252,6 +258,35 @@ def grad(function, argnums=0, has_aux=False, holomorphic=False):
     return _wraps(grad_function, function, "grad")
 
 
+def elementwise_grad(function, argnums=0):
+    """Return a function computing the gradient of ``sum(function(*args))`` (autograd's ``elementwise_grad``):
+    one backward pass seeded with ones, so for a function that acts elementwise each entry is the derivative
+    of one output element with respect to its own input element.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> cr.elementwise_grad(lambda x: x ** 3)(np.array([1.0, 2.0]))
+    array([ 3., 12.])
+    """
+
+    def elementwise_grad_function(*args, **kwargs):
+        single, numbers = _normalize_argnums(argnums, len(args), "elementwise_grad")
+        leaves, in_tree, outs, _, pullback, _ = _record_call(function, args, kwargs, numbers, False,
+                                                             "elementwise_grad")
+        for out in outs:
+            dtype = aval_of(out).dtype
+            if dtype.kind not in "fc":
+                raise TypeError(f"elementwise_grad: {_function_name(function)} returned dtype {dtype}; its "
+                                f"derivative is zero or undefined. Return floating-point values.")
+            if dtype.kind == "c":
+                raise TypeError(f"elementwise_grad: {_function_name(function)} returned complex values; the sum "
+                                f"of its outputs must be real. Take np.real or np.abs of the output.")
+        cotangents = pullback([np.ones(np.shape(out), aval_of(out).dtype) for out in outs])
+        grads = tree_unflatten(in_tree, [_finalize(instantiate(c, leaf), leaf) for c, leaf in zip(cotangents, leaves)])
+        return grads[0] if single else tuple(grads)
+
+    return _wraps(elementwise_grad_function, function, "elementwise_grad")
+
+
 @user_facing
 def vjp(function, *primals, has_aux=False):
     """Reverse mode: return ``(function(*primals), pullback)``; ``pullback(cotangent)`` gives one
@@ -292,13 +327,9 @@ def vjp(function, *primals, has_aux=False):
 
 # ---------------------------------------------------------------------------------------------- forward
 
-def _forward_call(function, primals, tangents, transform):
-    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
-        raise TypeError(f"{transform}: primals and tangents must be tuples (one entry per positional "
-                        f"argument), e.g. {transform}(f, (x,), (v,))")
-    if len(primals) != len(tangents):
-        raise ValueError(f"{transform}: {len(primals)} primal(s) but {len(tangents)} tangent(s)")
-    leaves, in_tree, rebuild = _split_args(tuple(primals), tuple(range(len(primals))), transform)
+def _checked_tangents(leaves, in_tree, tangents, transform):
+    """The tangents' leaves, checked against the primals' and given their dtypes (float32 primals keep
+    float32 tangents, as the derivative of a float32 computation is float32)."""
     tangent_leaves, tangent_tree = tree_flatten(tuple(tangents))
     if tangent_tree != in_tree:
         raise ValueError(f"{transform}: tangents have structure {tangent_tree!r}, primals {in_tree!r}")
@@ -311,20 +342,42 @@ def _forward_call(function, primals, tangents, transform):
             raise TypeError(f"{transform}: tangent {position} is complex, but its primal is real "
                             f"({aval_of(leaf).dtype}); pass a real tangent, or make the primal complex (x + 0j)")
         checked.append(tangent if isinstance(tangent, Tracer) else np.asarray(tangent, dtype=aval_of(leaf).dtype))
+    return checked
+
+
+def _forward_call(function, primals, tangents, transform, has_aux=False):
+    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+        raise TypeError(f"{transform}: primals and tangents must be tuples (one entry per positional "
+                        f"argument), e.g. {transform}(f, (x,), (v,))")
+    if len(primals) != len(tangents):
+        raise ValueError(f"{transform}: {len(primals)} primal(s) but {len(tangents)} tangent(s)")
+    leaves, in_tree, rebuild = _split_args(tuple(primals), tuple(range(len(primals))), transform)
+    checked = _checked_tangents(leaves, in_tree, tangents, transform)
     captured = {}
 
     def flat_function(tracers):
         out = function(*rebuild(tracers))
+        if has_aux:
+            out, captured["aux"] = _split_aux(out, function, transform)
+            captured["tracers"] = tracers
         out_leaves, captured["out_tree"] = tree_flatten(out)
         return out_leaves
 
     outs, out_tangents = jvp_flat(flat_function, leaves, checked)
-    return outs, out_tangents, captured["out_tree"]
+    aux = _strip_forward(captured) if has_aux else None
+    return outs, out_tangents, captured["out_tree"], aux
+
+
+def _strip_forward(captured):
+    """The auxiliary output of a forward-mode call, with that call's tracers replaced by their primals."""
+    trace = captured["tracers"][0]._trace if captured["tracers"] else None
+    return _strip(captured["aux"], JVPTracer, lambda t: t._trace is trace)
 
 
 @user_facing
-def jvp(function, primals, tangents):
-    """Forward mode: return ``(function(*primals), J @ tangents)`` in one pass.
+def jvp(function, primals, tangents, has_aux=False):
+    """Forward mode: return ``(function(*primals), J @ tangents)`` in one pass (with ``has_aux=True``
+    the function returns ``(output, aux)`` and ``aux`` comes third).
 
     >>> import chainrule as cr, chainrule.numpy as np
     >>> f = lambda x1, x2: (np.sin(x1 / x2) + x1 / x2 - np.exp(x2)) * (x1 / x2 - np.exp(x2))
@@ -332,15 +385,18 @@ def jvp(function, primals, tangents):
     >>> round(float(y), 6), round(float(y_dot), 6)
     (2.016647, 3.011843)
     """
-    outs, out_tangents, out_tree = _forward_call(function, primals, tangents, "jvp")
+    outs, out_tangents, out_tree, aux = _forward_call(function, primals, tangents, "jvp", has_aux)
     finalize = [(_finalize(o, o), _finalize(t, o)) for o, t in zip(outs, out_tangents)]
-    return tree_unflatten(out_tree, [f[0] for f in finalize]), tree_unflatten(out_tree, [f[1] for f in finalize])
+    out, out_tangent = (tree_unflatten(out_tree, [f[0] for f in finalize]),
+                        tree_unflatten(out_tree, [f[1] for f in finalize]))
+    return (out, out_tangent, aux) if has_aux else (out, out_tangent)
 
 
 @user_facing
-def linearize(function, *primals):
+def linearize(function, *primals, has_aux=False):
     """Return ``(function(*primals), jvp_function)`` where ``jvp_function(*tangents)`` is the linear map
-    ``J @ tangents`` at ``primals``.
+    ``J @ tangents`` at ``primals`` (with ``has_aux=True`` the function returns ``(output, aux)`` and
+    ``aux`` comes third).
 
     ``function`` runs once: its primal values are computed now and only the tangent operations are
     staged into a graph (Python control flow on values works), which each call evaluates. Inside
@@ -352,26 +408,36 @@ def linearize(function, *primals):
     >>> float(y), float(f_jvp(2.0))
     (0.0, 2.0)
     """
-    zeros = tuple(tree_map(lambda p: np.zeros(np.shape(p), aval_of(p).dtype), p) for p in primals)
+    leaves, in_tree, _ = _split_args(primals, tuple(range(len(primals))), "linearize")
+    zeros = tuple(tree_unflatten(in_tree, [np.zeros(np.shape(p), aval_of(p).dtype) for p in leaves]))
+
+    def checked(tangents):
+        if len(tangents) != len(primals):
+            raise TypeError(f"linearize: the linear map takes {len(primals)} tangent(s), got {len(tangents)}")
+        return tuple(tree_unflatten(in_tree, _checked_tangents(leaves, in_tree, tangents, "linearize")))
+
     if interpreter_depth():  # inside a transform: primals or closed-over values may be traced
-        out, _ = jvp(function, primals, zeros)
-        return out, lambda *tangents: jvp(function, primals, tangents)[1]
+        results = jvp(function, primals, zeros, has_aux=has_aux)
+
+        def jvp_function_traced(*tangents):
+            return jvp(function, primals, checked(tangents), has_aux=has_aux)[1]
+        return (results[0], jvp_function_traced) + tuple(results[2:])
     captured = {}
 
     def tangent_map(*tangents):
-        out, out_tangent = jvp(function, primals, tangents)
-        captured["out"] = out
-        return out_tangent
+        results = jvp(function, primals, tangents, has_aux=has_aux)
+        captured["out"] = results[0]
+        if has_aux:
+            captured["aux"] = results[2]
+        return results[1]
 
     graph = make_graph(tangent_map)(*zeros)
 
     def jvp_function(*tangents):
-        if len(tangents) != len(primals):
-            raise TypeError(f"linearize: the linear map takes {len(primals)} tangent(s), got {len(tangents)}")
-        results = eval_graph(graph, *tangents)
+        results = eval_graph(graph, *checked(tangents))
         return tree_map(lambda r: r if isinstance(r, Tracer) else np.asarray(r), results)
 
-    return captured["out"], jvp_function
+    return (captured["out"], jvp_function, captured["aux"]) if has_aux else (captured["out"], jvp_function)
 
 
 # ---------------------------------------------------------------------------------------------- Jacobians
@@ -418,10 +484,11 @@ def _block(stacked, offset, size, outer_shape, inner_shape, inner_first):
     return rows
 
 
-def jacfwd(function, argnums=0, holomorphic=False):
+def jacfwd(function, argnums=0, has_aux=False, holomorphic=False):
     """Return a function computing the Jacobian by forward mode: all unit tangents go through one
     batched JVP pass. For output shape (m...) and input shape (n...) the result has shape (m..., n...).
-    Complex inputs need ``holomorphic=True`` (the Jacobian is then f'(z)), as in JAX.
+    Complex inputs need ``holomorphic=True`` (the Jacobian is then f'(z)), as in JAX. With
+    ``has_aux=True`` the function returns ``(output, aux)`` and so does the Jacobian function.
 
     >>> import chainrule as cr, chainrule.numpy as np
     >>> cr.jacfwd(lambda x: x ** 2)(np.array([1.0, 2.0]))
@@ -429,21 +496,28 @@ def jacfwd(function, argnums=0, holomorphic=False):
            [0., 4.]])
     """
 
-    def jacfwd_function(*args):
+    def jacfwd_function(*args, **kwargs):
         single, numbers = _normalize_argnums(argnums, len(args), "jacfwd")
         leaves, in_tree, rebuild = _split_args(args, numbers, "jacfwd")
         _check_complex_inputs(leaves, holomorphic, "jacfwd")
         captured = {}
 
         def flat_function(tracers):
-            out_leaves, captured["out_tree"] = tree_flatten(function(*rebuild(tracers)))
+            out = function(*rebuild(tracers), **kwargs)
+            if has_aux:
+                out, captured["aux"] = _split_aux(out, function, "jacfwd")
+                captured["tracers"] = tracers
+            out_leaves, captured["out_tree"] = tree_flatten(out)
             return out_leaves
+
+        def with_aux(jacobian):
+            return (jacobian, captured["aux"]) if has_aux else jacobian
 
         basis, sizes, total = _basis(leaves)
         if total == 0:
             outs = flat_function(leaves)
             blocks = [[_finalize(np.zeros(np.shape(o) + np.shape(leaf)), o) for leaf in leaves] for o in outs]
-            return _arrange(blocks, captured["out_tree"], in_tree, single)
+            return with_aux(_arrange(blocks, captured["out_tree"], in_tree, single))
 
         def tangent_map(tangents):
             outs, out_tangents = jvp_flat(flat_function, leaves, tangents)
@@ -451,6 +525,8 @@ def jacfwd(function, argnums=0, holomorphic=False):
             return out_tangents
 
         stacked = batch_flat(tangent_map, basis, [0] * len(basis), total)
+        if has_aux:
+            captured["aux"] = _strip_forward(captured)
         outs = captured["outs"]
         blocks = []
         for out, tangents in zip(outs, stacked):
@@ -459,7 +535,7 @@ def jacfwd(function, argnums=0, holomorphic=False):
                 row.append(_finalize(_block(tangents, offset, size, np.shape(out), np.shape(leaf), True), out))
                 offset += size
             blocks.append(row)
-        return _arrange(blocks, captured["out_tree"], in_tree, single)
+        return with_aux(_arrange(blocks, captured["out_tree"], in_tree, single))
 
     return _wraps(jacfwd_function, function, "jacfwd")
 
@@ -472,9 +548,11 @@ def _arrange(blocks, out_tree, in_tree, single):
     return tree_unflatten(out_tree, per_output)
 
 
-def jacrev(function, argnums=0, holomorphic=False):
+def jacrev(function, argnums=0, has_aux=False, holomorphic=False):
     """Return a function computing the Jacobian by reverse mode: one recorded forward pass, then all
     unit cotangents go through one batched backward pass. Complex inputs need ``holomorphic=True``.
+    With ``has_aux=True`` the function returns ``(output, aux)`` and so does the Jacobian function.
+    Each block has its input's dtype (a cotangent is one of the input's), complex for complex outputs.
 
     >>> import chainrule as cr, chainrule.numpy as np
     >>> cr.jacrev(lambda x: np.array([x[0] * x[1], x[0]]))(np.array([2.0, 3.0]))
@@ -482,19 +560,31 @@ def jacrev(function, argnums=0, holomorphic=False):
            [1., 0.]])
     """
 
-    def jacrev_function(*args):
+    def jacrev_function(*args, **kwargs):
         single, numbers = _normalize_argnums(argnums, len(args), "jacrev")
-        leaves, in_tree, outs, out_tree, pullback, _ = _record_call(function, args, {}, numbers, False, "jacrev")
+        leaves, in_tree, outs, out_tree, pullback, aux = _record_call(function, args, kwargs, numbers, has_aux,
+                                                                      "jacrev")
         _check_complex_inputs(leaves, holomorphic, "jacrev")
-        return _jacobian_from_pullback(leaves, in_tree, outs, out_tree, pullback, single)
+        jacobian = _jacobian_from_pullback(leaves, in_tree, outs, out_tree, pullback, single)
+        return (jacobian, aux) if has_aux else jacobian
 
     return _wraps(jacrev_function, function, "jacrev")
+
+
+def _cotangent_like(out, leaf):
+    """A zero-d array with the dtype of a reverse-mode Jacobian block: the input's (as JAX's jacrev), made
+    complex when the output is complex (the block then holds both the real and imaginary parts)."""
+    dtype = aval_of(leaf).dtype
+    if is_complex(out) and dtype.kind != "c":
+        dtype = np.result_type(dtype, np.complex64)
+    return np.zeros((), dtype)
 
 
 def _jacobian_from_pullback(leaves, in_tree, outs, out_tree, pullback, single):
     basis, sizes, total = _basis(outs)
     if total == 0:
-        blocks = [[_finalize(np.zeros(np.shape(o) + np.shape(leaf)), o) for leaf in leaves] for o in outs]
+        blocks = [[_finalize(np.zeros(np.shape(o) + np.shape(leaf)), _cotangent_like(o, leaf)) for leaf in leaves]
+                  for o in outs]
         return _arrange(blocks, out_tree, in_tree, single)
 
     def pull(seeds):
@@ -511,7 +601,8 @@ def _jacobian_from_pullback(leaves, in_tree, outs, out_tree, pullback, single):
     blocks = []
     offset = 0
     for out, size in zip(outs, sizes):
-        blocks.append([_finalize(_block(cotangents, offset, size, np.shape(out), np.shape(leaf), False), out)
+        blocks.append([_finalize(_block(cotangents, offset, size, np.shape(out), np.shape(leaf), False),
+                                 _cotangent_like(out, leaf))
                        for leaf, cotangents in zip(leaves, stacked)])
         offset += size
     return _arrange(blocks, out_tree, in_tree, single)
@@ -536,7 +627,7 @@ def _total_size(leaves):
     return sum(_sizes(leaves))
 
 
-def jacobian(function, argnums=0, mode="auto", holomorphic=False):
+def jacobian(function, argnums=0, mode="auto", holomorphic=False, has_aux=False):
     """Return a function computing the Jacobian; ``mode="auto"`` uses forward mode when the inputs have
     fewer elements than the outputs (cost O(n) passes) and reverse mode otherwise (O(m) passes).
 
@@ -547,31 +638,42 @@ def jacobian(function, argnums=0, mode="auto", holomorphic=False):
     if mode not in ("auto", "forward", "reverse"):
         raise ValueError(f"jacobian: mode must be 'auto', 'forward' or 'reverse', got {mode!r}")
     if mode == "forward":
-        return jacfwd(function, argnums, holomorphic)
+        return jacfwd(function, argnums, has_aux=has_aux, holomorphic=holomorphic)
     if mode == "reverse":
-        return jacrev(function, argnums, holomorphic)
+        return jacrev(function, argnums, has_aux=has_aux, holomorphic=holomorphic)
 
-    def jacobian_function(*args):
+    def jacobian_function(*args, **kwargs):
         single, numbers = _normalize_argnums(argnums, len(args), "jacobian")
-        leaves, in_tree, outs, out_tree, pullback, _ = _record_call(function, args, {}, numbers, False, "jacobian")
+        leaves, in_tree, outs, out_tree, pullback, aux = _record_call(function, args, kwargs, numbers, has_aux,
+                                                                      "jacobian")
         _check_complex_inputs(leaves, holomorphic, "jacobian")
         if _total_size(leaves) < _total_size(outs):
-            return jacfwd(function, argnums, holomorphic)(*args)
-        return _jacobian_from_pullback(leaves, in_tree, outs, out_tree, pullback, single)
+            return jacfwd(function, argnums, has_aux=has_aux, holomorphic=holomorphic)(*args, **kwargs)
+        jacobian_value = _jacobian_from_pullback(leaves, in_tree, outs, out_tree, pullback, single)
+        return (jacobian_value, aux) if has_aux else jacobian_value
 
     return _wraps(jacobian_function, function, "jacobian")
 
 
-def hessian(function, argnums=0, holomorphic=False):
+def hessian(function, argnums=0, has_aux=False, holomorphic=False):
     """Return a function computing the Hessian by forward-over-reverse mode (complex inputs need
-    ``holomorphic=True``).
+    ``holomorphic=True``; with ``has_aux=True`` the function returns ``(output, aux)`` and so does the
+    Hessian function).
 
     >>> import chainrule as cr, chainrule.numpy as np
     >>> cr.hessian(lambda x: x[0] ** 2 * x[1])(np.array([1.0, 2.0]))
     array([[4., 2.],
            [2., 0.]])
     """
-    return jacfwd(jacrev(function, argnums, holomorphic), argnums, holomorphic)
+    composed = jacfwd(jacrev(function, argnums, has_aux=has_aux, holomorphic=holomorphic), argnums,
+                      has_aux=has_aux, holomorphic=holomorphic).inner
+
+    def hessian_function(*args, **kwargs):
+        # Checked here first, so that a wrong argument is reported as hessian's, not as the inner jacfwd's.
+        _split_args(args, _normalize_argnums(argnums, len(args), "hessian")[1], "hessian")
+        return composed(*args, **kwargs)
+
+    return _wraps(hessian_function, function, "hessian")
 
 
 @user_facing
@@ -619,20 +721,20 @@ def vmap(function, in_axes=0, out_axes=0, axis_size=None):
     """Vectorize ``function`` over a batch axis of its arguments, in one batched pass (no Python loop).
 
     ``in_axes`` is an int, None (argument shared by every example) or a pytree prefix of the arguments;
-    ``out_axes`` likewise for the outputs. Composes with every transform, e.g. per-example gradients
-    ``vmap(grad(loss), in_axes=(None, 0, 0))``.
+    ``out_axes`` likewise for the outputs. Keyword arguments are batched along their axis 0, as in JAX.
+    Composes with every transform, e.g. per-example gradients ``vmap(grad(loss), in_axes=(None, 0, 0))``.
 
     >>> import chainrule as cr, chainrule.numpy as np
     >>> cr.vmap(lambda w, x: np.dot(w, x), in_axes=(None, 0))(np.array([1.0, 2.0]), np.eye(2))
     array([1., 2.])
     """
 
-    def vmapped(*args):
+    def vmapped(*args, **kwargs):
         spec = in_axes if not isinstance(in_axes, list) else tuple(in_axes)
         if isinstance(spec, tuple) and len(spec) != len(args):
             raise ValueError(f"vmap: in_axes has {len(spec)} entries but the function got {len(args)} arguments")
-        leaves, in_tree = tree_flatten(args)
-        axes = _axes_for(spec, args, "in_axes")
+        leaves, in_tree = tree_flatten((args, kwargs))
+        axes = _axes_for(spec, args, "in_axes") + [0] * (len(leaves) - len(tree_flatten(args)[0]))
         sizes = set()
         for position, (leaf, axis) in enumerate(zip(leaves, axes)):
             if axis is None:
@@ -650,7 +752,8 @@ def vmap(function, in_axes=0, out_axes=0, axis_size=None):
         captured = {}
 
         def flat_function(inputs):
-            out_leaves, captured["out_tree"] = tree_flatten(function(*tree_unflatten(in_tree, inputs)))
+            call_args, call_kwargs = tree_unflatten(in_tree, inputs)
+            out_leaves, captured["out_tree"] = tree_flatten(function(*call_args, **call_kwargs))
             captured["out"] = out_leaves
             return out_leaves
 
@@ -678,3 +781,52 @@ def vmap(function, in_axes=0, out_axes=0, axis_size=None):
         return tree_unflatten(out_tree, moved)
 
     return _wraps(vmapped, function, "vmap")
+
+
+# ---------------------------------------------------------------------------------------------- flattening
+
+def ravel_pytree(tree):
+    """Flatten a pytree of arrays into one 1-d array; return it with ``unravel``, which maps such a vector
+    back to a pytree of the original structure, shapes and dtypes (JAX's ``jax.flatten_util.ravel_pytree``,
+    autograd's ``flatten``). The vector has the leaves' promoted dtype. Both directions are made of
+    primitives, so a loss written on a pytree can be differentiated as a function of one vector.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> flat, unravel = cr.ravel_pytree({"w": np.ones((2, 2)), "b": np.zeros(2)})
+    >>> flat
+    array([0., 0., 1., 1., 1., 1.])
+    >>> unravel(2.0 * flat)["w"]
+    array([[2., 2.],
+           [2., 2.]])
+    >>> cr.grad(lambda v: np.sum(unravel(v)["w"] ** 2))(flat)
+    array([0., 0., 2., 2., 2., 2.])
+    """
+    from .. import numpy as cnp
+    leaves, treedef = tree_flatten(tree)
+    shapes = [tuple(np.shape(leaf)) for leaf in leaves]
+    dtypes = [aval_of(leaf).dtype for leaf in leaves]
+    dtype = np.result_type(*dtypes) if leaves else np.dtype(np.float64)
+    sizes = [math.prod(shape) for shape in shapes]
+    pieces = [cnp.ravel(cnp.astype(cnp.asarray(leaf), dtype)) for leaf in leaves]
+    flat = cnp.concatenate(pieces) if pieces else np.zeros(0, dtype)
+    total = sum(sizes)
+
+    def unravel(vector):
+        shape = tuple(np.shape(vector))
+        if shape != (total,):
+            raise ValueError(f"unravel (from ravel_pytree): expected a vector of shape ({total},), the size of the "
+                             f"flattened pytree, got shape {shape}")
+        vector_dtype = aval_of(vector).dtype
+        if vector_dtype.kind == "c" and dtype.kind != "c":
+            raise TypeError(f"unravel (from ravel_pytree): the vector is complex ({vector_dtype}) but the pytree's "
+                            f"leaves are real ({dtype}); its imaginary part would be lost. Pass a real vector.")
+        rebuilt, offset = [], 0
+        for leaf_shape, leaf_dtype, size in zip(shapes, dtypes, sizes):
+            piece = vector[offset:offset + size]
+            if vector_dtype != leaf_dtype:  # each leaf comes back with its own dtype
+                piece = cnp.astype(piece, leaf_dtype)
+            rebuilt.append(cnp.reshape(piece, leaf_shape))
+            offset += size
+        return tree_unflatten(treedef, rebuilt)
+
+    return flat, unravel

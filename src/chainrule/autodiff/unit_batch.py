@@ -41,8 +41,12 @@ class UnitBatch:
     def dense(self):
         size = self.scale.size
         if type(self.scale) is not np.ndarray:  # a traced scale (an enclosing transform): with primitives
-            identity = np.eye(size, dtype=self.scale.dtype).reshape(self.shape)
-            return arithmetic.mul(identity, structure.reshape(self.scale, new_shape=(1,) + self.scale.shape))
+            from ..ops.comparison import select
+            # Selected, not multiplied by an identity: an infinite scale must leave exact zeros off the
+            # diagonal (0 * inf is nan), as the plain branch below writes them.
+            diagonal = np.eye(size, dtype=bool).reshape(self.shape)
+            scale = structure.reshape(self.scale, new_shape=(1,) + self.scale.shape)
+            return select(diagonal, scale, np.zeros((), dtype=self.scale.dtype))
         out = np.zeros((size, size), dtype=self.scale.dtype)
         out.flat[::size + 1] = self.scale.ravel()
         return out.reshape(self.shape)

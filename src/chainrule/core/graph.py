@@ -299,9 +299,12 @@ def _identity_operand(equation):
         candidate = inputs[0]
     elif primitive.left_identity is not None and _is_literal(inputs[0], primitive.left_identity):
         candidate = inputs[1]
-    if isinstance(candidate, Var) and candidate.aval == equation.outputs[0].aval:
-        return candidate
-    return None
+    if not (isinstance(candidate, Var) and candidate.aval == equation.outputs[0].aval):
+        return None
+    if candidate.aval.dtype.kind == "c" and 1 in (primitive.left_identity, primitive.right_identity):
+        # Complex multiplication by 1 + 0j is no identity at infinities: (1 + 0j) * (inf + nan j) is nan + nan j.
+        return None
+    return candidate
 
 
 def fold_identities(graph):

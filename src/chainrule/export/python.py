@@ -4,13 +4,14 @@ import ast
 import builtins
 import functools
 import inspect
+import itertools
 import textwrap
 import types
 import weakref
 
 import numpy as np
 
-from ..core.graph import Var
+from ..core.graph import Graph, Var
 from ..core.tree import tree_flatten, tree_unflatten
 from ..ops import (arithmetic, comparison, contraction, control, decompositions, elementwise, fft, indexing, linalg,
                    reduction, special, structure)
@@ -19,11 +20,6 @@ from .staging import number_variables, stage
 
 def _call(function):
     return lambda args, params: f"{function}({', '.join(args)})"
-
-
-def _ordered(function):
-    """A SciPy function whose order parameter comes first: ``jv(order, x)``."""
-    return lambda args, params: f"{function}({params['order']!r}, {args[0]})"
 
 
 def _infix(operator):
@@ -123,12 +119,9 @@ CODE = {
     special.erfcx: _call("scipy.special.erfcx"), special.erfinv: _call("scipy.special.erfinv"),
     special.ndtri: _call("scipy.special.ndtri"),
     special.gamma: _call("scipy.special.gamma"), special.gammaln: _call("scipy.special.gammaln"),
-    special.zeta: _call("scipy.special.zeta"), special.gammainc: _call("scipy.special.gammainc"),
-    special.gammaincc: _call("scipy.special.gammaincc"), special.betainc: _call("scipy.special.betainc"),
-    special.xlogy: _call("scipy.special.xlogy"), special.xlog1py: _call("scipy.special.xlog1py"),
-    special.polygamma: _ordered("scipy.special.polygamma"), special.jv: _ordered("scipy.special.jv"),
-    special.yv: _ordered("scipy.special.yv"), special.iv: _ordered("scipy.special.iv"),
-    special.ive: _ordered("scipy.special.ive"),
+    # zeta, gammainc, gammaincc, betainc, xlogy, xlog1py, polygamma and the Bessel functions have no row: SciPy
+    # answers some float32 calls of theirs in float64, so their implementations (which keep the inputs'
+    # precision) are copied.
     comparison.lt: _infix("<"), comparison.le: _infix("<="), comparison.gt: _infix(">"),
     comparison.ge: _infix(">="), comparison.eq: _infix("=="), comparison.ne: _infix("!="),
     elementwise.round_: lambda args, params: f"np.round({args[0]}, {params['decimals']})",
@@ -175,6 +168,30 @@ CODE = {
         decompositions.sylvester, decompositions.sqrtm, decompositions.expm, special.gammainc_derivative_a,
         special.betainc_derivative_a, special.betainc_derivative_b)},
 }
+
+def _staged_bodies(primitive):
+    """Loops and branches: each staged body becomes a nested function of the generated code (made by a local
+    factory, so that its names stay its own), run by the primitive's runtime helper in chainrule.ops.loops."""
+    def row(args, params):
+        lines, bodies = ["import chainrule.ops.loops as _loops"], {}
+        for key, value in params.items():
+            graphs = value if isinstance(value, tuple) else (value,)
+            if not all(isinstance(graph, Graph) for graph in graphs):
+                continue
+            bodies[key] = []
+            for graph in graphs:
+                name = f"_body{next(_BODY_NUMBERS)}"
+                source = to_python(graph, *[var.aval for var in graph.invars], name=name)
+                lines += [f"def _make{name}():"] + ["    " + line.replace("{", "{{").replace("}", "}}")
+                                                    for line in source.splitlines()]
+                lines += [f"    return {name}", f"{name} = _loops.on_list(_make{name}())"]
+                bodies[key].append(name)
+        return lines + ["{out}, = " + control.RUNTIME_CODE[primitive](bodies, args, params)]
+    return row
+
+
+_BODY_NUMBERS = itertools.count(1)
+CODE.update({primitive: _staged_bodies(primitive) for primitive in control.RUNTIME_CODE})
 
 # Primitives that cannot be written as plain NumPy, keyed by primitive, with the reason (none at present: call
 # primitives, which run a user function, are inlined before generation).
@@ -301,7 +318,7 @@ def _literal_code(value):
     if array.ndim == 0:
         item = array.item()
         if isinstance(item, float) and not np.isfinite(item):
-            return f"np.{'nan' if np.isnan(item) else ('inf' if item > 0 else '-inf')}"
+            return "np.nan" if np.isnan(item) else ("np.inf" if item > 0 else "-np.inf")
         if isinstance(value, (np.generic, np.ndarray)) and array.dtype != np.float64 and array.dtype.kind in "fc":
             return f"{_dtype(array.dtype)}({item!r})"
         return repr(item)
@@ -436,7 +453,11 @@ def to_python(function, *example_args, name=None, compile=False):
         except (TypeError, AttributeError):
             raise NotImplementedError(f"to_python: argument {index + 1} is a {type(arg).__name__} pytree; only "
                                       f"arrays, tuples, lists and dicts can be unpacked in plain NumPy") from None
-    outputs = [_Name(atom_code(v)) for v in graph.outvars]
+    # A constant output keeps its NumPy scalar type (a derivative that is constant, e.g. grad of 3x, is
+    # np.float64(3.0) as in eager mode, not the Python float its literal would give).
+    outputs = [_Name(f"np.{type(v.value).__name__}({_literal_code(v.value.item())})"
+                     if not isinstance(v, Var) and isinstance(v.value, np.generic) else atom_code(v))
+               for v in graph.outvars]
     try:
         returned = repr(tree_unflatten(graph.out_tree, outputs)) if graph.out_tree is not None else repr(outputs)
     except (TypeError, AttributeError):
