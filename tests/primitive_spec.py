@@ -5,6 +5,7 @@ test_residuals.py, the exporters in tests/export and tests/symbolic).
 Each row is a builder ``rng -> (arguments, parameters)``; ``row(name)`` calls it with a generator seeded by the
 name alone (``zlib.crc32(name)``), so adding, removing or reordering rows never moves any other row's points.
 Points avoid non-differentiable places and domain edges."""
+import functools
 import zlib
 
 import numpy as np
@@ -43,6 +44,40 @@ def _scatter_add(rng):
 def _scatter(rng):
     return ((uniform(rng, -2, 2, (5, 2)), uniform(rng, -2, 2, (2,)), np.array([1, 3])),
             {"template": split_index((np.array([1, 3]),))[0]})
+
+
+@functools.lru_cache(maxsize=None)
+def _control_bodies():
+    """The staged bodies of the control primitives' rows, built once: every build of the table shares them (a
+    graph parameter compares by identity)."""
+    import chainrule.numpy as cnp
+    from chainrule.core.avals import ShapedArray
+    from chainrule.ops import control
+    from chainrule.ops.loops import stage, vjp_graph
+    vector, count = ShapedArray((3,), np.dtype(np.float64)), ShapedArray((), np.dtype(np.int64))
+    step = stage(lambda v: [cnp.tanh(v[0] * v[1] + v[2]), v[1] * v[2]], [vector] * 3)[0]
+    branches = (stage(lambda v: [cnp.cos(v[0]) * v[1]], [vector] * 2)[0],
+                stage(lambda v: [v[0] * v[1] + v[1]], [vector] * 2)[0])
+    predicate = stage(lambda v: [v[0] < 3], [count, vector])[0]
+    body = stage(lambda v: [v[1] + 1, cnp.sin(v[2]) * v[0]], [vector, count, vector])[0]
+    loop = {"cond_body": predicate, "body": body, "num_cond_consts": 0, "num_body_consts": 1}
+    step_vjp = vjp_graph(body, [True, False, True], [False, True])
+    assert control.while_loop_vjp  # the rows below are this module's
+    return step, branches, loop, {**loop, "step_vjp": step_vjp, "wanted_consts": (True,)}
+
+
+def _scan(rng):
+    step = _control_bodies()[0]
+    return ((uniform(rng, -1, 1), uniform(rng, -1, 1), uniform(rng, -1, 1, (4, 3))),
+            {"body": step, "num_consts": 1, "num_carry": 1, "length": 4, "reverse": False, "checkpoints": None})
+
+
+def _while_loop(rng):
+    return (uniform(rng, 0.5, 1.5), np.array(0), uniform(rng, -1, 1)), _control_bodies()[2]
+
+
+def _while_loop_vjp(rng):
+    return (uniform(rng, 0.5, 1.5), np.array(0), uniform(rng, -1, 1), uniform(rng, -1, 1)), _control_bodies()[3]
 
 
 # name -> builder(rng) -> (arguments, parameters).
@@ -133,6 +168,7 @@ ROWS = {
     "solve": lambda rng: ((spd(rng, 3), uniform(rng, -2, 2, (3, 2))), {}),
     "inv": lambda rng: ((spd(rng, 3),), {}),
     "det": lambda rng: ((spd(rng, 3),), {}),
+    "adjugate": lambda rng: ((uniform(rng, -2, 2, (3, 3)),), {}),
     "slogdet": lambda rng: ((spd(rng, 3),), {}),
     "cholesky": lambda rng: ((spd(rng, 3),), {}),
     "triangular_solve": lambda rng: ((np.tril(spd(rng, 3)), uniform(rng, -2, 2, (3, 2))), {"lower": True}),
@@ -142,6 +178,9 @@ ROWS = {
     "gammaln": lambda rng: ((uniform(rng, 0.5, 4),), {}),
     "polygamma": lambda rng: ((uniform(rng, 0.5, 4),), {"order": 1}),
     "gamma": lambda rng: ((uniform(rng, 0.5, 3),), {}),
+    "rgamma": lambda rng: ((uniform(rng, -2.5, 3),), {}),
+    "loggamma": lambda rng: ((uniform(rng, 0.5, 4),), {}),
+    "betaln": lambda rng: ((uniform(rng, 0.5, 30), uniform(rng, 0.5, 4)), {}),
     "erf": lambda rng: ((uniform(rng, -2, 2),), {}),
     "erfc": lambda rng: ((uniform(rng, -2, 2),), {}),
     "erfinv": lambda rng: ((uniform(rng, -0.8, 0.8),), {}),
@@ -175,6 +214,11 @@ ROWS = {
     "expm": lambda rng: ((uniform(rng, -1, 1, (3, 3)),), {}),
     "eig": lambda rng: ((np.array([[1.0, 2.0, 0.0], [-2.0, 1.0, 0.5], [0.0, 0.3, 3.0]])
                          + 0.1 * uniform(rng, -1, 1, (3, 3)),), {}),
+    # Control flow (chainrule.ops.control): bodies are staged graphs; tests/test_control.py covers the rest.
+    "scan": _scan,
+    "cond": lambda rng: ((np.array(1), uniform(rng, -1, 1), uniform(rng, -1, 1)), {"branches": _control_bodies()[1]}),
+    "while_loop": _while_loop,
+    "while_loop_vjp": _while_loop_vjp,
 }
 
 

@@ -1,8 +1,611 @@
-"""Control primitives: ``stop_gradient`` (identity with zero derivative). Loops and conditionals come later."""
+"""Control primitives: ``stop_gradient`` (identity with zero derivative), and loops and branches (``scan``,
+``while_loop``, ``cond``) whose bodies are staged graphs; their rules transform those graphs with the
+machinery of ``ops/loops.py``. The public functions are in ``chainrule.control``."""
+import numpy as np
+
 from ..core.avals import ShapedArray
+from ..core.graph import Graph
+from ..core.interpreter import ChainruleError, Tracer, interpreter_depth
+from ..core.primitive import Primitive
+from ..core.zeros import instantiate
 from . import batch_rules
+from .arithmetic import add, maximum, minimum
+from .comparison import eq, select
 from .families import zero_derivative
+from .loops import (CarryStore, LoopOutput, avals_of, batch_graph, cond_runtime, graph_function, inexact, jvp_graph,
+                    rearranged, revolve_reverse, run_graph, scan_runtime, stage_closed, vjp_graph, while_runtime,
+                    while_vjp_runtime, with_unused_inputs, _count)
+from .reduction import reduce_max
+from .structure import broadcast_to, reshape, transpose
 
 stop_gradient = zero_derivative("stop_gradient", lambda x: x, shape_rule=lambda x: ShapedArray(x.shape, x.dtype),
                                 batch=batch_rules.same_params,
                                 convention="identity whose derivative is defined to be 0")
+
+
+def _split(values, *counts):
+    parts, start = [], 0
+    for count in counts:
+        parts.append(list(values[start:start + count]))
+        start += count
+    parts.append(list(values[start:]))
+    return parts
+
+
+def _specs(avals):
+    return [(tuple(a.shape), np.dtype(a.dtype)) for a in avals]
+
+
+def _concrete(values):
+    """The concrete values underneath (arrays and eager tracers), or None when one is abstract (staged, batched)."""
+    concrete = []
+    for value in values:
+        if isinstance(value, Tracer):
+            try:
+                value = value.concrete_value()
+            except (ChainruleError, NotImplementedError):
+                return None
+        concrete.append(value)
+    return concrete
+
+
+def _plain(values):
+    return not any(isinstance(v, Tracer) for v in values)
+
+
+def _select_examples(predicate, on_true, on_false):
+    """Per example of a batch: ``on_true`` where ``predicate`` (shape (batch,)) holds, else ``on_false``."""
+    shape = tuple(batch_rules.shape_of(on_true))
+    mask = broadcast_to(reshape(predicate, new_shape=(shape[0],) + (1,) * (len(shape) - 1)), shape)
+    return select(mask, on_true, on_false)
+
+
+# ------------------------------------------------------------------------------------------- scan
+# Inputs: consts (what the body reads unchanged), the initial carry, then xs (scanned along axis 0). The body
+# graph takes consts + carry + one slice of each x and returns carry + one slice of each y.
+
+def _scan_y_avals(body, num_carry):
+    return [v.aval for v in body.outvars[num_carry:]]
+
+
+def _scan_shape_rule(*avals, body, num_consts, num_carry, length, reverse, checkpoints):
+    outs = [v.aval for v in body.outvars]
+    return outs[:num_carry] + [ShapedArray((length,) + a.shape, a.dtype) for a in outs[num_carry:]]
+
+
+def _scan_impl(*args, body, num_consts, num_carry, length, reverse, checkpoints):
+    consts, carry, xs = _split(args, num_consts, num_carry)
+    # Under a transform, keep what the reverse rule reads (every carry, or the revolve snapshots), so that the
+    # loop runs once; evaluated plainly, nothing is kept.
+    store = CarryStore(avals_of(carry), length, checkpoints) if interpreter_depth() and length else None
+    out = LoopOutput(scan_runtime(graph_function(body), consts, carry, xs, length=length, reverse=reverse,
+                                  y_specs=_specs(_scan_y_avals(body, num_carry)), store=store))
+    out.stored = store
+    return out
+
+
+def _scan_jvp(primals, tangents, *, body, num_consts, num_carry, length, reverse, checkpoints):
+    consts, carry, xs = _split(primals, num_consts, num_carry)
+    const_dots, carry_dots, x_dots = _split(tangents, num_consts, num_carry)
+    avals = [v.aval for v in body.invars]
+    const_has = [t is not None and inexact(a) for t, a in zip(const_dots, avals[:num_consts])]
+    carry_has = [inexact(a) for a in avals[num_consts:num_consts + num_carry]]  # a carry's tangent grows per step
+    x_has = [t is not None and inexact(a) for t, a in zip(x_dots, avals[num_consts + num_carry:])]
+    derivative = jvp_graph(body, const_has + carry_has + x_has)
+    num_x, num_y = len(xs), len(body.outvars) - num_carry
+    counts = [num_consts, num_carry, num_x, sum(const_has), sum(carry_has), sum(x_has)]
+    starts = np.cumsum([0] + counts)
+    ranges = [list(range(starts[k], starts[k + 1])) for k in range(6)]
+    out_inexact = [inexact(v.aval) for v in body.outvars]
+    carry_tangents = sum(out_inexact[:num_carry])
+    out_starts = [0, num_carry, num_carry + num_y, num_carry + num_y + carry_tangents]
+    derivative = rearranged(
+        derivative, ranges[0] + ranges[3] + ranges[1] + ranges[4] + ranges[2] + ranges[5],
+        list(range(out_starts[0], out_starts[1])) + list(range(out_starts[2], out_starts[3]))
+        + list(range(out_starts[1], out_starts[2])) + list(range(out_starts[3], len(derivative.outvars))))
+    picked = [t for t, h in zip(const_dots, const_has) if h]
+    carry_tangent_values = [instantiate(t, c) for t, c, h in zip(carry_dots, carry, carry_has) if h]
+    x_tangent_values = [t for t, h in zip(x_dots, x_has) if h]
+    outs = scan(*consts, *picked, *carry, *carry_tangent_values, *xs, *x_tangent_values, body=derivative,
+                num_consts=num_consts + len(picked), num_carry=num_carry + len(carry_tangent_values), length=length,
+                reverse=reverse, checkpoints=checkpoints)
+    carry_out, carry_dot_out, ys, y_dots = _split(outs, num_carry, carry_tangents, num_y)
+    carry_dot_out, y_dots = iter(carry_dot_out), iter(y_dots)
+    out_tangents = [next(carry_dot_out) if i else None for i in out_inexact[:num_carry]]
+    out_tangents += [next(y_dots) if i else None for i in out_inexact[num_carry:]]
+    return carry_out + ys, out_tangents
+
+
+def _trajectory_body(body, num_consts, num_carry):
+    """The body that also returns its incoming carry as extra ys: a scan of it stacks the carries."""
+    return Graph(body.invars, body.equations, body.outvars + body.invars[num_consts:num_consts + num_carry])
+
+
+def _reverse_scan(body, num_consts, num_carry, consts, carries_at_steps, xs, carry_bars, y_bars, *, length,
+                  reverse):
+    """The cotangents of a scan's inputs (consts + carry + xs; None where not inexact), given its stacked
+    per-step carries: a scan in the opposite direction whose body is the step's VJP."""
+    avals = [v.aval for v in body.invars]
+    wanted = [inexact(a) for a in avals]
+    const_wanted, carry_wanted, x_wanted = _split(wanted, num_consts, num_carry)
+    out_inexact = [inexact(v.aval) for v in body.outvars]
+    y_given = [i and bar is not None for i, bar in zip(out_inexact[num_carry:], y_bars)]
+    step_vjp = vjp_graph(body, wanted, out_inexact[:num_carry] + y_given)
+    num_const_bars, num_carry_bars, num_x = sum(const_wanted), sum(carry_wanted), len(xs)
+
+    def reverse_step(leaves):
+        step_consts, bars, totals, carry, x, y_bar = _split(leaves, num_consts, num_carry_bars, num_const_bars,
+                                                            num_carry, num_x)
+        const_bars, new_bars, x_bars = _split(run_graph(step_vjp, step_consts + carry + x + bars + y_bar),
+                                              num_const_bars, num_carry_bars)
+        return new_bars + [add(t, b) for t, b in zip(totals, const_bars)] + x_bars
+
+    given_y_bars = [b for b, g in zip(y_bars, y_given) if g]
+    step_avals = (avals[:num_consts] + [a for a, w in zip(avals[num_consts:num_consts + num_carry], carry_wanted) if w]
+                  + [a for a, w in zip(avals[:num_consts], const_wanted) if w] + avals[num_consts:]
+                  + [ShapedArray(b.shape[1:], b.dtype) for b in avals_of(given_y_bars)])
+    reverse_body = stage_closed(reverse_step, step_avals)
+    const_zeros = [np.zeros(a.shape, a.dtype) for a, w in zip(avals[:num_consts], const_wanted) if w]
+    outs = scan(*consts, *carry_bars, *const_zeros, *carries_at_steps, *xs, *given_y_bars, body=reverse_body,
+                num_consts=num_consts, num_carry=num_carry_bars + num_const_bars, length=length,
+                reverse=not reverse, checkpoints=None)
+    new_bars, const_bars, x_bars = _split(outs, num_carry_bars, num_const_bars)
+    return _scatter_wanted(const_wanted, const_bars) + _scatter_wanted(carry_wanted, new_bars) + \
+        _scatter_wanted(x_wanted, x_bars)
+
+
+def _scatter_wanted(wanted, values):
+    values = iter(values)
+    return [next(values) if w else None for w in wanted]
+
+
+def _revolve_pullback(body, num_consts, num_carry, consts, xs, store, carry_bars, y_bars, *, length, reverse,
+                      checkpoints):
+    """Reverse mode of a checkpointed scan on arrays: the schedule of ``loops.revolve_reverse``."""
+    avals = [v.aval for v in body.invars]
+    wanted = [inexact(a) for a in avals]
+    const_wanted, carry_wanted, x_wanted = _split(wanted, num_consts, num_carry)
+    out_inexact = [inexact(v.aval) for v in body.outvars]
+    y_given = [i and bar is not None for i, bar in zip(out_inexact[num_carry:], y_bars)]
+    step = graph_function(body)
+    step_vjp = graph_function(vjp_graph(body, wanted, out_inexact[:num_carry] + y_given))
+    given_y_bars = [b for b, g in zip(y_bars, y_given) if g]
+    const_totals = [np.zeros(a.shape, a.dtype) for a, w in zip(avals[:num_consts], const_wanted) if w]
+    x_bars = [np.zeros((length,) + a.shape, a.dtype) for a, w in zip(avals[num_consts + num_carry:], x_wanted) if w]
+    bars = list(carry_bars)
+    num_const_bars, num_carry_bars = len(const_totals), len(bars)
+
+    def index(position):
+        return length - 1 - position if reverse else position
+
+    def advance(state, start, count):
+        for position in range(start, start + count):
+            state = step(consts + state + [x[index(position)] for x in xs])[:num_carry]
+        _count("recomputed", count)
+        return state
+
+    def reverse_step(position, state):
+        nonlocal bars, const_totals
+        at = index(position)
+        const_bars, bars, step_x_bars = _split(
+            step_vjp(consts + state + [x[at] for x in xs] + bars + [b[at] for b in given_y_bars]),
+            num_const_bars, num_carry_bars)
+        const_totals = [t + b for t, b in zip(const_totals, const_bars)]
+        for stacked, bar in zip(x_bars, step_x_bars):
+            stacked[at] = bar
+        _count("reversed")
+
+    revolve_reverse(advance, reverse_step, store.snapshots, length, checkpoints)
+    return _scatter_wanted(const_wanted, const_totals) + _scatter_wanted(carry_wanted, bars) + \
+        _scatter_wanted(x_wanted, x_bars)
+
+
+def _scan_vjp(outs, *inputs, body, num_consts, num_carry, length, reverse, checkpoints):
+    consts, carry, xs = _split(inputs, num_consts, num_carry)
+    store = getattr(outs, "stored", None)
+    carry_inexact = [inexact(v.aval) for v in body.outvars[:num_carry]]
+
+    def scan_pullback(out_bars):
+        carry_bars = [instantiate(b, o) for b, o, i in zip(out_bars[:num_carry], outs[:num_carry], carry_inexact) if i]
+        y_bars = list(out_bars[num_carry:])
+        if length == 0:
+            return [None] * num_consts + _scatter_wanted(carry_inexact, carry_bars) + [None] * len(xs)
+        if store is not None and store.stacked is None and _plain(carry_bars + [b for b in y_bars if b is not None]):
+            return _revolve_pullback(body, num_consts, num_carry, consts, xs, store, carry_bars, y_bars,
+                                     length=length, reverse=reverse, checkpoints=checkpoints)
+        if store is not None and store.stacked is not None:
+            stacked = store.stacked
+        else:  # traced inputs (a derivative of a derivative, staging): the carries come from a traced scan
+            stacked = scan(*inputs, body=_trajectory_body(body, num_consts, num_carry), num_consts=num_consts,
+                           num_carry=num_carry, length=length, reverse=reverse, checkpoints=None)[-num_carry:] \
+                if num_carry else []
+        return _reverse_scan(body, num_consts, num_carry, consts, stacked, xs, carry_bars, y_bars, length=length,
+                             reverse=reverse)
+
+    return scan_pullback
+
+
+def _move_batch_to_second(value):
+    rank = len(batch_rules.shape_of(value))
+    return transpose(value, permutation=(1, 0) + tuple(range(2, rank)))
+
+
+def _scan_batch(primitive, values, batched, params, size):
+    body, num_consts, num_carry = params["body"], params["num_consts"], params["num_carry"]
+    consts, carry, xs = _split(values, num_consts, num_carry)
+    const_flags, _, x_flags = _split(batched, num_consts, num_carry)
+    carry = [batch_rules.materialize(c, b, size) for c, b in zip(carry, batched[num_consts:num_consts + num_carry])]
+    xs = [_move_batch_to_second(x) if b else x for x, b in zip(xs, x_flags)]  # the scanned axis stays first
+    batched_body, _ = batch_graph(body, const_flags + [True] * num_carry + x_flags, size)
+    outs = scan(*consts, *carry, *xs, **{**params, "body": batched_body})
+    return outs[:num_carry] + [_move_batch_to_second(y) for y in outs[num_carry:]]
+
+
+scan = Primitive("scan", _scan_impl, shape_rule=_scan_shape_rule, jvp=_scan_jvp, vjp=_scan_vjp, batch=_scan_batch,
+                 multiple_results=True)
+
+
+# ------------------------------------------------------------------------------------------- cond
+# Inputs: the branch index (an integer scalar, clamped to the branches), then the operands every branch takes.
+
+def _cond_shape_rule(index, *avals, branches):
+    return [v.aval for v in branches[0].outvars]
+
+
+def _cond_impl(index, *operands, branches):
+    return cond_runtime(index, [graph_function(b) for b in branches], operands)
+
+
+def _cond_jvp(primals, tangents, *, branches):
+    index, operands = primals[0], list(primals[1:])
+    operand_dots = list(tangents[1:])
+    has = [t is not None and inexact(v.aval) for t, v in zip(operand_dots, branches[0].invars)]
+    derivatives = tuple(jvp_graph(b, has) for b in branches)
+    outs = cond(index, *operands, *[t for t, h in zip(operand_dots, has) if h], branches=derivatives)
+    out_inexact = [inexact(v.aval) for v in branches[0].outvars]
+    count = len(out_inexact)
+    dots = iter(outs[count:])
+    return outs[:count], [next(dots) if i else None for i in out_inexact]
+
+
+def _cond_vjp(outs, index, *operands, branches):
+    wanted = [inexact(v.aval) for v in branches[0].invars]
+    out_inexact = [inexact(v.aval) for v in branches[0].outvars]
+
+    def cond_pullback(out_bars):
+        given = [i and b is not None for i, b in zip(out_inexact, out_bars)]
+        if not any(given):
+            return [None] * (1 + len(operands))
+        derivatives = tuple(vjp_graph(b, wanted, given) for b in branches)
+        bars = cond(index, *operands, *[b for b, g in zip(out_bars, given) if g], branches=derivatives)
+        return [None] + _scatter_wanted(wanted, bars)
+
+    return cond_pullback
+
+
+def _cond_batch(primitive, values, batched, params, size):
+    branches = params["branches"]
+    index, operands = values[0], list(values[1:])
+    batched_branches = tuple(batch_graph(b, list(batched[1:]), size)[0] for b in branches)
+    if not batched[0]:
+        return cond(index, *operands, branches=batched_branches)
+    # Each example selects its own branch: run every branch on the whole batch, then pick per example (JAX's
+    # rule); an index out of range selects the nearest branch, as unbatched.
+    index = minimum(maximum(index, 0), len(branches) - 1)
+    outs = run_graph(batched_branches[-1], operands)
+    for position in range(len(branches) - 2, -1, -1):
+        taken = eq(index, position)
+        outs = [_select_examples(taken, a, b) for a, b in zip(run_graph(batched_branches[position], operands), outs)]
+    return outs
+
+
+cond = Primitive("cond", _cond_impl, shape_rule=_cond_shape_rule, jvp=_cond_jvp, vjp=_cond_vjp, batch=_cond_batch,
+                 multiple_results=True)
+
+
+# ------------------------------------------------------------------------------------------- while_loop
+# Inputs: the predicate's consts, the body's consts, then the carry. The predicate graph takes its consts + carry
+# and returns one boolean scalar; the body graph takes its consts + carry and returns the carry.
+
+def _while_shape_rule(*avals, cond_body, body, num_cond_consts, num_body_consts):
+    return [v.aval for v in body.outvars]
+
+
+def _while_impl(*args, cond_body, body, num_cond_consts, num_body_consts):
+    cond_consts, body_consts, carry = _split(args, num_cond_consts, num_body_consts)
+    trajectory = [] if interpreter_depth() else None  # the carries the reverse rule reads, kept under a transform
+    out = LoopOutput(while_runtime(graph_function(cond_body), graph_function(body), cond_consts, body_consts, carry,
+                                   trajectory))
+    out.stored = trajectory
+    return out
+
+
+def _while_jvp(primals, tangents, *, cond_body, body, num_cond_consts, num_body_consts):
+    cond_consts, body_consts, carry = _split(primals, num_cond_consts, num_body_consts)
+    _, const_dots, carry_dots = _split(tangents, num_cond_consts, num_body_consts)
+    avals = [v.aval for v in body.invars]
+    const_has = [t is not None and inexact(a) for t, a in zip(const_dots, avals)]
+    carry_has = [inexact(a) for a in avals[num_body_consts:]]
+    derivative = jvp_graph(body, const_has + carry_has)
+    num_carry, num_const_dots, num_carry_dots = len(carry), sum(const_has), sum(carry_has)
+    starts = np.cumsum([0, num_body_consts, num_carry, num_const_dots, num_carry_dots])
+    ranges = [list(range(starts[k], starts[k + 1])) for k in range(4)]
+    derivative = rearranged(derivative, ranges[0] + ranges[2] + ranges[1] + ranges[3],
+                            list(range(len(derivative.outvars))))
+    carry_dot_avals = [a for a, h in zip(avals[num_body_consts:], carry_has) if h]
+    predicate = with_unused_inputs(cond_body, carry_dot_avals, len(cond_body.invars))
+    picked = [t for t, h in zip(const_dots, const_has) if h]
+    carry_dot_values = [instantiate(t, c) for t, c, h in zip(carry_dots, carry, carry_has) if h]
+    outs = while_loop(*cond_consts, *body_consts, *picked, *carry, *carry_dot_values, cond_body=predicate,
+                      body=derivative, num_cond_consts=num_cond_consts, num_body_consts=num_body_consts + len(picked))
+    dots = iter(outs[num_carry:])
+    return outs[:num_carry], [next(dots) if h else None for h in carry_has]
+
+
+def _while_vjp(outs, *inputs, cond_body, body, num_cond_consts, num_body_consts):
+    cond_consts, body_consts, carry = _split(inputs, num_cond_consts, num_body_consts)
+    trajectory = getattr(outs, "stored", None)
+    carry_inexact = [inexact(v.aval) for v in body.outvars]
+
+    def while_pullback(out_bars):
+        carry_bars = [instantiate(b, o) for b, o, i in zip(out_bars, outs, carry_inexact) if i]
+        if trajectory is not None:
+            steps = len(trajectory)
+            stacked = [np.stack([state[k] for state in trajectory]) for k in range(len(carry))] if steps else None
+        else:
+            concrete = _concrete(inputs)
+            if concrete is None:  # staged or batched: the trip count is known only when the loop runs
+                bars = _while_vjp_bind(cond_consts, body_consts, carry, carry_bars, cond_body, body)
+                return [None] * num_cond_consts + bars
+            steps = _trip_count(cond_body, body, num_cond_consts, num_body_consts, concrete)
+            stacked = None
+            if steps:
+                scan_body = _trajectory_body(body, num_body_consts, len(carry))
+                stacked = scan(*body_consts, *carry, body=scan_body, num_consts=num_body_consts,
+                               num_carry=len(carry), length=steps, reverse=False, checkpoints=None)[len(carry):]
+        if not steps:
+            return [None] * (num_cond_consts + num_body_consts) + _scatter_wanted(carry_inexact, carry_bars)
+        bars = _reverse_scan(body, num_body_consts, len(carry), body_consts, stacked, [], carry_bars, [],
+                             length=steps, reverse=False)
+        return [None] * num_cond_consts + bars
+
+    return while_pullback
+
+
+def _trip_count(cond_body, body, num_cond_consts, num_body_consts, values):
+    cond_consts, body_consts, carry = _split(values, num_cond_consts, num_body_consts)
+    trajectory = []
+    while_runtime(graph_function(cond_body), graph_function(body), cond_consts, body_consts, carry, trajectory)
+    return len(trajectory)
+
+
+def _any_example(predicate_graph):
+    """The predicate of a batched loop: whether any example still runs."""
+    avals = [v.aval for v in predicate_graph.invars]
+    return stage_closed(lambda leaves: [reduce_max(run_graph(predicate_graph, leaves)[0], axes=(0,))], avals)
+
+
+def _masked_body(predicate_graph, body_graph, num_cond_consts, num_body_consts):
+    """The body of a batched loop over cond consts + body consts + carry: examples whose predicate is false keep
+    their carry."""
+    avals = ([v.aval for v in predicate_graph.invars[:num_cond_consts]] + [v.aval for v in body_graph.invars])
+
+    def masked(leaves):
+        cond_consts, body_consts, carry = _split(leaves, num_cond_consts, num_body_consts)
+        running = run_graph(predicate_graph, cond_consts + carry)[0]
+        stepped = run_graph(body_graph, body_consts + carry)
+        return [_select_examples(running, new, old) for new, old in zip(stepped, carry)]
+
+    return stage_closed(masked, avals)
+
+
+def _batched_while_graphs(cond_body, body, num_cond_consts, num_body_consts, batched, size, all_consts=False):
+    cond_flags, body_flags, _ = _split(batched, num_cond_consts, num_body_consts)
+    if all_consts:
+        body_flags = [True] * num_body_consts
+    num_carry = len(body.outvars)
+    predicate, (predicate_batched,) = batch_graph(cond_body, cond_flags + [True] * num_carry, size,
+                                                  materialize_outputs=False)
+    stepped, _ = batch_graph(body, body_flags + [True] * num_carry, size)
+    return predicate, predicate_batched, stepped
+
+
+def _while_batch(primitive, values, batched, params, size):
+    cond_body, body = params["cond_body"], params["body"]
+    num_cond_consts, num_body_consts = params["num_cond_consts"], params["num_body_consts"]
+    cond_consts, body_consts, carry = _split(values, num_cond_consts, num_body_consts)
+    carry = [batch_rules.materialize(c, b, size) for c, b in zip(carry, batched[num_cond_consts + num_body_consts:])]
+    predicate, predicate_batched, stepped = _batched_while_graphs(cond_body, body, num_cond_consts, num_body_consts,
+                                                                  batched, size)
+    if not predicate_batched:
+        return while_loop(*cond_consts, *body_consts, *carry, cond_body=predicate, body=stepped,
+                          num_cond_consts=num_cond_consts, num_body_consts=num_body_consts)
+    # Examples stop at different steps: run while any runs; the others keep their carry (JAX's rule).
+    return while_loop(*cond_consts, *cond_consts, *body_consts, *carry,
+                      cond_body=_any_example(predicate),
+                      body=_masked_body(predicate, stepped, num_cond_consts, num_body_consts),
+                      num_cond_consts=num_cond_consts, num_body_consts=num_cond_consts + num_body_consts)
+
+
+while_loop = Primitive("while_loop", _while_impl, shape_rule=_while_shape_rule, jvp=_while_jvp, vjp=_while_vjp,
+                       batch=_while_batch, multiple_results=True)
+
+
+# ------------------------------------------------------------------------------------------- while_loop_vjp
+# The reverse mode of a while loop whose trip count is not known when its derivative is built (inside jit, under
+# vmap): one primitive that runs the loop forward, storing its carries, and then its steps' VJPs backwards.
+# Inputs: as while_loop's, then the cotangents of the inexact carries. Outputs: cotangents of the body consts
+# marked in ``wanted_consts``, then of the inexact carries.
+
+def _while_vjp_bind(cond_consts, body_consts, carry, carry_bars, cond_body, body, wanted_consts=None):
+    num_body_consts = len(body_consts)
+    carry_avals = [v.aval for v in body.outvars]
+    if wanted_consts is None:
+        wanted_consts = tuple(inexact(v.aval) for v in body.invars[:num_body_consts])
+    carry_inexact = tuple(inexact(a) for a in carry_avals)
+    step_vjp = vjp_graph(body, list(wanted_consts) + list(carry_inexact), list(carry_inexact))
+    bars = while_loop_vjp(*cond_consts, *body_consts, *carry, *carry_bars, cond_body=cond_body, body=body,
+                          step_vjp=step_vjp, num_cond_consts=len(cond_consts), num_body_consts=num_body_consts,
+                          wanted_consts=tuple(wanted_consts))
+    const_bars, new_bars = _split(bars, sum(wanted_consts))
+    return _scatter_wanted(wanted_consts, const_bars) + _scatter_wanted(carry_inexact, new_bars)
+
+
+def _while_loop_vjp_shape_rule(*avals, cond_body, body, step_vjp, num_cond_consts, num_body_consts, wanted_consts):
+    return [v.aval for v in step_vjp.outvars]
+
+
+def _while_loop_vjp_impl(*args, cond_body, body, step_vjp, num_cond_consts, num_body_consts, wanted_consts):
+    num_carry = len(body.outvars)
+    cond_consts, body_consts, carry, carry_bars = _split(args, num_cond_consts, num_body_consts, num_carry)
+    const_avals = [v.aval for v, w in zip(body.invars[:num_body_consts], wanted_consts) if w]
+    return while_vjp_runtime(graph_function(cond_body), graph_function(body), graph_function(step_vjp), cond_consts,
+                             body_consts, carry, carry_bars, const_specs=_specs(const_avals))
+
+
+def _while_loop_vjp_unrolled(values, cond_body, body, step_vjp, num_cond_consts, num_body_consts, wanted_consts):
+    """The same computation with its trip count fixed (read from concrete values) as a closed graph of a scan
+    and a reverse scan, which the graph transforms differentiate; None when the values are abstract."""
+    concrete = _concrete(values)
+    if concrete is None:
+        return None
+    num_carry = len(body.outvars)
+    steps = _trip_count(cond_body, body, num_cond_consts, num_body_consts, concrete[:len(values) - sum(
+        inexact(v.aval) for v in body.outvars)])
+    carry_inexact = [inexact(v.aval) for v in body.outvars]
+
+    def unrolled(leaves):
+        _, body_consts, carry, carry_bars = _split(leaves, num_cond_consts, num_body_consts, num_carry)
+        if steps:
+            stacked = scan(*body_consts, *carry, body=_trajectory_body(body, num_body_consts, num_carry),
+                           num_consts=num_body_consts, num_carry=num_carry, length=steps, reverse=False,
+                           checkpoints=None)[num_carry:]
+            bars = _reverse_scan(body, num_body_consts, num_carry, body_consts, stacked, [], carry_bars, [],
+                                 length=steps, reverse=False)
+        else:
+            bars = [None] * num_body_consts + _scatter_wanted(carry_inexact, carry_bars)
+        const_bars = [instantiate(b, c) for b, c, w in zip(bars, body_consts, wanted_consts) if w]
+        return const_bars + [b for b in bars[num_body_consts:] if b is not None]
+
+    return stage_closed(unrolled, avals_of(values))
+
+
+def _refuse_abstract_while_loop_vjp():
+    raise ChainruleError(
+        "while_loop: reverse mode applied twice to a while_loop inside jit (or vmap) needs its trip count, which "
+        "is known only when the loop runs. Use forward mode for the outer derivative (jacfwd, hvp), take it "
+        "outside jit, or use fori_loop/scan with a fixed number of steps.")
+
+
+def _while_loop_vjp_jvp(primals, tangents, *, cond_body, body, step_vjp, num_cond_consts, num_body_consts,
+                        wanted_consts):
+    # The reverse pass of g = jvp(loop) at (x, x_dot) with cotangents (y_bar_dot, y_bar) gives
+    # (J^T y_bar_dot + (d(J x_dot))^T y_bar, J^T y_bar): the tangent of this pullback, then its value. So the
+    # derivative is this primitive again, on the loop carrying tangents, and works inside jit.
+    num_carry = len(body.outvars)
+    cond_consts, body_consts, carry, carry_bars = _split(primals, num_cond_consts, num_body_consts, num_carry)
+    _, const_dots, carry_dots, bar_dots = _split(tangents, num_cond_consts, num_body_consts, num_carry)
+    avals = [v.aval for v in body.invars]
+    const_has = [inexact(a) for a in avals[:num_body_consts]]
+    carry_has = [inexact(a) for a in avals[num_body_consts:]]
+    derivative = jvp_graph(body, const_has + carry_has)
+    starts = np.cumsum([0, num_body_consts, num_carry, sum(const_has), sum(carry_has)])
+    ranges = [list(range(starts[k], starts[k + 1])) for k in range(4)]
+    derivative = rearranged(derivative, ranges[0] + ranges[2] + ranges[1] + ranges[3],
+                            list(range(len(derivative.outvars))))
+    predicate = with_unused_inputs(cond_body, [a for a, h in zip(avals[num_body_consts:], carry_has) if h],
+                                   len(cond_body.invars))
+    const_dots = [instantiate(t, c) for t, c, h in zip(const_dots, body_consts, const_has) if h]
+    carry_dots = [instantiate(t, c) for t, c, h in zip(carry_dots, carry, carry_has) if h]
+    bar_dots = [instantiate(t, b) for t, b in zip(bar_dots, carry_bars)]
+    wanted = tuple(wanted_consts) + tuple(w for w, h in zip(wanted_consts, const_has) if h)
+    bars = _while_vjp_bind(cond_consts, body_consts + const_dots, carry + carry_dots, bar_dots + list(carry_bars),
+                           predicate, derivative, wanted)
+    const_bars, new_bars = _split(bars, len(wanted))
+    const_bars, new_bars = [b for b in const_bars if b is not None], [b for b in new_bars if b is not None]
+    num_wanted, num_bars = sum(wanted_consts), len(carry_bars)
+    return (const_bars[num_wanted:] + new_bars[num_bars:]), (const_bars[:num_wanted] + new_bars[:num_bars])
+
+
+def _while_loop_vjp_vjp(outs, *inputs, **params):
+    unrolled = _while_loop_vjp_unrolled(inputs, **params)
+    if unrolled is None:
+        _refuse_abstract_while_loop_vjp()
+    wanted = [inexact(v.aval) for v in unrolled.invars]
+
+    def while_loop_vjp_pullback(out_bars):
+        given = [b is not None for b in out_bars]
+        bars = run_graph(vjp_graph(unrolled, wanted, given), list(inputs) + [b for b in out_bars if b is not None])
+        return _scatter_wanted(wanted, bars)
+
+    return while_loop_vjp_pullback
+
+
+def _while_loop_vjp_batch(primitive, values, batched, params, size):
+    cond_body, body = params["cond_body"], params["body"]
+    num_cond_consts, num_body_consts = params["num_cond_consts"], params["num_body_consts"]
+    num_carry = len(body.outvars)
+    cond_consts, body_consts, carry, carry_bars = _split(values, num_cond_consts, num_body_consts, num_carry)
+    flags = list(batched)
+    # Every example has its own cotangents of the consts: the consts are batched (materialized) too.
+    body_consts = [batch_rules.materialize(c, b, size)
+                   for c, b in zip(body_consts, flags[num_cond_consts:num_cond_consts + num_body_consts])]
+    carry = [batch_rules.materialize(c, b, size) for c, b in
+             zip(carry, flags[num_cond_consts + num_body_consts:num_cond_consts + num_body_consts + num_carry])]
+    carry_bars = [batch_rules.materialize(c, b, size) for c, b in
+                  zip(carry_bars, flags[num_cond_consts + num_body_consts + num_carry:])]
+    predicate, _, stepped = _batched_while_graphs(cond_body, body, num_cond_consts, num_body_consts, batched, size,
+                                                  all_consts=True)
+    masked = _masked_body(predicate, stepped, num_cond_consts, num_body_consts)
+    wanted = (False,) * num_cond_consts + tuple(params["wanted_consts"])
+    bars = _while_vjp_bind(cond_consts, cond_consts + body_consts, carry, carry_bars, _any_example(predicate),
+                           masked, wanted)
+    const_bars, new_bars = _split(bars, num_cond_consts + num_body_consts)
+    return [b for b in const_bars[num_cond_consts:] if b is not None] + [b for b in new_bars if b is not None]
+
+
+while_loop_vjp = Primitive("while_loop_vjp", _while_loop_vjp_impl, shape_rule=_while_loop_vjp_shape_rule,
+                           jvp=_while_loop_vjp_jvp, vjp=_while_loop_vjp_vjp, batch=_while_loop_vjp_batch,
+                           multiple_results=True)
+
+
+# How code generated by chainrule.export calls each loop: ``writer(bodies, args, params) -> expression``, where
+# ``bodies`` maps each graph-valued parameter to the names of the functions generated for its graphs and ``args``
+# are the inputs' expressions. The expression calls a runtime helper of ``ops/loops.py`` (imported as _loops).
+
+def _list(items):
+    return "[" + ", ".join(items) + "]"
+
+
+def _specs_code(avals):
+    return _list(f"({tuple(a.shape)!r}, {np.dtype(a.dtype).name!r})" for a in avals)
+
+
+def _scan_code(bodies, args, params):
+    consts, carry, xs = _split(args, params["num_consts"], params["num_carry"])
+    return (f"_loops.scan_runtime({bodies['body'][0]}, {_list(consts)}, {_list(carry)}, {_list(xs)}, "
+            f"length={params['length']!r}, reverse={params['reverse']!r}, "
+            f"y_specs={_specs_code(_scan_y_avals(params['body'], params['num_carry']))})")
+
+
+def _cond_code(bodies, args, params):
+    return f"_loops.cond_runtime({args[0]}, {_list(bodies['branches'])}, {_list(args[1:])})"
+
+
+def _while_code(bodies, args, params):
+    cond_consts, body_consts, carry = _split(args, params["num_cond_consts"], params["num_body_consts"])
+    return (f"_loops.while_runtime({bodies['cond_body'][0]}, {bodies['body'][0]}, {_list(cond_consts)}, "
+            f"{_list(body_consts)}, {_list(carry)})")
+
+
+def _while_loop_vjp_code(bodies, args, params):
+    body = params["body"]
+    cond_consts, body_consts, carry, carry_bars = _split(args, params["num_cond_consts"], params["num_body_consts"],
+                                                         len(body.outvars))
+    const_avals = [v.aval for v, w in zip(body.invars, params["wanted_consts"]) if w]
+    return (f"_loops.while_vjp_runtime({bodies['cond_body'][0]}, {bodies['body'][0]}, {bodies['step_vjp'][0]}, "
+            f"{_list(cond_consts)}, {_list(body_consts)}, {_list(carry)}, {_list(carry_bars)}, "
+            f"const_specs={_specs_code(const_avals)})")
+
+
+RUNTIME_CODE = {scan: _scan_code, cond: _cond_code, while_loop: _while_code, while_loop_vjp: _while_loop_vjp_code}
