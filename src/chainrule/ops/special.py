@@ -1,18 +1,19 @@
-"""Special-function primitives (gammaln, polygamma, erf family, Bessel functions, incomplete gamma/beta,
-xlogy, zeta): the ones a composite would compute slowly or inaccurately. SciPy evaluates them, imported
+"""Special-function primitives (gammaln, loggamma, rgamma, betaln, polygamma, erf family, Bessel functions,
+incomplete gamma/beta, xlogy, zeta): the ones a composite would compute slowly or inaccurately. SciPy evaluates them, imported
 on first use so that ``import chainrule`` stays fast."""
 import numpy as np
 
 from ..core.primitive import Primitive
 from . import families
 from .arithmetic import add, div, mul, neg, sub
-from .comparison import eq, select
-from .elementwise import exp, log, log1p, sign
+from .comparison import eq, ge, logical_and, lt, select
+from .elementwise import cos, exp, expm1, is_complex, log, log1p, sign, sin
 from .families import ElementwisePrimitive, unary
 
 TWO_OVER_SQRT_PI = float(2.0 / np.sqrt(np.pi))
 SQRT_TWO_PI = float(np.sqrt(2.0 * np.pi))
 SQRT_PI_OVER_TWO = float(np.sqrt(np.pi) / 2.0)
+PI = float(np.pi)
 
 
 def scipy_special():
@@ -21,20 +22,121 @@ def scipy_special():
     return scipy.special
 
 
+def in_input_precision(out, *inputs):
+    """``out`` in the precision of ``inputs`` (Python numbers weak, as NumPy promotes them): SciPy computes some
+    single-precision calls in double (polygamma, or any ufunc given a Python float beside a float32 array), and
+    float32 in must give float32 out."""
+    target = np.result_type(*inputs)
+    if target.kind not in "fc" or not hasattr(out, "dtype") or out.dtype.kind not in "fc":
+        return out
+    precision = np.finfo(target).dtype
+    if np.finfo(out.dtype).bits <= precision.itemsize * 8:
+        return out
+    return out.astype(np.promote_types(precision, np.complex64) if out.dtype.kind == "c" else precision)
+
+
 def _evaluated(name):
     def impl(*args, **params):
-        return getattr(scipy_special(), name)(*args, **params)
+        return in_input_precision(getattr(scipy_special(), name)(*args, **params), *args)
     impl.__name__ = name
     return impl
 
 
 gammaln = unary("gammaln", _evaluated("gammaln"), lambda x, y: polygamma(x, order=0),
                 convention="log|Gamma(x)|: poles at non-positive integers (derivative infinite there)")
-polygamma = unary("polygamma", lambda x, *, order: scipy_special().polygamma(order, x),
+def _polygamma_impl(x, *, order):
+    if order == 0:  # psi itself: SciPy's polygamma would also evaluate zeta, which refuses complex input
+        return in_input_precision(scipy_special().psi(x), x)
+    if np.iscomplexobj(x):
+        raise TypeError(f"polygamma: SciPy has no polygamma of order {order} for complex x (it is the derivative "
+                        f"of complex digamma, and the second derivative of complex gamma and loggamma); "
+                        f"differentiate those in real x only")
+    return in_input_precision(scipy_special().polygamma(order, x), x)
+
+
+polygamma = unary("polygamma", _polygamma_impl,
                   lambda x, y, *, order: polygamma(x, order=order + 1),
                   convention="polygamma(x, order=0) is digamma; poles at non-positive integers")
+def _loggamma_impl(x):
+    return in_input_precision(scipy_special().loggamma(x), x)
+
+
+# The principal branch of log Gamma: for real x > 0 it is gammaln, for real x < 0 it is nan (as in SciPy), and
+# complex x is accepted.
+loggamma = unary("loggamma", _loggamma_impl, lambda x, y: polygamma(x, order=0),
+                 convention="principal branch; nan for real x < 0; poles at non-positive integers")
 gamma = unary("gamma", _evaluated("gamma"), lambda x, y: mul(y, polygamma(x, order=0)),
               convention="poles at non-positive integers")
+
+
+def _rgamma_impl(x):
+    return in_input_precision(scipy_special().rgamma(x), x)
+
+
+def _rgamma_derivative(x, y):
+    # -psi(x) / Gamma(x) is 0 * inf at the poles x = 0, -1, -2, ... (where 1/Gamma is 0 and smooth); below 1/2
+    # the reflection 1/Gamma(x) = sin(pi x) Gamma(1 - x) / pi is differentiated instead, finite everywhere.
+    low = lt(x, 0.5)
+    reflected = select(low, x, 0.0)
+    pi_x = mul(PI, reflected)
+    below = mul(gamma(sub(1.0, reflected)),
+                sub(cos(pi_x), mul(sin(pi_x), div(polygamma(sub(1.0, reflected), order=0), PI))))
+    above = neg(mul(y, polygamma(select(low, 1.0, x), order=0)))
+    return select(low, below, above)
+
+
+rgamma = unary("rgamma", _rgamma_impl, _rgamma_derivative,
+               convention="1/Gamma(x): entire; 0 at the poles of Gamma, with derivative (-1)^n n! at x = -n")
+
+# Coefficients B_2k / (2k) of the asymptotic series psi(z) ~ log z - 1/(2z) - sum_k B_2k / (2k z^2k): eight terms
+# leave a truncation error below 1e-18 relative from z = 10 on.
+_DIGAMMA_SERIES = (1.0 / 12, -1.0 / 120, 1.0 / 252, -1.0 / 240, 1.0 / 132, -691.0 / 32760, 1.0 / 12, -3617.0 / 8160)
+_DIGAMMA_SERIES_FROM = 10.0
+
+
+def in_common_precision(*values):
+    """``values`` with each Python number made an array of their common dtype: a select between two Python
+    numbers is a float64 array, which would promote a float32 derivative."""
+    dtype = np.result_type(*(value.dtype if hasattr(value, "dtype") else value for value in values))
+    return tuple(value if hasattr(value, "dtype") else np.asarray(value, dtype=dtype) for value in values)
+
+
+def _digamma_difference(x, y):
+    """psi(x) - psi(x + y), written with primitives.
+
+    The two digammas agree in most of their digits once x is large (psi(1e16) - psi(1e16 + 2) is -2e-16, both
+    about 36.8), so there the difference is taken term by term from the asymptotic series: -log1p(y/x) -
+    (y/x) / (2 (x + y)) + sum_k B_2k/(2k) x^-2k expm1(-2k log1p(y/x)), each term computed without cancellation.
+    """
+    x, y = in_common_precision(x, y)
+    large = logical_and(ge(x, _DIGAMMA_SERIES_FROM), ge(add(x, y), _DIGAMMA_SERIES_FROM))
+    # Only large arguments reach the series, only the others the digammas: neither side sees points where it
+    # would overflow, so no inf or nan from the unused side reaches a derivative.
+    x_large, y_large = select(large, x, _DIGAMMA_SERIES_FROM), select(large, y, 0.0)
+    x_small, y_small = select(large, 1.0, x), select(large, 0.0, y)
+    ratio = div(y_large, x_large)
+    log_ratio = log1p(ratio)
+    inverse = div(1.0, x_large)
+    inverse_square = mul(inverse, inverse)  # underflows to 0 for huge x, where x * x would overflow
+    series = sub(neg(log_ratio), mul(0.5, div(ratio, add(x_large, y_large))))
+    power = inverse_square
+    for k, coefficient in enumerate(_DIGAMMA_SERIES, start=1):
+        series = add(series, mul(mul(coefficient, power), expm1(mul(-2.0 * k, log_ratio))))
+        power = mul(power, inverse_square)
+    direct = sub(polygamma(x_small, order=0), polygamma(add(x_small, y_small), order=0))
+    return select(large, series, direct)
+
+
+def _betaln_impl(a, b):
+    return in_input_precision(scipy_special().betaln(a, b), a, b)
+
+
+# log|B(a, b)|: SciPy's value (gammaln(a) + gammaln(b) - gammaln(a + b) loses every digit once a or b is large);
+# d/da = psi(a) - psi(a + b), taken without the same cancellation.
+betaln = families.binary("betaln", _betaln_impl,
+                         (lambda a, b, out: _digamma_difference(a, b), lambda a, b, out: _digamma_difference(b, a)),
+                         float_result=True, convention="log|B(a, b)|: poles where a, b or a + b is a non-positive "
+                                                       "integer (derivative infinite there)")
 erf = unary("erf", _evaluated("erf"), lambda x, y: mul(TWO_OVER_SQRT_PI, exp(neg(mul(x, x)))))
 erfc = unary("erfc", _evaluated("erfc"), lambda x, y: mul(-TWO_OVER_SQRT_PI, exp(neg(mul(x, x)))))
 erfinv = unary("erfinv", _evaluated("erfinv"), lambda x, y: mul(SQRT_PI_OVER_TWO, exp(mul(y, y))),
@@ -53,6 +155,9 @@ def _iv_derivative(x, y, *, order):
 
 def _ive_derivative(x, y, *, order):
     # ive = iv exp(-|x|): the recurrence for iv, minus sign(x) ive for the scaling factor.
+    if is_complex(x):
+        raise NotImplementedError("ive: complex x is not differentiable here: its scaling exp(-|Re x|) is not "
+                                  "holomorphic; use iv(v, x) * exp(-abs(x.real)) written out, or a real x")
     recurrence = mul(0.5, add(ive(x, order=order - 1), ive(x, order=order + 1)))
     return sub(recurrence, mul(sign(x), y))
 
@@ -65,13 +170,28 @@ def _yv_derivative(x, y, *, order):
     return mul(0.5, sub(yv(x, order=order - 1), yv(x, order=order + 1)))
 
 
+def _iv_impl(x, *, order):
+    return in_input_precision(scipy_special().iv(order, x), x)
+
+
+def _ive_impl(x, *, order):
+    return in_input_precision(scipy_special().ive(order, x), x)
+
+
+def _jv_impl(x, *, order):
+    return in_input_precision(scipy_special().jv(order, x), x)
+
+
+def _yv_impl(x, *, order):
+    return in_input_precision(scipy_special().yv(order, x), x)
+
+
 # Bessel functions of fixed real order, differentiable in x (the order is a parameter, not an array).
-iv = unary("iv", lambda x, *, order: scipy_special().iv(order, x), _iv_derivative)
-ive = unary("ive", lambda x, *, order: scipy_special().ive(order, x), _ive_derivative,
-            convention="ive'(0) takes sign(0) = 0 in the scaling factor's derivative")
-jv = unary("jv", lambda x, *, order: scipy_special().jv(order, x), _jv_derivative)
-yv = unary("yv", lambda x, *, order: scipy_special().yv(order, x), _yv_derivative,
-           convention="defined for x > 0; infinite derivative at 0")
+iv = unary("iv", _iv_impl, _iv_derivative)
+ive = unary("ive", _ive_impl, _ive_derivative,
+            convention="ive'(0) takes sign(0) = 0 in the scaling factor's derivative; real x only")
+jv = unary("jv", _jv_impl, _jv_derivative)
+yv = unary("yv", _yv_impl, _yv_derivative, convention="defined for x > 0; infinite derivative at 0")
 
 
 def _safe_ratio(numerator, denominator):
@@ -80,10 +200,18 @@ def _safe_ratio(numerator, denominator):
     return select(at_zero, 0.0, div(numerator, select(at_zero, 1.0, denominator)))
 
 
-xlogy = families.binary("xlogy", _evaluated("xlogy"),
+def _xlogy_impl(x, y):
+    return in_input_precision(scipy_special().xlogy(x, y), x, y)
+
+
+def _xlog1py_impl(x, y):
+    return in_input_precision(scipy_special().xlog1py(x, y), x, y)
+
+
+xlogy = families.binary("xlogy", _xlogy_impl,
                         (lambda x, y, out: log(y), lambda x, y, out: _safe_ratio(x, y)),
                         convention="xlogy(0, y) = 0; d/dy is 0 where x = 0; d/dx is log(y)", float_result=True)
-xlog1py = families.binary("xlog1py", _evaluated("xlog1py"),
+xlog1py = families.binary("xlog1py", _xlog1py_impl,
                           (lambda x, y, out: log1p(y), lambda x, y, out: _safe_ratio(x, add(1.0, y))),
                           convention="xlog1py(0, y) = 0; d/dy is 0 where x = 0; d/dx is log1p(y)",
                           float_result=True)
@@ -101,16 +229,22 @@ _hold_fixed = "hold it fixed (pass a constant, or wrap it in chainrule.stop_grad
 
 
 def _zeta_d_q(s, q, out):
+    s, q = in_common_precision(s, q)
     return mul(neg(s), zeta(add(s, 1.0), q))
 
 
 # Hurwitz zeta(s, q) = sum_n (n + q)^-s: differentiable in q; d/ds has no closed form in SciPy's functions.
-zeta = families.binary("zeta", _evaluated("zeta"), (_not_differentiable_in("zeta", "x", _hold_fixed), _zeta_d_q),
+def _zeta_impl(x, q):
+    return in_input_precision(scipy_special().zeta(x, q), x, q)
+
+
+zeta = families.binary("zeta", _zeta_impl, (_not_differentiable_in("zeta", "x", _hold_fixed), _zeta_d_q),
                        float_result=True, convention="differentiable in q only; d/dx raises")
 
 
 def _gamma_density(a, x, out=None):
     # d/dx P(a, x) = x^(a-1) exp(-x) / Gamma(a), in logs so that large a does not overflow.
+    a, x = in_common_precision(a, x)
     return exp(sub(sub(mul(sub(a, 1.0), log(x)), x), gammaln(a)))
 
 
@@ -218,7 +352,6 @@ def _betainc_parameter_derivatives(a, b, x):
     d_a[edge], d_b[edge] = 0.0, 0.0
     inside = valid & ~edge
     direct = inside & (x < (a + 1) / (a + b + 2))
-    swapped = inside & ~direct
     p = np.where(direct, a, b)[inside]
     q = np.where(direct, b, a)[inside]
     y = np.where(direct, x, 1 - x)[inside]
@@ -277,6 +410,7 @@ def _gammaincc_d_x(a, x, out):
 
 def _gammainc_derivative_a_d_x(a, x, out):
     # d/dx of dP/da is d/da of the density: density * (log x - digamma(a)).
+    a, x = in_common_precision(a, x)
     return mul(_gamma_density(a, x), sub(log(x), polygamma(a, order=0)))
 
 
@@ -285,9 +419,17 @@ gammainc_derivative_a = families.binary(
     "gammainc_derivative_a", _gammainc_derivative_a_values,
     (_not_differentiable_in("gammainc_derivative_a", "a", _no_second_order), _gammainc_derivative_a_d_x),
     float_result=True, convention="dP(a, x)/da; 0 at x = 0 and x = inf; d/da raises (no closed form)")
-gammainc = families.binary("gammainc", _evaluated("gammainc"), (_gammainc_d_a, _gamma_density),
+def _gammainc_impl(a, x):
+    return in_input_precision(scipy_special().gammainc(a, x), a, x)
+
+
+def _gammaincc_impl(a, x):
+    return in_input_precision(scipy_special().gammaincc(a, x), a, x)
+
+
+gammainc = families.binary("gammainc", _gammainc_impl, (_gammainc_d_a, _gamma_density),
                            float_result=True, convention="regularized P(a, x); d/da is gammainc_derivative_a")
-gammaincc = families.binary("gammaincc", _evaluated("gammaincc"), (_gammaincc_d_a, _gammaincc_d_x),
+gammaincc = families.binary("gammaincc", _gammaincc_impl, (_gammaincc_d_a, _gammaincc_d_x),
                             float_result=True, convention="regularized Q(a, x) = 1 - P(a, x); dQ/da = -dP/da")
 
 
@@ -323,6 +465,7 @@ def _ternary(name, impl, derivatives, convention):
 
 def _beta_density(a, b, x):
     # d/dx I_x(a, b) = x^(a-1) (1-x)^(b-1) / B(a, b), in logs.
+    a, b, x = in_common_precision(a, b, x)
     log_beta = sub(add(gammaln(a), gammaln(b)), gammaln(add(a, b)))
     return exp(sub(add(mul(sub(a, 1.0), log(x)), mul(sub(b, 1.0), log1p(neg(x)))), log_beta))
 
@@ -337,11 +480,13 @@ def _betainc_derivative_b_values(a, b, x):
 
 def _betainc_derivative_a_d_x(a, b, x, out):
     # d/dx of dI/da is d/da of the density: density * (log x - digamma(a) + digamma(a + b)).
+    a, b, x = in_common_precision(a, b, x)
     shift = sub(polygamma(add(a, b), order=0), polygamma(a, order=0))
     return mul(_beta_density(a, b, x), add(log(x), shift))
 
 
 def _betainc_derivative_b_d_x(a, b, x, out):
+    a, b, x = in_common_precision(a, b, x)
     shift = sub(polygamma(add(a, b), order=0), polygamma(b, order=0))
     return mul(_beta_density(a, b, x), add(log1p(neg(x)), shift))
 
@@ -371,7 +516,11 @@ def _betainc_d_x(a, b, x, out):
     return _beta_density(a, b, x)
 
 
-betainc = _ternary("betainc", _evaluated("betainc"), (_betainc_d_a, _betainc_d_b, _betainc_d_x),
+def _betainc_impl(a, b, x):
+    return in_input_precision(scipy_special().betainc(a, b, x), a, b, x)
+
+
+betainc = _ternary("betainc", _betainc_impl, (_betainc_d_a, _betainc_d_b, _betainc_d_x),
                    convention="regularized I_x(a, b); d/da and d/db are betainc_derivative_a and _b")
 
 __all__ = [name for name, value in list(globals().items()) if isinstance(value, Primitive)]
