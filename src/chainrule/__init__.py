@@ -19,8 +19,8 @@ from .custom import checkpoint, custom_jvp, custom_vjp, stop_gradient
 __version__ = "0.1.0"
 
 # Heavier parts load on first use, keeping `import chainrule` fast (SymPy and matplotlib are slow to import).
-_LAZY_MODULES = {"control": ".control", "fd": ".fd", "optimize": ".optimize", "symbolic": ".symbolic",
-                 "export": ".export", "testing": ".testing"}
+_LAZY_MODULES = {"control": ".control", "fd": ".fd", "integrate": ".integrate", "optimize": ".optimize",
+                 "symbolic": ".symbolic", "export": ".export", "testing": ".testing"}
 _LAZY_FUNCTIONS = {"explain": ".export", "draw": ".export", "jit": ".export"}
 
 

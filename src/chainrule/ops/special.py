@@ -343,8 +343,9 @@ def _betainc_parameter_derivatives(a, b, x):
     I_x(a, b) = 1 - I_{1-x}(b, a), so that the derivative is never a difference from 1.
     """
     import scipy.special
+    # Python numbers are weak (NumPy's rule): betainc(a: float32, 0.5, x: float32) stays float32
+    dtype = np.result_type(*(v.dtype if hasattr(v, "dtype") else v for v in (a, b, x)), np.float32)
     a, b, x = np.asarray(a), np.asarray(b), np.asarray(x)
-    dtype = np.result_type(a.dtype, b.dtype, x.dtype, np.float32)
     a, b, x = (np.array(v, dtype=np.float64) for v in np.broadcast_arrays(a, b, x))
     d_a, d_b = np.full(a.shape, np.nan), np.full(a.shape, np.nan)
     valid = (a > 0) & (b > 0) & np.isfinite(a) & np.isfinite(b) & (x >= 0) & (x <= 1)

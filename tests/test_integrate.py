@@ -1,0 +1,362 @@
+"""chainrule.integrate.odeint: values against SciPy's DOP853 and JAX's odeint, derivatives in every mode against
+JAX and central differences (of the solver itself, on the same steps, for exactness), events, errors."""
+import numpy as onp
+import pytest
+from scipy.integrate import solve_ivp
+
+import chainrule as cr
+import chainrule.numpy as np
+from chainrule.integrate import IntegrationError, odeint
+from chainrule.integrate import adjoint as rules
+from chainrule.integrate.replay import replay
+
+jax = pytest.importorskip("jax")
+jax.config.update("jax_enable_x64", True)
+import jax.numpy as jnp  # noqa: E402
+from jax.experimental.ode import odeint as jax_odeint  # noqa: E402
+
+RATES = (1.5, 1.0, 3.0, 1.0)
+Y0 = onp.array([1.0, 0.5])
+TIGHT = dict(rtol=1e-10, atol=1e-12)
+
+
+def lotka_volterra(y, t, a, b, c, d):
+    prey, predator = y[0], y[1]
+    return np.stack([a * prey - b * prey * predator, c * prey * predator - d * predator])
+
+
+def lotka_volterra_jax(y, t, a, b, c, d):
+    return jnp.stack([a * y[0] - b * y[0] * y[1], c * y[0] * y[1] - d * y[1]])
+
+
+def forced(y, t, k):
+    """A non-autonomous problem: the t-derivatives see func's time dependence."""
+    return -k * y + np.sin(2.0 * t)
+
+
+def reference(func, y0, t, *args):
+    solution = solve_ivp(lambda s, y: onp.asarray(func(y, s, *args)), (t[0], t[-1]), y0, t_eval=t, method="DOP853",
+                         rtol=1e-12, atol=1e-14)
+    return solution.y.T
+
+
+def central_difference(function, x, step=1e-6):
+    x = onp.asarray(x, float)
+    columns = []
+    for index in range(x.size):
+        e = onp.zeros_like(x)
+        e.flat[index] = step
+        columns.append((onp.asarray(function(x + e)) - onp.asarray(function(x - e))) / (2 * step))
+    return onp.stack(columns, axis=-1)
+
+
+# ------------------------------------------------------------------------------------------- values
+
+@pytest.mark.parametrize("method,options,tolerance", [("dopri5", TIGHT, 1e-8), ("tsit5", TIGHT, 1e-6),
+                                                      ("rk4", dict(step=1e-3), 1e-10)])
+def test_values_match_dop853(method, options, tolerance):
+    t = onp.linspace(0.0, 5.0, 11)
+    ys = odeint(lotka_volterra, Y0, t, *RATES, method=method, **options)
+    assert onp.allclose(ys, reference(lotka_volterra, Y0, t, *RATES), rtol=0, atol=tolerance)
+    assert onp.array_equal(ys[0], Y0)
+
+
+@pytest.mark.parametrize("method", ["dopri5", "tsit5"])
+def test_final_value_at_tight_tolerance(method):
+    ys = odeint(lotka_volterra, Y0, onp.array([0.0, 5.0]), *RATES, method=method, **TIGHT)
+    assert onp.allclose(ys[-1], reference(lotka_volterra, Y0, [0.0, 5.0], *RATES)[-1], rtol=1e-8, atol=0)
+
+
+def test_dense_output_is_fourth_order_accurate():
+    # Between steps dopri5's own interpolant is used: its error is near the tolerance's, not the step's.
+    t = onp.linspace(0.0, 5.0, 101)
+    ys = odeint(lotka_volterra, Y0, t, *RATES, **TIGHT)
+    assert onp.max(onp.abs(ys - reference(lotka_volterra, Y0, t, *RATES))) < 1e-8
+
+
+def test_values_match_jax_and_backward_in_time():
+    t = onp.linspace(0.0, 2.0, 5)
+    ys = odeint(forced, 1.5, t, 0.7, **TIGHT)
+    expected = jax_odeint(lambda y, s, k: -k * y + jnp.sin(2.0 * s), 1.5, jnp.asarray(t), 0.7, rtol=1e-12, atol=1e-14)
+    assert onp.allclose(ys, onp.asarray(expected), rtol=1e-9, atol=1e-11)
+    back = odeint(forced, ys[-1], t[::-1], 0.7, **TIGHT)
+    assert onp.allclose(back, ys[::-1], rtol=1e-8, atol=1e-10)
+
+
+def test_pytree_state():
+    def oscillator(state, t, omega):
+        return {"x": state["v"], "v": -omega ** 2 * state["x"]}
+    t = onp.linspace(0.0, 3.0, 7)
+    out = odeint(oscillator, {"x": onp.array([1.0]), "v": onp.array([0.0])}, t, 2.0, **TIGHT)
+    assert set(out) == {"x", "v"} and out["x"].shape == (7, 1)
+    assert onp.allclose(out["x"][:, 0], onp.cos(2.0 * t), atol=1e-8)
+    assert onp.allclose(out["v"][:, 0], -2.0 * onp.sin(2.0 * t), atol=1e-8)
+    grad = cr.grad(lambda omega: np.sum(odeint(oscillator, {"x": onp.array([1.0]), "v": onp.array([0.0])}, t,
+                                               omega, **TIGHT)["x"][-1]))(2.0)
+    assert onp.isclose(grad, -3.0 * onp.sin(6.0), rtol=1e-7)
+
+
+def test_float32_in_float32_out():
+    y0 = onp.array([1.0, 0.5], onp.float32)
+    t = onp.linspace(0.0, 1.0, 3).astype(onp.float32)
+    rates = tuple(onp.float32(r) for r in RATES)
+    ys = odeint(lotka_volterra, y0, t, *rates)
+    assert ys.dtype == onp.float32
+    assert onp.allclose(ys, reference(lotka_volterra, Y0, t.astype(float), *RATES), rtol=1e-4)
+    grad = cr.grad(lambda y: np.sum(odeint(lotka_volterra, y, t, *rates)[-1]))(y0)
+    assert grad.dtype == onp.float32
+    expected = cr.grad(lambda y: np.sum(odeint(lotka_volterra, y, t.astype(float), *RATES)[-1]))(Y0)
+    assert onp.allclose(grad, expected, rtol=1e-3)
+
+
+def test_complex_state_matches_finite_differences():
+    def rotate(y, t, omega):
+        return 1j * omega * y
+    t = onp.array([0.0, 1.0])
+    ys = odeint(rotate, onp.array([1.0 + 0.0j]), t, 2.0, **TIGHT)
+    assert ys.dtype == onp.complex128 and onp.allclose(ys[-1], onp.exp(2.0j), atol=1e-9)
+
+    def loss(omega):
+        return np.real(odeint(rotate, onp.array([1.0 + 0.5j]), t, omega, **TIGHT)[-1, 0] * (0.3 - 0.2j))
+    fd = central_difference(lambda w: loss(float(w[0])), [2.0])[0]
+    assert onp.isclose(cr.grad(loss)(2.0), fd, rtol=1e-6)
+    assert onp.isclose(cr.jvp(loss, (2.0,), (1.0,))[1], fd, rtol=1e-6)
+
+
+# ------------------------------------------------------------------------------------------- gradients
+
+def lv_loss(y0, a, b, c, d, rtol=1e-10, atol=1e-12, method="dopri5", adjoint=None):
+    ys = odeint(lotka_volterra, y0, onp.array([0.0, 5.0]), a, b, c, d, rtol=rtol, atol=atol, method=method,
+                adjoint=adjoint)
+    return np.sum(ys[-1] ** 2)
+
+
+def flat_gradient(function, *args, **options):
+    gradient = cr.grad(lambda *a: function(*a, **options), argnums=tuple(range(len(args))))(*args)
+    return onp.concatenate([onp.ravel(g) for g in gradient])
+
+
+def test_gradient_matches_a_tight_reference_to_1e_9():
+    expected = flat_gradient(lv_loss, Y0, *RATES, rtol=1e-14, atol=1e-16)
+
+    def jax_loss(y0, a, b, c, d):
+        return jnp.sum(jax_odeint(lotka_volterra_jax, y0, jnp.array([0.0, 5.0]), a, b, c, d, rtol=1e-13,
+                                  atol=1e-15)[-1] ** 2)
+    from_jax = onp.concatenate([onp.ravel(g) for g in jax.grad(jax_loss, argnums=(0, 1, 2, 3, 4))(jnp.asarray(Y0),
+                                                                                                   *RATES)])
+    assert onp.linalg.norm(from_jax - expected) / onp.linalg.norm(expected) < 1e-11
+    for method in ("dopri5", "tsit5"):
+        gradient = flat_gradient(lv_loss, Y0, *RATES, method=method)
+        assert onp.linalg.norm(gradient - expected) / onp.linalg.norm(expected) <= 1e-9
+
+
+def _exactness_setup(method, t):
+    """The problem and trajectory of one solve, and a function of (y0, args) that replays its steps."""
+    captured = {}
+    original = rules.discrete_vjp
+
+    def spy(problem, trajectory, slopes, y0, t_values, arg_leaves, ys_bar, event_bars):
+        captured.update(problem=problem, trajectory=trajectory, slopes=slopes)
+        return original(problem, trajectory, slopes, y0, t_values, arg_leaves, ys_bar, event_bars)
+    rules.discrete_vjp = spy
+    try:
+        gradient = cr.grad(lambda p: np.sum(odeint(lotka_volterra, p[:2], t, *[p[2 + k] for k in range(4)],
+                                                   method=method, **TIGHT)[-1] ** 2))(onp.concatenate([Y0, RATES]))
+    finally:
+        rules.discrete_vjp = original
+
+    def same_steps(p):
+        ys = replay(captured["problem"], captured["trajectory"], captured["slopes"], p[:2], t, list(p[2:]))[0]
+        return onp.sum(onp.asarray(ys)[-1] ** 2)
+    return gradient, same_steps
+
+
+@pytest.mark.parametrize("method", ["dopri5", "tsit5"])
+def test_gradient_is_exact_for_the_steps_taken(method):
+    # Central differences of the same discretization (the solve's steps replayed) agree to FD's own error.
+    t = onp.array([0.0, 1.3, 5.0])
+    gradient, same_steps = _exactness_setup(method, t)
+    fd = central_difference(same_steps, onp.concatenate([Y0, RATES]), step=1e-5)
+    assert onp.allclose(gradient, fd, rtol=1e-8, atol=1e-9)
+
+
+def test_rk4_gradient_equals_finite_differences_of_the_solver():
+    t = onp.linspace(0.0, 2.0, 5)
+
+    def loss(p):
+        return np.sum(odeint(lotka_volterra, p[:2], t, *[p[2 + k] for k in range(4)], method="rk4", step=0.05) ** 2)
+    p = onp.concatenate([Y0, RATES])
+    assert onp.allclose(cr.grad(loss)(p), central_difference(lambda q: loss(q), p, step=1e-5), rtol=1e-8)
+
+
+# tsit5's dense output is cubic Hermite: the slope it gives an output time is accurate to ~1e-6 here, not 1e-9.
+@pytest.mark.parametrize("method,options,tolerance", [("dopri5", TIGHT, 1e-8), ("tsit5", TIGHT, 1e-5),
+                                                      ("rk4", dict(step=0.01), 1e-8)])
+def test_time_gradients_match_jax(method, options, tolerance):
+    t = onp.array([0.2, 0.9, 1.7])
+
+    def loss(t):
+        return np.sum(odeint(forced, 1.5, t, 0.7, method=method, **options) * onp.array([0.5, -1.0, 2.0]))
+
+    def jax_loss(t):
+        ys = jax_odeint(lambda y, s, k: -k * y + jnp.sin(2.0 * s), 1.5, t, 0.7, rtol=1e-12, atol=1e-14)
+        return jnp.sum(ys * jnp.array([0.5, -1.0, 2.0]))
+    expected = onp.asarray(jax.grad(jax_loss)(jnp.asarray(t)))
+    assert onp.allclose(cr.grad(loss)(t), expected, rtol=1e-6, atol=tolerance)
+    assert onp.allclose(cr.jacfwd(loss)(t), expected, rtol=1e-6, atol=tolerance)
+
+
+def test_forward_mode_matches_reverse_mode():
+    p = onp.concatenate([Y0, RATES])
+
+    def final(p):
+        return odeint(lotka_volterra, p[:2], onp.array([0.0, 2.5, 5.0]), *[p[2 + k] for k in range(4)], **TIGHT)[1:]
+    jacobian_reverse = cr.jacrev(final)(p)
+    assert onp.allclose(cr.jacfwd(final)(p), jacobian_reverse, rtol=1e-9, atol=1e-12)
+    tangent = onp.linspace(0.5, -0.5, 6)
+    _, out_tangent = cr.jvp(final, (p,), (tangent,))
+    assert onp.allclose(out_tangent, jacobian_reverse @ tangent, rtol=1e-9, atol=1e-12)
+
+
+def test_second_derivatives_through_rk4():
+    t = onp.linspace(0.0, 1.0, 4)
+
+    def loss(p):
+        return np.sum(odeint(lotka_volterra, p[:2], t, *[p[2 + k] for k in range(4)], method="rk4") ** 2)
+    p = onp.concatenate([Y0, RATES])
+    hessian = cr.hessian(loss)(p)
+    expected = central_difference(lambda q: cr.grad(loss)(q), p, step=1e-5)
+    assert onp.allclose(hessian, expected, rtol=1e-6, atol=1e-7)
+    assert onp.allclose(cr.grad(lambda q: cr.grad(loss)(q)[2])(p), expected[2], rtol=1e-6, atol=1e-7)
+
+
+def test_closure_over_a_differentiated_value():
+    t = onp.array([0.0, 1.0])
+
+    def loss(k):
+        return odeint(lambda y, s: -k * y, 2.0, t, **TIGHT)[-1]
+    assert onp.isclose(cr.grad(loss)(0.5), -2.0 * onp.exp(-0.5), rtol=1e-8)
+
+
+def test_vmap_solves_each_example():
+    t = onp.array([0.0, 1.0, 2.0])
+    rates = onp.array([0.5, 1.0, 2.0])
+    batched = cr.vmap(lambda k: odeint(forced, 1.5, t, k, **TIGHT))(rates)
+    for row, k in zip(batched, rates):
+        assert onp.allclose(row, odeint(forced, 1.5, t, k, **TIGHT))
+    grads = cr.vmap(cr.grad(lambda k: odeint(forced, 1.5, t, k, **TIGHT)[-1]))(rates)
+    fd = [central_difference(lambda v: odeint(forced, 1.5, t, v[0], **TIGHT)[-1], [k])[0] for k in rates]
+    assert onp.allclose(grads, fd, rtol=1e-6)
+
+
+def test_backsolve_adjoint_is_close_but_approximate():
+    exact = flat_gradient(lv_loss, Y0, *RATES)
+    continuous = flat_gradient(lv_loss, Y0, *RATES, adjoint="backsolve")
+    assert onp.linalg.norm(continuous - exact) / onp.linalg.norm(exact) < 1e-6
+    t = onp.array([0.2, 0.9, 1.7])
+    loss = lambda t: np.sum(odeint(forced, 1.5, t, 0.7, adjoint="backsolve", **TIGHT) ** 2)  # noqa: E731
+    exact_t = cr.grad(lambda t: np.sum(odeint(forced, 1.5, t, 0.7, **TIGHT) ** 2))(t)
+    assert onp.allclose(cr.grad(loss)(t), exact_t, rtol=1e-6)
+
+
+# ------------------------------------------------------------------------------------------- events
+
+def falling(y, t, g):
+    return np.stack([y[1], -g])
+
+
+def hit_ground(y, t, g):
+    return y[0]
+
+
+hit_ground.terminal = True
+hit_ground.direction = -1
+
+
+def test_terminal_event_time_state_and_derivatives():
+    t = onp.linspace(0.0, 2.0, 9)
+    y0 = onp.array([2.0, 1.0])
+    ys, (times,) = odeint(falling, y0, t, 9.81, events=hit_ground, **TIGHT)
+    exact = (1.0 + onp.sqrt(1.0 + 2 * 9.81 * 2.0)) / 9.81
+    assert times.shape == (1,) and onp.isclose(times[0], exact, rtol=1e-10)
+    assert onp.allclose(ys[-1], [0.0, 1.0 - 9.81 * exact], atol=1e-9)   # held: the state at the event
+    assert onp.allclose(ys[t > exact], ys[-1])
+
+    def event_time(p):
+        return odeint(falling, p[:2], t, p[2], events=hit_ground, **TIGHT)[1][0][0]
+
+    def speed_at_impact(p):
+        return odeint(falling, p[:2], t, p[2], events=hit_ground, **TIGHT)[0][-1, 1]
+    p = onp.array([2.0, 1.0, 9.81])
+    for function in (event_time, speed_at_impact):
+        fd = central_difference(function, p, step=1e-6)
+        assert onp.allclose(cr.grad(function)(p), fd, rtol=1e-6, atol=1e-8)
+        assert onp.allclose(cr.jacfwd(function)(p), fd, rtol=1e-6, atol=1e-8)
+
+
+def test_non_terminal_events_in_both_directions_and_rk4():
+    def crossing(y, t):
+        return y[0]
+    t = onp.linspace(0.0, 10.0, 3)
+    oscillator = lambda y, s: np.stack([y[1], -y[0]])  # noqa: E731
+    for options in (TIGHT, dict(method="rk4", step=1e-3)):
+        ys, (times,) = odeint(oscillator, onp.array([1.0, 0.0]), t, events=[crossing], **options)
+        expected = onp.pi / 2 + onp.pi * onp.arange(3)
+        assert onp.allclose(times, expected, atol=1e-8) and ys.shape == (3, 2)
+    crossing.direction = 1
+    _, (rising,) = odeint(oscillator, onp.array([1.0, 0.0]), t, events=crossing, **TIGHT)
+    assert onp.allclose(rising, [3 * onp.pi / 2], atol=1e-8)
+
+
+def test_event_time_gradient_with_respect_to_args():
+    def threshold(y, t, k, level):
+        return y - level
+    threshold.terminal = True
+
+    def first_passage(k, level):
+        return odeint(lambda y, s, k, level: -k * y, 1.0, onp.array([0.0, 5.0]), k, level, events=threshold,
+                      **TIGHT)[1][0][0]
+    # y = e^{-k t} reaches level at t* = -log(level) / k.
+    assert onp.isclose(first_passage(0.8, 0.3), -onp.log(0.3) / 0.8, rtol=1e-9)
+    grad_k, grad_level = cr.grad(first_passage, argnums=(0, 1))(0.8, 0.3)
+    assert onp.isclose(grad_k, onp.log(0.3) / 0.8 ** 2, rtol=1e-7)
+    assert onp.isclose(grad_level, -1.0 / (0.3 * 0.8), rtol=1e-7)
+
+
+# ------------------------------------------------------------------------------------------- errors
+
+def test_max_steps_error_names_time_and_step():
+    with pytest.raises(IntegrationError, match=r"max_steps=5 .* t=.* step size"):
+        odeint(lotka_volterra, Y0, onp.array([0.0, 5.0]), *RATES, max_steps=5)
+
+
+def test_non_finite_derivative_names_the_time():
+    def blows_up(y, t):
+        return np.where(t > 0.49, np.inf, 1.0) * y
+    with pytest.raises(IntegrationError, match=r"non-finite values .* at t=0\.5 "):
+        odeint(blows_up, 1.0, onp.linspace(0.0, 1.0, 11), method="rk4")
+    with pytest.raises(IntegrationError, match=r"non-finite values .* at t=0\.0 "), onp.errstate(divide="ignore"):
+        odeint(lambda y, t: y / t, 1.0, onp.array([0.0, 1.0]))
+
+
+@pytest.mark.parametrize("options,message", [
+    (dict(method="euler"), "method must be one of"),
+    (dict(rtol=-1.0), "rtol must be"),
+    (dict(adjoint="seminorm"), "adjoint must be"),
+    (dict(method="dopri5", step=0.1), "step= subdivides"),
+])
+def test_bad_options(options, message):
+    with pytest.raises(ValueError, match=message):
+        odeint(forced, 1.0, onp.array([0.0, 1.0]), 0.5, **options)
+
+
+def test_bad_times_and_shapes():
+    with pytest.raises(ValueError, match="strictly increasing"):
+        odeint(forced, 1.0, onp.array([0.0, 1.0, 1.0]), 0.5)
+    with pytest.raises(ValueError, match=r"func returned shapes \[\(3,\)\]"):
+        odeint(lambda y, t: np.ones(3), onp.zeros(2), onp.array([0.0, 1.0]))
+
+
+def test_staging_is_refused_clearly():
+    with pytest.raises(cr.ChainruleError, match="odeint cannot be staged"):
+        cr.jit(lambda k: odeint(forced, 1.0, onp.array([0.0, 1.0]), k))(0.5)
