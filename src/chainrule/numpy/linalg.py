@@ -2,6 +2,7 @@
 svdvals, pinv, lstsq, matrix_rank, multi_dot, matrix_power, tensorsolve, tensorinv."""
 import numpy as _np
 
+from ..core.interpreter import ChainruleError
 from ..ops import arithmetic as _ar, comparison as _cmp, elementwise as _el, linalg as _la
 from .arrays import asarray, is_traced, ndim, numpy_when_untraced, shape
 from .reductions import sum as _sum, max as _max, min as _min, squared_magnitude
@@ -54,7 +55,8 @@ def inv(a):
 
 @numpy_when_untraced(_np.linalg.det)
 def det(a):
-    """``numpy.linalg.det``. Its derivative uses A^{-1}: not defined at singular A.
+    """``numpy.linalg.det``. A polynomial in the entries: differentiable everywhere, singular A included (the
+    gradient is the cofactor matrix adj(A)^T, zero where the rank is n - 2 or less).
 
     >>> import chainrule as cr, chainrule.numpy as np
     >>> A = np.array([[2.0, 1.0], [1.0, 3.0]])
@@ -63,6 +65,9 @@ def det(a):
     >>> cr.grad(np.linalg.det)(A)  # det(A) A^-T: the cofactors
     array([[ 3., -1.],
            [-1.,  2.]])
+    >>> cr.grad(np.linalg.det)(np.array([[1.0, 2.0], [2.0, 4.0]]))  # singular: still the cofactors
+    array([[ 4., -2.],
+           [-2.,  1.]])
     """
     a = asarray(a)
     _require_square(a, "det")
@@ -71,7 +76,8 @@ def det(a):
 
 @numpy_when_untraced(_np.linalg.slogdet)
 def slogdet(a):
-    """``numpy.linalg.slogdet``: (sign, log|det a|); the sign has derivative 0.
+    """``numpy.linalg.slogdet``: (sign, log|det a|), log|det a| real; a real sign has derivative 0, a complex one
+    turns with Im tr(a^-1 da) (as in JAX). log|det a| is not differentiable at singular ``a``.
 
     >>> import chainrule as cr, chainrule.numpy as np
     >>> A = np.array([[2.0, 1.0], [1.0, 3.0]])
@@ -90,7 +96,8 @@ def slogdet(a):
 
 @numpy_when_untraced(_np.linalg.cholesky)
 def cholesky(a):
-    """``numpy.linalg.cholesky`` (lower factor); the input is taken as symmetric.
+    """``numpy.linalg.cholesky`` (lower factor L, a = L L^H) of real symmetric or complex Hermitian matrices; traced
+    input is read through its Hermitian part (a + a^H) / 2, so derivatives are symmetrized likewise (as in JAX).
 
     >>> import chainrule as cr, chainrule.numpy as np
     >>> A = np.array([[4.0, 2.0], [2.0, 5.0]])
@@ -108,8 +115,10 @@ def cholesky(a):
 
 @numpy_when_untraced(_np.linalg.eigh)
 def eigh(a, UPLO="L"):
-    """``numpy.linalg.eigh``: (eigenvalues, eigenvectors) of a symmetric matrix. Eigenvector derivatives
-    are not defined at repeated eigenvalues.
+    """``numpy.linalg.eigh``: (real eigenvalues, eigenvectors) of a real symmetric or complex Hermitian matrix;
+    traced input is read through its Hermitian part (a + a^H) / 2. Eigenvector derivatives are not defined at
+    repeated eigenvalues; a complex eigenvector's phase is arbitrary, so differentiate phase-free quantities
+    (|v|^2, V f(w) V^H), whose derivatives are JAX's.
 
     >>> import chainrule as cr, chainrule.numpy as np
     >>> A = np.array([[2.0, 1.0], [1.0, 2.0]])
@@ -227,7 +236,7 @@ def matrix_power(a, n):
         n >>= 1
         if n:
             power = matmul(power, power)
-    return result if result is not None else _np.broadcast_to(_np.eye(shape(a)[-1]), shape(a)).copy()
+    return result if result is not None else _np.broadcast_to(_np.eye(shape(a)[-1], dtype=a.dtype), shape(a)).copy()
 
 
 @numpy_when_untraced(_np.linalg.multi_dot)
@@ -390,8 +399,8 @@ def _pinv_plain(a, rcond=None, hermitian=False):
 
 @numpy_when_untraced(_pinv_plain)
 def pinv(a, rcond=None, hermitian=False):
-    """``numpy.linalg.pinv`` through the SVD, singular values below ``rcond * max(s)`` dropped; differentiable
-    where the rank is constant (see ``svd``).
+    """``numpy.linalg.pinv`` through the SVD, V diag(1/s) U^H with singular values below ``rcond * max(s)``
+    dropped; real or complex; differentiable where the rank is constant (see ``svd``).
 
     >>> import chainrule as cr, chainrule.numpy as np
     >>> np.linalg.pinv(np.array([[2.0, 0.0], [0.0, 0.0]]))
@@ -399,17 +408,29 @@ def pinv(a, rcond=None, hermitian=False):
            [0. , 0. ]])
     """
     from .products import matmul
-    from .shaping import swapaxes
     rcond = 1e-15 if rcond is None else rcond
     u, s, vt = svd(a, full_matrices=False)
-    scaled = _ar.mul(swapaxes(vt, -1, -2), reshape(_cutoff_reciprocal(s, rcond), shape(s)[:-1] + (1, -1)))
-    return matmul(scaled, swapaxes(u, -1, -2))
+    scaled = _ar.mul(_la.adjoint(vt), reshape(_cutoff_reciprocal(s, rcond), shape(s)[:-1] + (1, -1)))
+    return matmul(scaled, _la.adjoint(u))
+
+
+def _known_value(x):
+    """The value of ``x`` as a NumPy array, or None where it is not known while tracing (jit, vmap)."""
+    if not is_traced(x):
+        return _np.asarray(x)
+    try:
+        return _np.asarray(x.concrete_value())
+    except ChainruleError:
+        return None
 
 
 @numpy_when_untraced(_np.linalg.lstsq)
 def lstsq(a, b, rcond=None):
-    """``numpy.linalg.lstsq``: (x, residuals, rank, s), x = pinv(a) b; differentiable in ``a`` and ``b`` where
-    the rank is constant. ``rank`` is computed from the values (no derivative).
+    """``numpy.linalg.lstsq``: (x, residuals, rank, s), x = pinv(a) b, real or complex; differentiable in ``a``
+    and ``b`` where the rank is constant. ``rank`` has no derivative. Caveat: under ``jit`` and ``vmap`` the
+    rank is not known while tracing, so ``rank`` is an integer array and ``residuals`` (the squared residual
+    norms) are returned whenever a has more rows than columns, where NumPy returns an empty array for a
+    rank-deficient ``a``.
 
     >>> import chainrule.numpy as np
     >>> np.linalg.lstsq(np.array([[1.0, 0.0], [1.0, 1.0], [1.0, 2.0]]), np.array([1.0, 2.0, 3.0]))[0].round(12)
@@ -417,6 +438,9 @@ def lstsq(a, b, rcond=None):
     """
     from .products import matmul
     a, b = asarray(a), asarray(b)
+    if ndim(a) != 2 or ndim(b) not in (1, 2):
+        raise LinAlgError(f"lstsq: a must be a matrix and b a vector or matrix, got shapes {shape(a)} and "
+                          f"{shape(b)}; map over stacks with chainrule.vmap")
     m, n = shape(a)
     if shape(b)[0] != m:
         raise LinAlgError(f"lstsq: a has shape {shape(a)} but b has shape {shape(b)}; their first dimensions "
@@ -424,28 +448,43 @@ def lstsq(a, b, rcond=None):
     rcond = _np.finfo(_np.float64).eps * max(m, n) if rcond is None else rcond
     s = svd(a, compute_uv=False)
     x = matmul(pinv(a, rcond=rcond), b)
-    singular_values = _np.asarray(s.concrete_value() if is_traced(s) else s)  # traced when a is
-    rank = int(_np.sum(singular_values > rcond * singular_values.max()))
-    if rank == n and m > n:
-        residual = _ar.sub(b, matmul(a, x))
-        residuals = _sum(_ar.mul(residual, residual), axis=0)
+    rank = _sum(_cmp.gt(s, _ar.mul(_max(s), rcond)))
+    known_rank = _known_value(rank)
+    if known_rank is not None:
+        rank = int(known_rank)
+    if m > n and (known_rank is None or rank == n):
+        residuals = _sum(squared_magnitude(_ar.sub(b, matmul(a, x))), axis=0)
         if ndim(b) == 1:
             residuals = reshape(residuals, (1,))
     else:
-        residuals = _np.empty((0,))
+        real = _np.finfo(_np.result_type(a.dtype, b.dtype, _np.float32)).dtype
+        residuals = _np.empty((0,), dtype=real)
     return x, residuals, rank, s
 
 
-def matrix_rank(A, tol=None, hermitian=False):
-    """``numpy.linalg.matrix_rank`` (an integer: no derivative).
+@numpy_when_untraced(_np.linalg.matrix_rank)
+def matrix_rank(A, tol=None, hermitian=False, *, rtol=None):
+    """``numpy.linalg.matrix_rank``: the number of singular values above ``tol`` (an integer: no derivative);
+    batches under ``vmap`` and stages under ``jit``.
 
     >>> import chainrule.numpy as np
     >>> int(np.linalg.matrix_rank(np.array([[1.0, 2.0], [2.0, 4.0]])))
     1
     """
-    if is_traced(A):
-        A = asarray(A).concrete_value()
-    return _np.linalg.matrix_rank(A, tol=tol, hermitian=hermitian)
+    A = asarray(A)
+    if ndim(A) < 2:  # NumPy's rule for a scalar or vector: rank 1 unless every entry is zero
+        from .arrays import astype
+        return astype(_cmp.gt(_sum(_cmp.ne(A, 0)), 0), _np.int64)
+    if hermitian:
+        singular = _el.absolute(eigvalsh(A))
+    else:
+        singular = svd(A, compute_uv=False)
+    if tol is None:
+        relative = rtol if rtol is not None else max(shape(A)[-2:]) * _np.finfo(singular.dtype).eps
+        tol = _ar.mul(_max(singular, axis=-1, keepdims=True), relative)
+    else:
+        tol = reshape(asarray(tol), shape(tol) + (1,))
+    return _sum(_cmp.gt(singular, tol), axis=-1)
 
 
 @numpy_when_untraced(_np.linalg.tensorsolve)

@@ -8,7 +8,7 @@ from ..core.primitive import Primitive
 from . import arithmetic, batch_rules, structure, reduction, elementwise, families
 from .comparison import eq, select
 from .contraction import matmul
-from .linalg import matrix_transpose, _diagonal, _diag_embed
+from .linalg import matrix_transpose, constant_like, _diagonal, _diag_embed
 
 
 def _is_complex(x):
@@ -34,7 +34,7 @@ def _svd_impl(a):
         position = np.argmax(np.abs(v), axis=-2)[..., None, :]
         largest = np.take_along_axis(v, position, axis=-2)
         phase = np.where(largest == 0, 1.0, np.abs(largest) / np.where(largest == 0, 1.0, largest))
-        u, vt = u * phase, vt * np.conj(np.swapaxes(phase, -1, -2))
+        u, vt = (u * phase).astype(u.dtype, copy=False), (vt * np.conj(np.swapaxes(phase, -1, -2))).astype(vt.dtype, copy=False)
     return [s, u, vt]
 
 
@@ -191,7 +191,7 @@ def _eig_impl(a):
     largest = np.take_along_axis(v, position, axis=-2)
     phase = np.where(largest == 0, 1.0, np.abs(largest) / np.where(largest == 0, 1.0, largest))
     phase = phase * np.where(largest.real < 0, -1.0, 1.0)
-    return [w, v * phase]
+    return [w, (v * phase).astype(v.dtype, copy=False)]  # np.where's float64 phases must not widen complex64
 
 
 def _eig_shape_rule(a):
@@ -280,7 +280,7 @@ def _right_solve_upper(x, r):
 
 def _strictly_lower(x):
     k = np.shape(x)[-1]
-    return arithmetic.mul(x, np.tril(np.ones((k, k)), -1))
+    return arithmetic.mul(x, constant_like(np.tril(np.ones((k, k)), -1), x))
 
 
 def _columns(x, start, stop):
@@ -441,18 +441,20 @@ def lu_unpacked(packed):
     upper-trapezoidal, k = min(m, n)."""
     m, n = np.shape(packed)[-2:]
     k = min(m, n)
-    lower = arithmetic.add(arithmetic.mul(_resized(packed, m, k), np.tril(np.ones((m, k)), -1)), np.eye(m, k))
-    return lower, arithmetic.mul(_resized(packed, k, n), np.triu(np.ones((k, n))))
+    lower = arithmetic.add(arithmetic.mul(_resized(packed, m, k), constant_like(np.tril(np.ones((m, k)), -1), packed)),
+                           constant_like(np.eye(m, k), packed))
+    return lower, arithmetic.mul(_resized(packed, k, n), constant_like(np.triu(np.ones((k, n))), packed))
 
 
 def _lu_square_factors(packed):
     """L~ (m, m) and U~ (n, n), the factors completed to invertible triangles: L~ = [L | 0; I] takes the
     identity in its last m - k columns, U~ = [U; 0 I] in its last n - k rows."""
     m, n = np.shape(packed)[-2:]
-    lower = arithmetic.add(arithmetic.mul(_resized(packed, m, m), np.tril(np.ones((m, m)), -1)), np.eye(m))
-    upper = arithmetic.mul(_resized(packed, n, n), np.triu(np.ones((n, n))))
+    lower = arithmetic.add(arithmetic.mul(_resized(packed, m, m), constant_like(np.tril(np.ones((m, m)), -1), packed)),
+                           constant_like(np.eye(m), packed))
+    upper = arithmetic.mul(_resized(packed, n, n), constant_like(np.triu(np.ones((n, n))), packed))
     if n > m:
-        upper = arithmetic.add(upper, np.diag((np.arange(n) >= m).astype(float)))
+        upper = arithmetic.add(upper, constant_like(np.diag((np.arange(n) >= m).astype(float)), packed))
     return lower, upper
 
 
@@ -476,8 +478,8 @@ def _lu_jvp(primals, tangents):
     lower, upper = _lu_square_factors(packed)
     permuted = matmul(permutation_matrix(lu_permutation(pivots, m), np.result_type(a)), a_dot)
     inner = _right_solve_upper(triangular_solve(lower, permuted, lower=True), upper)  # L~^-1 P dA U~^-1
-    lower_dot = matmul(lower, arithmetic.mul(inner, np.tril(np.ones((m, n)), -1)))
-    upper_dot = matmul(arithmetic.mul(inner, np.triu(np.ones((m, n)))), upper)
+    lower_dot = matmul(lower, arithmetic.mul(inner, constant_like(np.tril(np.ones((m, n)), -1), inner)))
+    upper_dot = matmul(arithmetic.mul(inner, constant_like(np.triu(np.ones((m, n))), inner)), upper)
     return [packed, pivots], [arithmetic.add(lower_dot, upper_dot), None]
 
 
@@ -493,8 +495,8 @@ def _lu_vjp(outs, a):
             return (None,)
         lower, upper = _lu_square_factors(packed)
         inner_bar = arithmetic.add(
-            arithmetic.mul(matmul(matrix_transpose(lower), packed_bar), np.tril(np.ones((m, n)), -1)),
-            arithmetic.mul(matmul(packed_bar, matrix_transpose(upper)), np.triu(np.ones((m, n)))))
+            arithmetic.mul(matmul(matrix_transpose(lower), packed_bar), constant_like(np.tril(np.ones((m, n)), -1), packed)),
+            arithmetic.mul(matmul(packed_bar, matrix_transpose(upper)), constant_like(np.triu(np.ones((m, n))), packed)))
         # P^T L~^-T inner_bar U~^-T
         left = triangular_solve(matrix_transpose(lower), inner_bar, lower=False)
         both = matrix_transpose(triangular_solve(upper, matrix_transpose(left), lower=False))

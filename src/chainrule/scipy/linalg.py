@@ -1,5 +1,5 @@
-"""``chainrule.scipy.linalg``: solve_triangular, cho_factor/cho_solve, lu_factor/lu_solve/lu, solve, inv, det,
-expm, sqrtm and solve_sylvester, composed from the linear-algebra primitives (every derivative order and
+"""``chainrule.scipy.linalg``: solve_triangular, solve_banded, cho_factor/cho_solve, lu_factor/lu_solve/lu, solve,
+inv, det, expm, sqrtm and solve_sylvester, composed from the linear-algebra primitives (every derivative order and
 batching follow)."""
 import numpy as _np
 import scipy.linalg as _linalg
@@ -43,7 +43,9 @@ def _inv_plain(a, overwrite_a=False, check_finite=True):
 
 
 def _det_plain(a, overwrite_a=False, check_finite=True):
-    return _linalg.det(a)
+    a = _np.asarray(a)
+    # SciPy widens float32 and complex64 determinants; keep the input's precision, as the traced path does.
+    return _np.asarray(_linalg.det(a)).astype(_np.result_type(a, _np.float32), copy=False)[()]
 
 
 def _sqrtm_plain(A, disp=True, blocksize=64):
@@ -62,6 +64,10 @@ def solve_triangular(a, b, trans=0, lower=False, unit_diagonal=False, overwrite_
     a, b = _cnp.asarray(a), _cnp.asarray(b)
     if unit_diagonal:
         a = _cnp.where(_np.eye(_cnp.shape(a)[-1], dtype=bool), 1.0, a)
+    if trans not in (0, 1, 2, "N", "T", "C"):
+        raise ValueError(f"solve_triangular: trans must be 0, 1 or 2 ('N', 'T', 'C'), got {trans!r}")
+    if trans in (2, "C"):
+        a = _cnp.conj(a)
     if trans in (1, "T", 2, "C"):
         a, lower = _cnp.swapaxes(a, -1, -2), not lower
     vector = _cnp.ndim(b) == 1
@@ -71,7 +77,8 @@ def solve_triangular(a, b, trans=0, lower=False, unit_diagonal=False, overwrite_
 
 @numpy_when_untraced(_cho_factor_plain)
 def cho_factor(a, lower=False, overwrite_a=False, check_finite=True):
-    """``scipy.linalg.cho_factor``: (factor, lower). Traced, the unused triangle of the factor holds zeros; on
+    """``scipy.linalg.cho_factor``: (factor, lower), a = L L^H = U^H U for real symmetric or complex Hermitian
+    ``a`` (traced input is read through its Hermitian part, as ``numpy.linalg.cholesky``). Traced, the unused triangle of the factor holds zeros; on
     plain arrays it is SciPy's (which leaves copies of the input there in some versions): read only the triangle
     named by ``lower``, as cho_solve does.
 
@@ -81,7 +88,7 @@ def cho_factor(a, lower=False, overwrite_a=False, check_finite=True):
     ([[2.0, 0.0], [1.0, 1.0]], True)
     """
     factor = _cnp.linalg.cholesky(a)
-    return (factor if lower else _cnp.swapaxes(factor, -1, -2)), lower
+    return (factor if lower else _ops.adjoint(factor)), lower
 
 
 @numpy_when_untraced(_cho_solve_plain)
@@ -94,9 +101,9 @@ def cho_solve(c_and_lower, b, overwrite_b=False, check_finite=True):
     array([0., 1.])
     """
     factor, lower = c_and_lower
-    lower_factor = _cnp.tril(factor) if lower else _cnp.swapaxes(_cnp.triu(factor), -1, -2)
+    lower_factor = _cnp.tril(factor) if lower else _ops.adjoint(_cnp.triu(factor))  # a = L L^H
     middle = solve_triangular(lower_factor, b, lower=True)
-    return solve_triangular(lower_factor, middle, trans=1, lower=True)
+    return solve_triangular(lower_factor, middle, trans=2, lower=True)
 
 
 def _require_square(a, name, advice="factor rectangular matrices outside the transform"):
@@ -190,7 +197,8 @@ def lu(a, permute_l=False, overwrite_a=False, check_finite=True, p_indices=False
     packed, pivots = _decompositions.lu(a)
     lower, upper = _decompositions.lu_unpacked(packed)
     permutation = _decompositions.lu_permutation(pivots, _cnp.shape(a)[-2])
-    p = _cnp.swapaxes(_decompositions.permutation_matrix(permutation, a.dtype), -1, -2)
+    real = _np.finfo(_np.result_type(a.dtype, _np.float32)).dtype  # P is real, as SciPy returns it
+    p = _cnp.swapaxes(_decompositions.permutation_matrix(permutation, real), -1, -2)
     if permute_l:
         return p @ lower, upper
     if p_indices:
@@ -224,7 +232,8 @@ def inv(a, overwrite_a=False, check_finite=True):
 
 @numpy_when_untraced(_det_plain)
 def det(a, overwrite_a=False, check_finite=True):
-    """``scipy.linalg.det`` (not differentiable at singular ``a``).
+    """``scipy.linalg.det``, differentiable everywhere (singular ``a`` included); float32 and complex64 input keep
+    their precision (SciPy itself widens them).
 
     >>> import numpy
     >>> float(det(numpy.eye(2) * 2.0))
@@ -288,3 +297,49 @@ def expm(A):
     A = _cnp.asarray(A)
     _require_square(A, "expm", "the exponential is defined for square matrices only")
     return _decompositions.expm(A)
+
+
+def _solve_banded_plain(l_and_u, ab, b, overwrite_ab=False, overwrite_b=False, check_finite=True):
+    ab, b = _np.asarray(ab), _np.asarray(b)
+    out = _linalg.solve_banded(l_and_u, ab, b)
+    return out.astype(_np.result_type(ab, b, _np.float32), copy=False)  # float32 in, float32 out
+
+
+def _banded_to_dense(lower, upper, ab):
+    """The n x n matrix a with a[i, j] = ab[upper + i - j, j] inside the band and 0 outside it (the corners of
+    ``ab`` that fall outside the matrix are never read, as in LAPACK's band storage)."""
+    n = _cnp.shape(ab)[-1]
+    rows, columns = _np.indices((n, n))
+    band_row = upper + rows - columns
+    inside = (band_row >= 0) & (band_row <= lower + upper)
+    gathered = ab[_np.clip(band_row, 0, lower + upper), columns]
+    return _cnp.where(inside, gathered, _np.zeros((), _np.result_type(ab.dtype)))
+
+
+@numpy_when_untraced(_solve_banded_plain)
+def solve_banded(l_and_u, ab, b, overwrite_ab=False, overwrite_b=False, check_finite=True):
+    """``scipy.linalg.solve_banded``: solve a x = b for the banded matrix a with ``l`` nonzero diagonals below the
+    main one and ``u`` above, stored as ``ab[u + i - j, j] == a[i, j]`` (shape (l + u + 1, n)); real or complex,
+    differentiable in ``ab`` and ``b``. Plain arrays go to SciPy's banded solver; traced ones are solved through
+    the dense matrix (O(n^3): meant for the modest n a derivative is taken at). Entries of ``ab`` outside the
+    matrix are not read, and their derivative is 0.
+
+    >>> import chainrule as cr, numpy
+    >>> ab = numpy.array([[0.0, 1.0, 1.0], [4.0, 4.0, 4.0], [1.0, 1.0, 0.0]])  # tridiagonal: 1, 4, 1
+    >>> solve_banded((1, 1), ab, numpy.array([5.0, 6.0, 5.0]))
+    array([1., 1., 1.])
+    >>> cr.grad(lambda ab: solve_banded((1, 1), ab, numpy.array([5.0, 6.0, 5.0])).sum())(ab)[1].round(6)  # -y_i x_i
+    array([-0.214286, -0.142857, -0.214286])
+    """
+    lower, upper = (int(k) for k in l_and_u)
+    ab, b = _cnp.asarray(ab), _cnp.asarray(b)
+    if lower < 0 or upper < 0:
+        raise ValueError(f"solve_banded: (l, u) must be non-negative numbers of diagonals, got {l_and_u!r}")
+    if _cnp.ndim(ab) != 2 or _cnp.shape(ab)[0] != lower + upper + 1:
+        raise ValueError(f"solve_banded: ab has shape {_cnp.shape(ab)}; with (l, u) = ({lower}, {upper}) it must be "
+                         f"({lower + upper + 1}, n), one row per diagonal")
+    n = _cnp.shape(ab)[1]
+    if _cnp.ndim(b) not in (1, 2) or _cnp.shape(b)[0] != n:
+        raise ValueError(f"solve_banded: b has shape {_cnp.shape(b)}; for ab of shape {_cnp.shape(ab)} its first "
+                         f"dimension must be {n}")
+    return _cnp.linalg.solve(_banded_to_dense(lower, upper, ab), b)
