@@ -11,9 +11,40 @@ from ..ops import structure
 
 ndarray = _np.ndarray
 
+
+class ArrayWithAt(_np.ndarray):
+    """A NumPy array with one addition, JAX's ``x.at[index]`` functional updates: what the constructors of
+    ``chainrule.numpy`` (``zeros``, ``array``, ``linspace``, ...) return, so that ``np.zeros(4).at[i].set(v)``
+    works inside and outside transforms. Views and copies of it keep ``.at``; arithmetic (NumPy's ufuncs) gives
+    plain NumPy arrays, so it stays where it was made rather than spreading through every computation (and out
+    of the transforms' paths for plain arrays). ``np.asarray(y)`` gives any array ``.at`` (a view, no copy).
+    It prints as a NumPy array.
+
+    >>> import chainrule.numpy as np
+    >>> x = np.zeros(3)
+    >>> x.at[1].set(5.0), x  # a new array; x itself is unchanged
+    (array([0., 5., 0.]), array([0., 0., 0.]))
+    >>> type(x + 1.0) is np.ndarray
+    True
+    """
+
+    def __array_wrap__(self, array, context=None, return_scalar=False):
+        if return_scalar:
+            return array[()]
+        return array if type(array) is _np.ndarray else array.view(_np.ndarray)
+
+    def __repr__(self):
+        return repr(self.view(_np.ndarray))
+
+
+def with_at(value):
+    """``value`` as an ``ArrayWithAt`` when it is a plain NumPy array (the same memory); anything else as it is."""
+    return value.view(ArrayWithAt) if type(value) is _np.ndarray else value
+
+
 _SCANNED = (Tracer, list, tuple)  # a traced value, or a sequence that may hold one (NumPy reads lists as arrays)
 # The argument types met most, none of them traced: one set lookup passes them (the check runs on every call).
-_PLAIN = frozenset({_np.ndarray, float, int, bool, complex, str, type(None), slice, type, _np.float64,
+_PLAIN = frozenset({_np.ndarray, ArrayWithAt, float, int, bool, complex, str, type(None), slice, type, _np.float64,
                     _np.float32, _np.complex128, _np.int64, _np.int32, _np.bool_})
 
 
@@ -276,6 +307,8 @@ def asarray(a, dtype=None):
 
 def _astype_plain(x, dtype):
     dtype = _np.dtype(dtype)
+    if isinstance(x, _np.generic):
+        return x.astype(dtype)  # a NumPy scalar stays a scalar, as with numpy.astype
     return _np.asarray(x).astype(dtype)
 
 
@@ -299,6 +332,32 @@ def astype(x, dtype):
         from ..ops.control import stop_gradient
         return structure.convert_element_type(stop_gradient(x), dtype=dtype)
     return structure.convert_element_type(x, dtype=dtype)
+
+
+def _real_if_close_plain(a, tol=100):
+    return _np.real_if_close(a, tol=tol)
+
+
+@numpy_when_untraced(_real_if_close_plain)
+def real_if_close(a, tol=100):
+    """``numpy.real_if_close``: the real part of a complex array whose imaginary parts are all within ``tol``
+    (in machine epsilons when above 1) of zero; otherwise the array itself. Which of the two is decided on
+    the values, so under a staging transform (jit) it raises; the derivative is that of the result.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> np.real_if_close(np.array([2.0 + 1e-15j, 3.0]))
+    array([2., 3.])
+    >>> float(cr.grad(lambda x: np.real_if_close(x * (1.0 + 1e-18j)) ** 2)(3.0))
+    6.0
+    """
+    a = asarray(a)
+    if not _np.issubdtype(a.dtype, _np.complexfloating):
+        return a
+    if tol > 1:
+        tol = _np.finfo(a.dtype).eps * tol
+    from .elementwise import real
+    value = a.concrete_value() if is_traced(a) else a  # the choice is the values' (staging refuses, clearly)
+    return real(a) if _np.all(_np.absolute(_np.imag(value)) < tol) else a
 
 
 def zeros_like(a, dtype=None, shape=None):
@@ -355,6 +414,7 @@ def full(shape, fill_value, dtype=None):
     return _np.full(shape, fill_value, dtype=dtype)
 
 
+# NumPy's constructors, for the front's own constants; the public ones (constructors.py) add ``.at``.
 zeros = _np.zeros
 ones = _np.ones
 empty = _np.empty

@@ -5,7 +5,7 @@ import numpy as _np
 from ..core.interpreter import Tracer, ChainruleError
 from ..ops import arithmetic as _ar, indexing as _ix
 from . import arrays, elementwise, linalg, products, reductions, shaping, views
-from .arrays import is_traced
+from .arrays import is_traced, with_at
 
 
 def _split(index):
@@ -43,7 +43,8 @@ def setitem(x, index, values):
 
 
 class _IndexedUpdate:
-    """``x.at[index]``: functional updates in JAX's style; each returns a new array."""
+    """``x.at[index]``: functional updates in JAX's style; each returns a new array (an untraced one has ``.at``
+    too, so updates chain)."""
 
     __slots__ = ("array", "index")
 
@@ -55,15 +56,15 @@ class _IndexedUpdate:
         return getitem(self.array, self.index) if is_traced(self.array) else _np.asarray(self.array)[self.index]
 
     def set(self, values):
-        return _updated(self.array, self.index, values)
+        return with_at(_updated(self.array, self.index, values))
 
     def add(self, values):
         template, index_arrays = _split(self.index)
         region = _np.empty(arrays.shape(self.array), dtype=bool)[self.index].shape
         if arrays.shape(values) != region:
             values = shaping.broadcast_to(values, region)
-        return _ar.add(self.array, _ix.scatter_add(values, *index_arrays, template=template,
-                                                   shape=arrays.shape(self.array)))
+        return with_at(_ar.add(self.array, _ix.scatter_add(values, *index_arrays, template=template,
+                                                           shape=arrays.shape(self.array))))
 
     def subtract(self, values):
         return self.add(_ar.neg(values))
@@ -90,7 +91,7 @@ class _IndexedUpdate:
             picked = _np.nonzero(occurrence == round_)[0]
             targets = flat[picked]
             out = _updated(out, targets, combine(getitem(out, targets), getitem(values, picked)))
-        return shaping.reshape(out, arrays.shape(x))
+        return with_at(shaping.reshape(out, arrays.shape(x)))
 
     def multiply(self, values):
         return self._unique_update(_ar.mul, values, "multiply")
@@ -199,11 +200,24 @@ def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
     if method != "__call__":
         return NotImplemented
     kwargs.pop("out", None)
-    function = _find_function(_UFUNC_NAMES.get(ufunc.__name__, ufunc.__name__), "numpy")
+    home = _ufunc_home(ufunc)
+    if home == "scipy.special":
+        from ..scipy import special
+        function = getattr(special, ufunc.__name__, None)
+    else:
+        function = _find_function(_UFUNC_NAMES.get(ufunc.__name__, ufunc.__name__), "numpy")
     if function is None:
-        raise TypeError(f"numpy.{ufunc.__name__} is not differentiable in chainrule yet; traced values reach it "
-                        f"here. Use an equivalent from chainrule.numpy.")
+        raise TypeError(f"{home}.{ufunc.__name__} is not differentiable in chainrule yet; traced values reach it "
+                        f"here. Use an equivalent from chainrule.{home}.")
     return function(*inputs, **kwargs)
+
+
+def _ufunc_home(ufunc):
+    """The module users call ``ufunc`` from: NumPy's own ufuncs, or scipy.special's (erf, gammaln, ...)."""
+    if getattr(_np, ufunc.__name__, None) is ufunc:
+        return "numpy"
+    import scipy.special
+    return "scipy.special" if getattr(scipy.special, ufunc.__name__, None) is ufunc else "numpy"
 
 
 def _array_function(self, func, types, args, kwargs):
@@ -215,13 +229,14 @@ def _array_function(self, func, types, args, kwargs):
 
 
 def install():
-    """Give ``Tracer`` NumPy's operators, methods and attributes."""
+    """Give ``Tracer`` NumPy's operators, methods and attributes, and the constructors' arrays ``.at``."""
     for name, function in {**_OPERATORS, **_METHODS}.items():
         setattr(Tracer, name, function)
     Tracer.__hash__ = lambda self: id(self)  # __eq__ is elementwise, identity stays hashable
     Tracer.T = property(lambda self: shaping.transpose(self))
     Tracer.mT = property(lambda self: shaping.swapaxes(self, -1, -2))
     Tracer.at = property(lambda self: _AtProperty(self))
+    arrays.ArrayWithAt.at = property(lambda self: _AtProperty(self))  # what the constructors return
     Tracer.real = property(elementwise.real)
     Tracer.imag = property(elementwise.imag)
     Tracer.__array_ufunc__ = _array_ufunc

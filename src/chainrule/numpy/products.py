@@ -1,11 +1,12 @@
 """Products: dot, vdot, inner, outer, matmul, tensordot, einsum, kron, cross — all lowered to the one
 ``contract`` primitive (a two-operand einsum), plus sums and diagonals where einsum asks for them."""
 import string
+import warnings
 
 import numpy as _np
 
 from ..ops import arithmetic as _ar, contraction as _ct, indexing as _ix, reduction as _red
-from .arrays import asarray, ndim, numpy_when_untraced, shape
+from .arrays import asarray, ndim, normalize_axes, numpy_when_untraced, shape
 from .shaping import broadcast_to, reshape, transpose
 
 _LETTERS = string.ascii_letters
@@ -264,13 +265,11 @@ def kron(a, b):
     return reshape(product, tuple(p * q for p, q in zip(shape(a), shape(b))))
 
 
-def _cross_plain(a, b, axis=-1):
-    return _np.cross(a, b, axis=axis)  # NumPy's third positional parameter is axisa
-
-
-@numpy_when_untraced(_cross_plain)
-def cross(a, b, axis=-1):
-    """``numpy.cross`` for 3-vectors along ``axis``.
+@numpy_when_untraced(_np.cross)
+def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    """``numpy.cross``: the cross product of 3-vectors along ``axisa`` of ``a`` and ``axisb`` of ``b`` (``axis``
+    sets all three), broadcast over the other axes, the vectors of the result along ``axisc``. 2-vectors work as
+    in NumPy, with its DeprecationWarning: two 2-vectors give the scalar z component.
 
     >>> import chainrule as cr, chainrule.numpy as np
     >>> a, b = np.array([1.0, 0.0, 0.0]), np.array([1.0, 2.0, 3.0])
@@ -280,11 +279,33 @@ def cross(a, b, axis=-1):
     array([ 2., -1.,  0.])
     """
     from .shaping import moveaxis, stack
-    a, b = moveaxis(asarray(a), axis, -1), moveaxis(asarray(b), axis, -1)
-    if shape(a)[-1] != 3 or shape(b)[-1] != 3:
-        raise ValueError(f"cross: traced inputs must be 3-vectors along the axis, got shapes {shape(a)}, {shape(b)}")
-    a0, a1, a2 = (a[..., i] for i in range(3))
-    b0, b1, b2 = (b[..., i] for i in range(3))
-    out = stack([_ar.sub(_ar.mul(a1, b2), _ar.mul(a2, b1)), _ar.sub(_ar.mul(a2, b0), _ar.mul(a0, b2)),
-                 _ar.sub(_ar.mul(a0, b1), _ar.mul(a1, b0))], axis=-1)
-    return moveaxis(out, -1, axis)
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    a, b = asarray(a), asarray(b)
+    if ndim(a) < 1 or ndim(b) < 1:
+        raise ValueError(f"cross: At least one array has zero dimension (shapes {shape(a)} and {shape(b)})")
+    a = moveaxis(a, normalize_axes(axisa, ndim(a), "axisa")[0], -1)
+    b = moveaxis(b, normalize_axes(axisb, ndim(b), "axisb")[0], -1)
+    size_a, size_b = shape(a)[-1], shape(b)[-1]
+    if size_a not in (2, 3) or size_b not in (2, 3):
+        raise ValueError(f"incompatible dimensions for cross product\n(dimension must be 2 or 3): the vectors have "
+                         f"{size_a} and {size_b} components")
+    if size_a == 2 or size_b == 2:
+        warnings.warn("Arrays of 2-dimensional vectors are deprecated. Use arrays of 3-dimensional vectors "
+                      "instead. (deprecated in NumPy 2.0)", DeprecationWarning, stacklevel=3)
+    a0, a1 = a[..., 0], a[..., 1]
+    b0, b1 = b[..., 0], b[..., 1]
+    z = _ar.sub(_ar.mul(a0, b1), _ar.mul(a1, b0))
+    if size_a == 2 and size_b == 2:
+        return z
+    if size_a == 2:  # a2 = 0
+        b2 = b[..., 2]
+        x, y = _ar.mul(a1, b2), _ar.neg(_ar.mul(a0, b2))
+    elif size_b == 2:  # b2 = 0
+        a2 = a[..., 2]
+        x, y = _ar.neg(_ar.mul(a2, b1)), _ar.mul(a2, b0)
+    else:
+        a2, b2 = a[..., 2], b[..., 2]
+        x, y = _ar.sub(_ar.mul(a1, b2), _ar.mul(a2, b1)), _ar.sub(_ar.mul(a2, b0), _ar.mul(a0, b2))
+    out = stack([x, y, z], axis=-1)
+    return moveaxis(out, -1, normalize_axes(axisc, ndim(out), "axisc")[0])

@@ -130,6 +130,32 @@ def moveaxis(a, source, destination):
     return transpose(a, order)
 
 
+@numpy_when_untraced(_np.rollaxis)
+def rollaxis(a, axis, start=0):
+    """``numpy.rollaxis``: move ``axis`` to just before ``start`` (``moveaxis`` says the same more plainly).
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> np.rollaxis(np.zeros((2, 3, 4)), 2).shape, np.rollaxis(np.zeros((2, 3, 4)), 0, 3).shape
+    ((4, 2, 3), (3, 4, 2))
+    >>> cr.jvp(lambda x: np.rollaxis(x, 1), (np.zeros((1, 2)),), (np.array([[1.0, 2.0]]),))[1]
+    array([[1.],
+           [2.]])
+    """
+    a = asarray(a)
+    rank = ndim(a)
+    axis = normalize_axes(axis, rank)[0]
+    given = int(start)
+    start = given + rank if given < 0 else given
+    if not 0 <= start <= rank:
+        raise _np.exceptions.AxisError(f"rollaxis: 'start' arg requires {-rank} <= start < {rank + 1}, but "
+                                       f"{given} was passed in")
+    if axis < start:
+        start -= 1
+    order = [i for i in range(rank) if i != axis]
+    order.insert(start, axis)
+    return transpose(a, order)
+
+
 @numpy_when_untraced(_np.expand_dims)
 def expand_dims(a, axis):
     """``numpy.expand_dims``.
@@ -173,7 +199,7 @@ def squeeze(a, axis=None):
 
 
 @numpy_when_untraced(_np.broadcast_to)
-def broadcast_to(array, shape):
+def broadcast_to(array, shape, subok=False):
     """``numpy.broadcast_to``.
 
     >>> import chainrule as cr, chainrule.numpy as np
@@ -191,7 +217,7 @@ def broadcast_to(array, shape):
     return _st.broadcast_to(array, target)
 
 
-def broadcast_arrays(*args):
+def broadcast_arrays(*args, subok=False):
     """``numpy.broadcast_arrays``.
 
     >>> import chainrule as cr, chainrule.numpy as np
@@ -201,7 +227,7 @@ def broadcast_arrays(*args):
     array([7., 7.])
     """
     target = _np.broadcast_shapes(*(shape(a) for a in args))
-    return [broadcast_to(a, target) for a in args]
+    return tuple(broadcast_to(a, target) for a in args)  # a tuple, as NumPy 2 returns
 
 
 def atleast_1d(*arys):
@@ -214,7 +240,7 @@ def atleast_1d(*arys):
     2.0
     """
     out = [a if ndim(a) >= 1 else reshape(a, (1,)) for a in map(asarray, arys)]
-    return out[0] if len(out) == 1 else out
+    return out[0] if len(out) == 1 else tuple(out)  # a tuple, as NumPy 2 returns
 
 
 def atleast_2d(*arys):
@@ -229,7 +255,7 @@ def atleast_2d(*arys):
     out = []
     for a in map(asarray, arys):
         out.append(a if ndim(a) >= 2 else reshape(a, (1, -1) if ndim(a) == 1 else (1, 1)))
-    return out[0] if len(out) == 1 else out
+    return out[0] if len(out) == 1 else tuple(out)  # a tuple, as NumPy 2 returns
 
 
 def atleast_3d(*arys):
@@ -251,7 +277,7 @@ def atleast_3d(*arys):
         elif len(dims) == 2:
             a = reshape(a, dims + (1,))
         out.append(a)
-    return out[0] if len(out) == 1 else out
+    return out[0] if len(out) == 1 else tuple(out)  # a tuple, as NumPy 2 returns
 
 
 def _concatenate_plain(arrays, axis=0):
@@ -430,6 +456,53 @@ def split(ary, indices_or_sections, axis=0):
         if length % indices_or_sections:
             raise ValueError("array split does not result in an equal division")
     return array_split(ary, indices_or_sections, axis=axis)
+
+
+def _split_needing(name, ary, rank, indices_or_sections, axis):
+    if ndim(ary) < rank:
+        raise ValueError(f"{name} only works on arrays of {rank} or more dimensions, got shape {shape(ary)}")
+    return split(ary, indices_or_sections, axis)
+
+
+@numpy_when_untraced(_np.hsplit)
+def hsplit(ary, indices_or_sections):
+    """``numpy.hsplit``: ``split`` along axis 1 (axis 0 of a vector).
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> np.hsplit(np.arange(4.0), 2)
+    [array([0., 1.]), array([2., 3.])]
+    >>> cr.grad(lambda x: np.sum(np.hsplit(x, [1])[1] ** 2))(np.array([[1.0, 2.0], [3.0, 4.0]]))
+    array([[0., 4.],
+           [0., 8.]])
+    """
+    return _split_needing("hsplit", ary, 1, indices_or_sections, 1 if ndim(ary) > 1 else 0)
+
+
+@numpy_when_untraced(_np.vsplit)
+def vsplit(ary, indices_or_sections):
+    """``numpy.vsplit``: ``split`` along axis 0 of an array of 2 or more dimensions.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> np.vsplit(np.arange(4.0).reshape(2, 2), 2)[1]
+    array([[2., 3.]])
+    >>> cr.grad(lambda x: np.sum(np.vsplit(x, 2)[1] ** 2))(np.array([[1.0, 2.0], [3.0, 4.0]]))
+    array([[0., 0.],
+           [6., 8.]])
+    """
+    return _split_needing("vsplit", ary, 2, indices_or_sections, 0)
+
+
+@numpy_when_untraced(_np.dsplit)
+def dsplit(ary, indices_or_sections):
+    """``numpy.dsplit``: ``split`` along axis 2 of an array of 3 or more dimensions.
+
+    >>> import chainrule as cr, chainrule.numpy as np
+    >>> [part.shape for part in np.dsplit(np.zeros((1, 2, 4)), [1])]
+    [(1, 2, 1), (1, 2, 3)]
+    >>> cr.grad(lambda x: np.sum(np.dsplit(x, 2)[0] * 3.0))(np.zeros((1, 1, 2)))
+    array([[[3., 0.]]])
+    """
+    return _split_needing("dsplit", ary, 3, indices_or_sections, 2)
 
 
 @numpy_when_untraced(_np.tile)
