@@ -20,7 +20,7 @@ __version__ = "0.1.0"
 
 # Heavier parts load on first use, keeping `import chainrule` fast (SymPy and matplotlib are slow to import).
 _LAZY_MODULES = {"control": ".control", "fd": ".fd", "integrate": ".integrate", "optimize": ".optimize",
-                 "symbolic": ".symbolic", "export": ".export", "testing": ".testing"}
+                 "sparse": ".sparse", "symbolic": ".symbolic", "export": ".export", "testing": ".testing"}
 _LAZY_FUNCTIONS = {"explain": ".export", "draw": ".export", "jit": ".export"}
 
 

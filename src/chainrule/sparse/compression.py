@@ -1,0 +1,268 @@
+"""Compressed Jacobians and Hessians: detect the pattern (once per input shape and dtype), color it, run one
+batched derivative pass over the seed matrix (vmap of jvp, vjp or hvp: one lane per color) and scatter
+the compressed result into a scipy.sparse matrix.
+"""
+import numpy as np
+import scipy.sparse
+
+from ..autodiff.transforms import hvp, jvp, vjp, vmap
+from .coloring import coloring
+from .detection import hessian_sparsity, jacobian_sparsity
+
+_MODES = ("auto", "forward", "reverse")
+_FORMATS = ("csr", "csc")
+
+
+class Plan:
+    """What one input signature needs: the pattern, the colors, the seed matrix and the entries' places."""
+
+    __slots__ = ("pattern", "colors", "mode", "seeds", "rows", "columns", "lane", "position")
+
+    def __init__(self, pattern, colors, mode, seeds):
+        self.pattern = scipy.sparse.csr_array(pattern)
+        self.pattern.sort_indices()
+        self.colors = colors
+        self.mode = mode
+        self.seeds = seeds
+        self.rows = np.repeat(np.arange(self.pattern.shape[0], dtype=np.int64), np.diff(self.pattern.indptr))
+        self.columns = self.pattern.indices.astype(np.int64)
+        # Where each entry (in CSR order) sits in the compressed result: compressed[lane, position].
+        self.lane, self.position = {"forward": (colors[self.columns], self.rows),
+                                    "reverse": (colors[self.rows], self.columns),
+                                    "star": _star_places(self.rows, self.columns, colors),
+                                    "acyclic": (None, None)}[mode]
+
+    @property
+    def color_count(self):
+        return int(self.colors.max(initial=-1)) + 1
+
+
+def jacobian(function, sparsity=None, mode="auto", *, order="best", format="csr", local=False):
+    """Return ``x -> J``: the Jacobian of ``function`` at ``x`` as a ``scipy.sparse`` matrix of shape
+    ``(f(x).size, x.size)``, exact (the same numbers as ``jacfwd``) at the cost of one batched pass with
+    one lane per color instead of one per column.
+
+    ``sparsity``: the pattern (a boolean matrix; None: detected by ``jacobian_sparsity`` once per input
+    shape and dtype). ``mode``: ``"forward"`` (column coloring, JVPs), ``"reverse"`` (row coloring, VJPs)
+    or ``"auto"`` (whichever needs fewer colors). ``order``: the coloring order (see ``coloring``).
+    ``format``: ``"csr"`` or ``"csc"``. ``local``: detect the pattern at this ``x`` (see
+    ``jacobian_sparsity``); it is then detected again at every call.
+
+    >>> import chainrule.numpy as np
+    >>> J = jacobian(lambda x: x[1:] * x[:-1])(np.array([1.0, 2.0, 3.0]))
+    >>> J.toarray()
+    array([[2., 1., 0.],
+           [0., 3., 2.]])
+    """
+    if mode not in _MODES:
+        raise ValueError(f"sparse.jacobian: mode must be one of {_MODES}, got {mode!r}")
+    _check_format(format, "jacobian")
+    plans = {}
+
+    def jacobian_function(x):
+        x = _checked_point(x, "sparse.jacobian")
+        key = (x.shape, x.dtype.str)
+        plan = plans.get(key)
+        if plan is None:
+            pattern = _given_pattern(sparsity, None, x.size, "jacobian") if sparsity is not None else \
+                jacobian_sparsity(function, local=local)(x)
+            plan = jacobian_plan(pattern, mode, x.dtype, order=order)
+            if not local:
+                plans[key] = plan
+        compressed = compressed_jacobian(function, plan, x)
+        return decompress_jacobian(plan, compressed, format)
+
+    jacobian_function.plans = plans
+    return jacobian_function
+
+
+def hessian(function, sparsity=None, *, coloring_kind="star", order="best", format="csr", local=False):
+    """Return ``x -> H``: the Hessian of the scalar ``function`` at ``x`` as a ``scipy.sparse`` matrix of
+    shape ``(x.size, x.size)``, from one batched Hessian-vector-product pass with one lane per color.
+
+    ``coloring_kind``: ``"star"`` (each entry read directly: exact to rounding) or ``"acyclic"`` (fewer
+    colors; entries recovered by substitution along two-colored trees, which adds and subtracts entries).
+    The other arguments as in ``jacobian``.
+
+    >>> import chainrule.numpy as np
+    >>> H = hessian(lambda x: np.sum(x[1:] ** 2 * x[:-1]))(np.array([1.0, 2.0, 3.0]))
+    >>> H.toarray()
+    array([[0., 4., 0.],
+           [4., 2., 6.],
+           [0., 6., 4.]])
+    """
+    if coloring_kind not in ("star", "acyclic"):
+        raise ValueError(f"sparse.hessian: coloring_kind must be 'star' or 'acyclic', got {coloring_kind!r}")
+    _check_format(format, "hessian")
+    plans = {}
+
+    def hessian_function(x):
+        x = _checked_point(x, "sparse.hessian")
+        if x.dtype.kind == "c":
+            raise TypeError(f"sparse.hessian: x has complex dtype {x.dtype} (shape {x.shape}); Hessians are "
+                            f"taken over real x: pass the real and imaginary parts as separate real inputs")
+        key = (x.shape, x.dtype.str)
+        plan = plans.get(key)
+        if plan is None:
+            pattern = _given_pattern(sparsity, x.size, x.size, "hessian") if sparsity is not None else \
+                hessian_sparsity(function, local=local)(x)
+            plan = hessian_plan(pattern, x.dtype, kind=coloring_kind, order=order)
+            if not local:
+                plans[key] = plan
+        compressed = compressed_hessian(function, plan, x)
+        return decompress_hessian(plan, compressed, format)
+
+    hessian_function.plans = plans
+    return hessian_function
+
+
+# ------------------------------------------------------------------------------------------ plans
+
+def _seeds(colors, count, dtype):
+    seeds = np.zeros((count, colors.size), dtype=dtype)
+    seeds[colors, np.arange(colors.size)] = 1
+    return seeds
+
+
+def jacobian_plan(pattern, mode="auto", dtype=np.float64, *, order="best"):
+    """Color ``pattern`` for a Jacobian (``mode`` as in ``jacobian``) and build its seed matrix."""
+    pattern = scipy.sparse.csr_array(pattern, dtype=bool)
+    choices = []
+    if mode in ("auto", "forward"):
+        choices.append(("forward", coloring(pattern, "column", order)))
+    if mode in ("auto", "reverse"):
+        choices.append(("reverse", coloring(pattern, "row", order)))
+    # Forward wins ties: a JVP lane costs less than a VJP lane (no tape).
+    chosen_mode, colors = min(choices, key=lambda choice: choice[1].max(initial=-1))
+    count = int(colors.max(initial=-1)) + 1
+    return Plan(pattern, colors, chosen_mode, _seeds(colors, count, np.dtype(dtype)))
+
+
+def hessian_plan(pattern, dtype=np.float64, *, kind="star", order="best"):
+    """Color the symmetric ``pattern`` (star or acyclic) and build its seed matrix."""
+    pattern = scipy.sparse.csr_array(pattern, dtype=bool)
+    pattern = (pattern + pattern.T).tocsr()
+    colors = coloring(pattern, kind, order)
+    count = int(colors.max(initial=-1)) + 1
+    plan = Plan(pattern, colors, kind, _seeds(colors, count, np.dtype(dtype)))
+    return plan
+
+
+def compressed_jacobian(function, plan, x):
+    """The Jacobian times the seed matrix: one row per color, ``(colors, f(x).size)`` for forward mode and
+    ``(colors, x.size)`` for reverse mode. Built from ``jvp``/``vjp``/``vmap`` only, so ``jit`` compiles it."""
+    seeds = plan.seeds
+    if plan.mode == "forward":
+        directions = seeds.reshape((seeds.shape[0],) + tuple(np.shape(x)))
+        out = vmap(lambda v: jvp(function, (x,), (v,))[1])(directions)
+        return out.reshape((seeds.shape[0], -1)) if hasattr(out, "reshape") else out
+    out, pullback = vjp(function, x)
+    out_shape = tuple(np.shape(out))
+    directions = seeds.astype(np.result_type(out)).reshape((seeds.shape[0],) + out_shape)
+    rows = vmap(lambda w: pullback(w)[0])(directions)
+    return rows.reshape((seeds.shape[0], -1))
+
+
+def compressed_hessian(function, plan, x):
+    """The Hessian times the seed matrix, one row per color: ``(colors, x.size)``."""
+    directions = plan.seeds.reshape((plan.seeds.shape[0],) + tuple(np.shape(x)))
+    out = vmap(lambda v: hvp(function, (x,), (v,))[0])(directions)
+    return out.reshape((plan.seeds.shape[0], -1))
+
+
+def decompress_jacobian(plan, compressed, format="csr"):
+    """Scatter a compressed Jacobian into the sparse matrix of ``plan.pattern``'s shape."""
+    compressed = np.asarray(compressed)
+    if plan.mode == "forward" and compressed.shape[1] != plan.pattern.shape[0]:
+        raise ValueError(f"sparse.jacobian: the function has {compressed.shape[1]} outputs, but the sparsity "
+                         f"pattern has {plan.pattern.shape[0]} rows")
+    return _assembled(compressed[plan.lane, plan.position], plan, format)
+
+
+def decompress_hessian(plan, compressed, format="csr"):
+    """Recover the Hessian's entries from the compressed one (direct for star, substitution for acyclic)."""
+    compressed = np.asarray(compressed)
+    if plan.mode == "star":
+        values = compressed[plan.lane, plan.position]
+    else:
+        values = _substituted_values(plan, compressed)
+    return _assembled(values, plan, format)
+
+
+def _assembled(values, plan, format):
+    matrix = scipy.sparse.csr_array((values, plan.pattern.indices, plan.pattern.indptr), shape=plan.pattern.shape)
+    return matrix if format == "csr" else matrix.tocsc()
+
+
+def _star_places(rows, columns, colors):
+    # compressed[c, i] = sum of H[i, k] over the neighbors k of color c. For entry (i, j): if j is i's only
+    # neighbor of color c(j), the sum is H[i, j] itself; otherwise (star coloring) i is j's only neighbor of
+    # color c(i), and H[j, i] = H[i, j] sits in compressed[c(i), j]. Diagonals: no neighbor shares c(i).
+    width = int(colors.max(initial=-1)) + 1
+    keys = rows * width + colors[columns]
+    unique_keys, counts = np.unique(keys, return_counts=True)
+    alone = counts[np.searchsorted(unique_keys, keys)] == 1
+    return np.where(alone, colors[columns], colors[rows]), np.where(alone, rows, columns)
+
+
+def _substituted_values(plan, compressed):
+    """Acyclic coloring: in the forest of colors (a, b), a leaf i of color a has one neighbor j of color b,
+    so H[i, j] = compressed[b, i]; subtract it from compressed[a, j] and peel the leaf off."""
+    rows, columns, colors = plan.rows, plan.columns, plan.colors
+    size = plan.pattern.shape[0]
+    remaining = compressed.astype(np.result_type(compressed, np.float64), copy=True)
+    entry = {}
+    diagonal = rows == columns
+    for i in np.nonzero(diagonal)[0].tolist():
+        entry[(rows[i], rows[i])] = remaining[colors[rows[i]], rows[i]]
+    off_rows, off_columns = rows[~diagonal].tolist(), columns[~diagonal].tolist()
+    color_list = colors.tolist()
+    neighbors = [[] for _ in range(size)]
+    for i, j in zip(off_rows, off_columns):
+        neighbors[i].append(j)
+    # For every vertex and other color: how many neighbors of that color are still unknown.
+    unknown = {}
+    for i in range(size):
+        for j in neighbors[i]:
+            unknown[(i, color_list[j])] = unknown.get((i, color_list[j]), 0) + 1
+    leaves = [key for key, count in unknown.items() if count == 1]
+    while leaves:
+        i, other_color = leaves.pop()
+        if unknown.get((i, other_color)) != 1:
+            continue
+        j = next(k for k in neighbors[i] if color_list[k] == other_color and (min(i, k), max(i, k)) not in entry)
+        value = remaining[other_color, i]
+        entry[(min(i, j), max(i, j))] = value
+        unknown[(i, other_color)] = 0
+        remaining[color_list[i], j] -= value
+        key = (j, color_list[i])
+        unknown[key] -= 1
+        if unknown[key] == 1:
+            leaves.append(key)
+    values = [entry[(min(i, j), max(i, j))] for i, j in zip(rows.tolist(), columns.tolist())]
+    return np.asarray(values, dtype=compressed.dtype)
+
+
+# ------------------------------------------------------------------------------------------ arguments
+
+def _checked_point(x, what):
+    x = np.asarray(x)
+    if x.dtype.kind not in "fc":
+        raise TypeError(f"{what}: x has dtype {x.dtype} (shape {x.shape}); derivatives are taken with respect to "
+                        f"floating-point inputs: pass x.astype(float)")
+    return x
+
+
+def _check_format(format, what):
+    if format not in _FORMATS:
+        raise ValueError(f"sparse.{what}: format must be 'csr' or 'csc', got {format!r}")
+
+
+def _given_pattern(sparsity, rows, columns, what):
+    pattern = scipy.sparse.csr_array(sparsity if scipy.sparse.issparse(sparsity) else np.asarray(sparsity),
+                                     dtype=bool)
+    if pattern.shape[1] != columns or (rows is not None and pattern.shape[0] != rows):
+        expected = f"({rows}, {columns})" if rows is not None else f"(f(x).size, {columns})"
+        raise ValueError(f"sparse.{what}: sparsity has shape {pattern.shape}, but x has {columns} elements: "
+                         f"expected {expected}")
+    return pattern
