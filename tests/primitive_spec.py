@@ -80,6 +80,19 @@ def _while_loop_vjp(rng):
     return (uniform(rng, 0.5, 1.5), np.array(0), uniform(rng, -1, 1), uniform(rng, -1, 1)), _control_bodies()[3]
 
 
+@functools.lru_cache(maxsize=None)
+def _checkpointed_scan_vjp_step_vjp():
+    from chainrule.ops.loops import vjp_graph
+    return vjp_graph(_control_bodies()[0], [True] * 3, [True, True])
+
+
+def _checkpointed_scan_vjp(rng):
+    return ((uniform(rng, -1, 1), uniform(rng, -1, 1), uniform(rng, -1, 1, (4, 3)), uniform(rng, -1, 1),
+             uniform(rng, -1, 1, (4, 3))),
+            {"body": _control_bodies()[0], "step_vjp": _checkpointed_scan_vjp_step_vjp(), "num_consts": 1,
+             "num_carry": 1, "length": 4, "reverse": False, "checkpoints": 2, "y_given": (True,)})
+
+
 # name -> builder(rng) -> (arguments, parameters).
 ROWS = {
     "add": lambda rng: ((uniform(rng, -2, 2), uniform(rng, -2, 2)), {}),
@@ -219,6 +232,7 @@ ROWS = {
     "cond": lambda rng: ((np.array(1), uniform(rng, -1, 1), uniform(rng, -1, 1)), {"branches": _control_bodies()[1]}),
     "while_loop": _while_loop,
     "while_loop_vjp": _while_loop_vjp,
+    "checkpointed_scan_vjp": _checkpointed_scan_vjp,
 }
 
 

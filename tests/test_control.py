@@ -164,6 +164,142 @@ def test_minimal_forward_steps_is_the_optimum_of_the_recursion():
             assert minimal_forward_steps(steps, snapshots) == optimum(steps, snapshots)
 
 
+def decaying(module, checkpoints="all"):
+    """A scan with a closed-over parameter, xs and ys, for the checkpointing tests; the same code for JAX."""
+    def f(w, c0, xs):
+        def step(c, x):
+            c = c + 0.1 * module.tanh(w * c + x)
+            return c, module.sin(c)
+        if module is np:
+            c, ys = scan(step, c0, xs, checkpoints=checkpoints)
+        else:
+            c, ys = lax.scan(step, c0, xs)
+        return module.real(module.sum(c * module.conj(c)) + module.sum(ys * ys))
+    return f
+
+
+def decaying_args(dtype, steps, size=3):
+    return data(dtype, (size,), 1), data(dtype, (size,), 2), data(dtype, (steps, size), 3)
+
+
+def carry_bytes(dtype, size=3):
+    return size * numpy.dtype(dtype).itemsize
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_default_policy_checkpoints_beyond_the_memory_budget(dtype, monkeypatch):
+    """checkpoints=None keeps every carry while they fit config.loop_memory_budget; beyond, it runs revolve with
+    k = budget // carry bytes, Griewank's minimal recomputation for that k, and the gradient is unchanged."""
+    steps, snapshots = 30, 4
+    w, c0, xs = decaying_args(dtype, steps)
+    want = jax.grad(decaying(jnp), argnums=(0, 1, 2))(w, c0, xs)
+    monkeypatch.setattr(cr.config, "loop_memory_budget", snapshots * carry_bytes(dtype) + 1)
+    with count_steps() as counts:
+        got = cr.grad(decaying(np, checkpoints=None), argnums=(0, 1, 2))(w, c0, xs)
+    close(got, want, dtype)
+    assert all(numpy.asarray(leaf).dtype == dtype for leaf in got)
+    assert counts.recomputed == minimal_forward_steps(steps, snapshots) - (steps - 1)
+    assert counts.reversed == steps and 0 < counts.max_stored <= snapshots
+    monkeypatch.setattr(cr.config, "loop_memory_budget", steps * carry_bytes(dtype))  # all fit: nothing recomputed
+    with count_steps() as counts:
+        close(cr.grad(decaying(np, checkpoints=None), argnums=(0, 1, 2))(w, c0, xs), want, dtype)
+    assert counts.recomputed == 0 and counts.max_stored == 0
+
+
+def test_checkpoints_all_stores_every_carry_whatever_the_budget(monkeypatch):
+    w, c0, xs = decaying_args(numpy.float64, 20)
+    monkeypatch.setattr(cr.config, "loop_memory_budget", 1)
+    with count_steps() as counts:
+        got = cr.grad(decaying(np, checkpoints="all"))(w, c0, xs)
+    assert counts.recomputed == 0 and counts.max_stored == 0
+    close(got, jax.grad(decaying(jnp))(w, c0, xs))
+    with count_steps() as counts:  # a budget smaller than one carry still keeps one: the initial state
+        close(cr.grad(decaying(np, checkpoints=None))(w, c0, xs), jax.grad(decaying(jnp))(w, c0, xs))
+    assert counts.max_stored == 1 and counts.recomputed == minimal_forward_steps(20, 1) - 19
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_checkpointed_scan_under_jit_runs_the_minimal_schedule(dtype):
+    """Compiled, the primal loop keeps nothing: the derivative's forward sweep places the snapshots, so the steps
+    recomputed are all of Griewank's t(T, k), with at most k carries held."""
+    steps, snapshots = 25, 3
+    w, c0, xs = decaying_args(dtype, steps)
+    fast = jit(cr.grad(decaying(np, checkpoints=snapshots), argnums=(0, 1, 2)))
+    with count_steps() as counts:
+        got = fast(w, c0, xs)
+    close(got, jax.grad(decaying(jnp), argnums=(0, 1, 2))(w, c0, xs), dtype)
+    assert all(numpy.asarray(leaf).dtype == dtype for leaf in got)
+    assert "checkpointed_scan_vjp_runtime" in fast.source(w, c0, xs)
+    assert counts.primal == steps and counts.reversed == steps
+    assert counts.recomputed == minimal_forward_steps(steps, snapshots) and counts.max_stored <= snapshots
+
+
+def test_checkpointed_scan_under_nested_transforms_equals_jax():
+    w, c0, xs = decaying_args(numpy.float64, 12)
+    f, f_jax = decaying(np, checkpoints=3), decaying(jnp)
+    close(cr.hessian(f)(w, c0, xs), jax.hessian(f_jax)(w, c0, xs))
+    close(jit(cr.hessian(f))(w, c0, xs), jax.hessian(f_jax)(w, c0, xs))
+    close(cr.grad(lambda w: cr.grad(f)(w, c0, xs)[0])(w), jax.grad(lambda w: jax.grad(f_jax)(w, c0, xs)[0])(w))
+    close(cr.jvp(lambda w: cr.grad(f)(w, c0, xs), (w,), (c0,)),
+          jax.jvp(lambda w: jax.grad(f_jax)(w, c0, xs), (w,), (c0,)))
+    ws = numpy.stack([w, 2 * w, -w])
+    with count_steps() as counts:  # per-example gradients keep the checkpointed schedule
+        got = cr.vmap(lambda w: cr.grad(f)(w, c0, xs))(ws)
+    close(got, jax.vmap(lambda w: jax.grad(f_jax)(w, c0, xs))(ws))
+    assert counts.recomputed == minimal_forward_steps(12, 3) and counts.max_stored <= 3
+    close(jit(cr.vmap(lambda w: cr.grad(f)(w, c0, xs)))(ws), got)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_long_loops_run_generated_code_with_the_same_values(dtype, monkeypatch):
+    from chainrule.ops import loops
+    steps = loops.COMPILE_FROM_STEPS + 50
+    w, c0, xs = decaying_args(dtype, steps)
+    compiled = []
+    real_compiler = loops._graph_compiler
+    monkeypatch.setattr(loops, "_graph_compiler", lambda graph: compiled.append(graph) or real_compiler(graph))
+    for checkpoints in ("all", 7):
+        compiled.clear()
+        got = cr.value_and_grad(decaying(np, checkpoints), argnums=(0, 1, 2))(w, c0, xs)
+        assert compiled  # the long loop's bodies ran as generated code
+        # 250 steps grow the complex values to ~1e6: rounding differs from XLA's in the tenth digit
+        close(got, jax.value_and_grad(decaying(jnp), argnums=(0, 1, 2))(w, c0, xs), dtype,
+              None if dtype == numpy.float32 else 1e-8)
+        assert all(numpy.asarray(leaf).dtype == dtype for leaf in got[1])
+    compiled.clear()
+    monkeypatch.setattr(cr.config, "debug_nans", True)  # checks every primitive: interpreted
+    cr.grad(decaying(np, 7))(w, c0, xs)
+    assert not compiled
+
+
+def test_checkpoint_settings_are_checked():
+    from chainrule.control import checkpoints_for
+    for bad in ("some", True, 0, -3, 2.5):
+        with pytest.raises(ValueError, match="checkpoints must be a positive integer"):
+            scan(lambda c, x: (c, x), 0.0, numpy.arange(3.0), checkpoints=bad)
+    carry = [cr.ShapedArray((1000,), numpy.dtype(numpy.float64))]
+    assert checkpoints_for(1000, carry, numpy.int64(5)) == 5
+    previous = cr.config.loop_memory_budget
+    try:
+        for bad in (0, -1, 1.5e9, "1GB"):
+            cr.config.loop_memory_budget = bad
+            with pytest.raises(ValueError, match="loop_memory_budget"):
+                scan(lambda c, x: (c, x), 0.0, numpy.arange(3.0))
+    finally:
+        cr.config.loop_memory_budget = previous
+
+
+def test_memory_budget_from_the_environment(monkeypatch):
+    from chainrule.core import config as config_module
+    monkeypatch.setenv("CHAINRULE_LOOP_MEMORY_BUDGET", "4096")
+    assert config_module.Config().loop_memory_budget == 4096
+    monkeypatch.setenv("CHAINRULE_LOOP_MEMORY_BUDGET", "lots")
+    with pytest.raises(ValueError, match="CHAINRULE_LOOP_MEMORY_BUDGET"):
+        config_module.Config()
+    monkeypatch.delenv("CHAINRULE_LOOP_MEMORY_BUDGET")
+    assert config_module.Config().loop_memory_budget == config_module.DEFAULT_LOOP_MEMORY_BUDGET
+
+
 # ------------------------------------------------------------------------------------------- while_loop
 
 def halve(module):
@@ -275,3 +411,14 @@ def test_misuse_is_reported_clearly():
     with pytest.raises(ChainruleError, match="trip count"):
         f = lambda x: halve(np)(x)[1]  # noqa: E731
         jit(cr.grad(cr.grad(f)))(3.0)
+
+
+# ------------------------------------------------------------------------------------------- documentation
+
+def test_differentiable_programming_page_examples_run():
+    import pathlib
+    import re
+    page = pathlib.Path(__file__).resolve().parents[1] / "docs" / "differentiable-programming.md"
+    namespace = {}
+    for block in re.findall(r"```python\n(.*?)```", page.read_text(), flags=re.S):
+        exec(compile(block, str(page), "exec"), namespace)  # noqa: S102  (our own documentation)

@@ -14,14 +14,26 @@ code; unlike JAX, reverse mode through ``while_loop`` works.
 import numpy as np
 
 from .core.avals import aval_of
+from .core.config import config
 from .core.graph import Graph, Var
 from .core.interpreter import Tracer
 from .core.tree import tree_flatten, tree_unflatten
 from .ops import control as _primitives
+from .ops import loops as _loops
 from .ops.loops import count_steps, minimal_forward_steps, stage
 from .ops.structure import convert_element_type
 
-__all__ = ["scan", "fori_loop", "while_loop", "cond", "switch", "count_steps", "minimal_forward_steps"]
+__all__ = ["scan", "fori_loop", "while_loop", "cond", "switch", "count_steps", "minimal_forward_steps",
+           "checkpoints_for"]
+
+
+def _compile_graph(graph):
+    """A staged body as generated NumPy code (what jit runs), for the long loops of ``ops.loops``."""
+    from .export.python import to_python  # imported on the first long loop: export loads more than loops need
+    return _loops.on_list(to_python(graph, *[var.aval for var in graph.invars], compile=True))
+
+
+_loops.use_graph_compiler(_compile_graph)
 
 
 def _leaf(value):
@@ -54,9 +66,20 @@ def scan(f, init, xs=None, length=None, reverse=False, checkpoints=None):
     ``jax.lax.scan``. ``init``, ``xs`` and the results may be pytrees; ``length`` is needed when ``xs`` is None.
 
     Reverse mode runs the loop once, keeping the carry before each step, then runs each step's VJP backwards.
-    ``checkpoints=k`` keeps at most k carries instead (binomial checkpointing, Griewank's revolve): the
-    backward pass recomputes the missing ones with the fewest forward steps k snapshots allow
-    (``minimal_forward_steps``), trading time for memory on long loops.
+    ``checkpoints`` says how many carries it may keep:
+
+    - None (default): all of them while they fit ``chainrule.config.loop_memory_budget`` (bytes, default 1 GiB);
+      beyond, as many as fit (``checkpoints_for``).
+    - ``"all"``: every carry, whatever the budget.
+    - an integer k: at most k (binomial checkpointing, Griewank's revolve). The backward pass recomputes the
+      missing carries with the fewest forward steps k snapshots allow (``minimal_forward_steps``): about r
+      times the loop for the least r with C(k + r, k) >= length, e.g. 3 times for 10^5 steps and k = 100.
+
+    Checkpointing holds for reverse mode wherever it runs: ``grad`` on arrays and under ``jit`` (where the
+    compiled derivative runs one more forward sweep, since the primal loop keeps nothing), and inside other
+    transforms (``vmap(grad(f))``, ``grad(grad(f))``, ``jvp`` of ``grad``) for the inner reverse pass. What
+    those outer transforms differentiate or batch, the checkpointed pass itself, is computed storing every
+    carry. Forward mode (``jvp``, ``jacfwd``) stores nothing.
 
     >>> import chainrule as cr, chainrule.numpy as np
     >>> def power(x, n):
@@ -75,12 +98,11 @@ def scan(f, init, xs=None, length=None, reverse=False, checkpoints=None):
         raise ValueError(f"scan: the leading axes of xs (and length) must agree; got lengths {sorted(lengths)}"
                          if lengths else "scan: give length when xs is None")
     length = lengths.pop()
-    if checkpoints is not None and (int(checkpoints) != checkpoints or checkpoints < 1):
-        raise ValueError(f"scan: checkpoints must be a positive integer (carries kept for reverse mode), got "
-                         f"{checkpoints!r}")
+    _check_checkpoints(checkpoints)
     carry_leaves, carry_tree = tree_flatten(init)
     carry_leaves = [_leaf(c) for c in carry_leaves]
     carry_avals = _avals(carry_leaves)
+    checkpoints = checkpoints_for(length, carry_avals, checkpoints)
     x_avals = [type(a)(a.shape[1:], a.dtype) for a in _avals(x_leaves)]
     y_tree_box = []
 
@@ -100,9 +122,55 @@ def scan(f, init, xs=None, length=None, reverse=False, checkpoints=None):
     graph, consts = stage(body, carry_avals + x_avals)
     outs = _primitives.scan(*consts, *carry_leaves, *x_leaves, body=graph, num_consts=len(consts),
                             num_carry=len(carry_leaves), length=length, reverse=bool(reverse),
-                            checkpoints=None if checkpoints is None else int(checkpoints))
+                            checkpoints=checkpoints)
     count = len(carry_leaves)
     return tree_unflatten(carry_tree, list(outs[:count])), tree_unflatten(y_tree_box[-1], list(outs[count:]))
+
+
+def _check_checkpoints(checkpoints):
+    if checkpoints is None or (isinstance(checkpoints, str) and checkpoints == "all"):
+        return
+    if isinstance(checkpoints, (bool, np.bool_)) or not isinstance(checkpoints, (int, np.integer)) or checkpoints < 1:
+        raise ValueError(f"scan: checkpoints must be a positive integer (carries kept for reverse mode), 'all', or "
+                         f"None (keep all while they fit chainrule.config.loop_memory_budget); got {checkpoints!r}")
+
+
+def _budget():
+    budget = config.loop_memory_budget
+    if isinstance(budget, (bool, np.bool_)) or not isinstance(budget, (int, np.integer)) or budget < 1:
+        raise ValueError(f"chainrule.config.loop_memory_budget must be a positive whole number of bytes, got "
+                         f"{budget!r}")
+    return int(budget)
+
+
+def checkpoints_for(length, carry_avals, checkpoints=None):
+    """The carries a scan of ``length`` steps over carries of ``carry_avals`` keeps for reverse mode: None for
+    all of them, or the number k of revolve snapshots. ``checkpoints``: as ``scan`` takes it.
+
+    With None, all fit while ``length`` times the carry's bytes is within ``config.loop_memory_budget``;
+    beyond, k is the number of carries that fit (at least 1).
+
+    >>> import chainrule as cr
+    >>> carry = [cr.ShapedArray((1000,), "float64")]          # 8000 bytes a step
+    >>> checkpoints_for(100_000, carry), checkpoints_for(100_000, carry, "all")  # 800 MB fit in 1 GiB
+    (None, None)
+    >>> checkpoints_for(100_000, carry, 100)
+    100
+    >>> previous, cr.config.loop_memory_budget = cr.config.loop_memory_budget, 800_000
+    >>> checkpoints_for(100_000, carry)
+    100
+    >>> cr.config.loop_memory_budget = previous
+    """
+    _check_checkpoints(checkpoints)
+    if isinstance(checkpoints, str):
+        return None
+    if checkpoints is not None:
+        return int(checkpoints)
+    carry_bytes = sum(int(np.prod(a.shape, dtype=np.int64)) * np.dtype(a.dtype).itemsize for a in carry_avals)
+    budget = _budget()
+    if carry_bytes == 0 or length * carry_bytes <= budget:
+        return None
+    return max(1, budget // carry_bytes)
 
 
 # ------------------------------------------------------------------------------------------- while_loop

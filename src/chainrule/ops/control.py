@@ -12,9 +12,9 @@ from . import batch_rules
 from .arithmetic import add, maximum, minimum
 from .comparison import eq, select
 from .families import zero_derivative
-from .loops import (CarryStore, LoopOutput, avals_of, batch_graph, cond_runtime, graph_function, inexact, jvp_graph,
-                    rearranged, revolve_reverse, run_graph, scan_runtime, stage_closed, vjp_graph, while_runtime,
-                    while_vjp_runtime, with_unused_inputs, _count)
+from .loops import (CarryStore, LoopOutput, avals_of, batch_graph, carry_only, checkpointed_scan_vjp_runtime,
+                    cond_runtime, graph_function, inexact, jvp_graph, rearranged, run_graph, scan_runtime, stage_closed,
+                    step_function, vjp_graph, while_runtime, while_vjp_runtime, with_unused_inputs)
 from .reduction import reduce_max
 from .structure import broadcast_to, reshape, transpose
 
@@ -78,7 +78,7 @@ def _scan_impl(*args, body, num_consts, num_carry, length, reverse, checkpoints)
     # Under a transform, keep what the reverse rule reads (every carry, or the revolve snapshots), so that the
     # loop runs once; evaluated plainly, nothing is kept.
     store = CarryStore(avals_of(carry), length, checkpoints) if interpreter_depth() and length else None
-    out = LoopOutput(scan_runtime(graph_function(body), consts, carry, xs, length=length, reverse=reverse,
+    out = LoopOutput(scan_runtime(step_function(body, length), consts, carry, xs, length=length, reverse=reverse,
                                   y_specs=_specs(_scan_y_avals(body, num_carry)), store=store))
     out.stored = store
     return out
@@ -159,45 +159,42 @@ def _scatter_wanted(wanted, values):
     return [next(values) if w else None for w in wanted]
 
 
-def _revolve_pullback(body, num_consts, num_carry, consts, xs, store, carry_bars, y_bars, *, length, reverse,
-                      checkpoints):
-    """Reverse mode of a checkpointed scan on arrays: the schedule of ``loops.revolve_reverse``."""
+def _checkpointed_specs(body, num_consts, num_carry):
+    """What the checkpointed reverse pass differentiates: which inputs (the inexact ones), and the shapes and
+    dtypes of the bars of the wanted consts and xs."""
     avals = [v.aval for v in body.invars]
     wanted = [inexact(a) for a in avals]
-    const_wanted, carry_wanted, x_wanted = _split(wanted, num_consts, num_carry)
+    const_avals = [a for a, w in zip(avals[:num_consts], wanted) if w]
+    x_avals = [a for a, w in zip(avals[num_consts + num_carry:], wanted[num_consts + num_carry:]) if w]
+    return wanted, _specs(const_avals), _specs(x_avals)
+
+
+def _step_vjp_graph(body, num_carry, y_given):
+    wanted = [inexact(v.aval) for v in body.invars]
+    return vjp_graph(body, wanted, [inexact(v.aval) for v in body.outvars[:num_carry]] + list(y_given))
+
+
+def _checkpointed_bars(body, num_consts, num_carry, consts, carry, xs, carry_bars, y_bars, store, *, length,
+                       reverse, checkpoints):
+    """The cotangents of a checkpointed scan's inputs (None where not inexact). On arrays, with the snapshots its
+    primal loop kept, the schedule runs at once; on traced values (inside jit, under a further transform) it is
+    the primitive ``checkpointed_scan_vjp``, whose forward sweep places the snapshots when it runs."""
     out_inexact = [inexact(v.aval) for v in body.outvars]
-    y_given = [i and bar is not None for i, bar in zip(out_inexact[num_carry:], y_bars)]
-    step = graph_function(body)
-    step_vjp = graph_function(vjp_graph(body, wanted, out_inexact[:num_carry] + y_given))
+    y_given = tuple(i and bar is not None for i, bar in zip(out_inexact[num_carry:], y_bars))
     given_y_bars = [b for b, g in zip(y_bars, y_given) if g]
-    const_totals = [np.zeros(a.shape, a.dtype) for a, w in zip(avals[:num_consts], const_wanted) if w]
-    x_bars = [np.zeros((length,) + a.shape, a.dtype) for a, w in zip(avals[num_consts + num_carry:], x_wanted) if w]
-    bars = list(carry_bars)
-    num_const_bars, num_carry_bars = len(const_totals), len(bars)
-
-    def index(position):
-        return length - 1 - position if reverse else position
-
-    def advance(state, start, count):
-        for position in range(start, start + count):
-            state = step(consts + state + [x[index(position)] for x in xs])[:num_carry]
-        _count("recomputed", count)
-        return state
-
-    def reverse_step(position, state):
-        nonlocal bars, const_totals
-        at = index(position)
-        const_bars, bars, step_x_bars = _split(
-            step_vjp(consts + state + [x[at] for x in xs] + bars + [b[at] for b in given_y_bars]),
-            num_const_bars, num_carry_bars)
-        const_totals = [t + b for t, b in zip(const_totals, const_bars)]
-        for stacked, bar in zip(x_bars, step_x_bars):
-            stacked[at] = bar
-        _count("reversed")
-
-    revolve_reverse(advance, reverse_step, store.snapshots, length, checkpoints)
-    return _scatter_wanted(const_wanted, const_totals) + _scatter_wanted(carry_wanted, bars) + \
-        _scatter_wanted(x_wanted, x_bars)
+    wanted, const_specs, x_specs = _checkpointed_specs(body, num_consts, num_carry)
+    if store is not None and _plain(carry_bars + given_y_bars):
+        bars = checkpointed_scan_vjp_runtime(
+            step_function(carry_only(body, num_carry), length), step_function(_step_vjp_graph(body, num_carry, y_given),
+                                                                             length),
+            consts, carry, xs, carry_bars, given_y_bars, length=length, reverse=reverse, checkpoints=checkpoints,
+            const_specs=const_specs, x_specs=x_specs, snapshots=store.snapshots)
+    else:
+        bars = checkpointed_scan_vjp(*consts, *carry, *xs, *carry_bars, *given_y_bars, body=body,
+                                     step_vjp=_step_vjp_graph(body, num_carry, y_given), num_consts=num_consts,
+                                     num_carry=num_carry, length=length, reverse=reverse, checkpoints=checkpoints,
+                                     y_given=y_given)
+    return _scatter_wanted(wanted, bars)
 
 
 def _scan_vjp(outs, *inputs, body, num_consts, num_carry, length, reverse, checkpoints):
@@ -210,9 +207,9 @@ def _scan_vjp(outs, *inputs, body, num_consts, num_carry, length, reverse, check
         y_bars = list(out_bars[num_carry:])
         if length == 0:
             return [None] * num_consts + _scatter_wanted(carry_inexact, carry_bars) + [None] * len(xs)
-        if store is not None and store.stacked is None and _plain(carry_bars + [b for b in y_bars if b is not None]):
-            return _revolve_pullback(body, num_consts, num_carry, consts, xs, store, carry_bars, y_bars,
-                                     length=length, reverse=reverse, checkpoints=checkpoints)
+        if checkpoints is not None:
+            return _checkpointed_bars(body, num_consts, num_carry, consts, carry, xs, carry_bars, y_bars, store,
+                                      length=length, reverse=reverse, checkpoints=checkpoints)
         if store is not None and store.stacked is not None:
             stacked = store.stacked
         else:  # traced inputs (a derivative of a derivative, staging): the carries come from a traced scan
@@ -243,6 +240,99 @@ def _scan_batch(primitive, values, batched, params, size):
 
 scan = Primitive("scan", _scan_impl, shape_rule=_scan_shape_rule, jvp=_scan_jvp, vjp=_scan_vjp, batch=_scan_batch,
                  multiple_results=True)
+
+
+# ------------------------------------------------------------------------------------------- checkpointed_scan_vjp
+# The reverse mode of a checkpointed scan whose inputs are traced (inside jit, under a further transform): one
+# primitive that runs the forward sweep placing revolve's snapshots, then the steps' VJPs backwards, holding at
+# most ``checkpoints`` carries. Inputs: the scan's consts, initial carry and xs, the cotangents of its inexact
+# final carries, then those of the ys marked in ``y_given`` (stacked). Outputs: the cotangents of its inexact
+# inputs (consts, initial carry, stacked xs). Its own derivatives and batching go through the same computation
+# written as a scan of the trajectory and a reversed scan (``_stored_reference``), so they store every carry.
+
+def _checkpointed_scan_vjp_shape_rule(*avals, body, step_vjp, num_consts, num_carry, length, reverse, checkpoints,
+                                      y_given):
+    outs = [v.aval for v in step_vjp.outvars]
+    num_leading = sum(inexact(v.aval) for v in body.invars[:num_consts + num_carry])
+    return outs[:num_leading] + [ShapedArray((length,) + a.shape, a.dtype) for a in outs[num_leading:]]
+
+
+def _checkpointed_scan_vjp_impl(*args, body, step_vjp, num_consts, num_carry, length, reverse, checkpoints,
+                                y_given):
+    consts, carry, xs, carry_bars, y_bars = _split(args, num_consts, num_carry, len(body.invars) - num_consts -
+                                                   num_carry, sum(inexact(v.aval) for v in body.outvars[:num_carry]))
+    _, const_specs, x_specs = _checkpointed_specs(body, num_consts, num_carry)
+    return checkpointed_scan_vjp_runtime(step_function(carry_only(body, num_carry), length),
+                                         step_function(step_vjp, length), consts, carry, xs, carry_bars, y_bars,
+                                         length=length, reverse=reverse, checkpoints=checkpoints,
+                                         const_specs=const_specs, x_specs=x_specs)
+
+
+def _stored_reference(avals, body, step_vjp, num_consts, num_carry, length, reverse, checkpoints, y_given):
+    """``checkpointed_scan_vjp`` as a closed graph that stores every carry, for the graph transforms."""
+    num_x = len(body.invars) - num_consts - num_carry
+    num_carry_bars = sum(inexact(v.aval) for v in body.outvars[:num_carry])
+    wanted = [inexact(v.aval) for v in body.invars]
+
+    def reference(leaves):
+        consts, carry, xs, carry_bars, given_y_bars = _split(leaves, num_consts, num_carry, num_x, num_carry_bars)
+        stacked = scan(*consts, *carry, *xs, body=_trajectory_body(body, num_consts, num_carry),
+                       num_consts=num_consts, num_carry=num_carry, length=length, reverse=reverse,
+                       checkpoints=None)[-num_carry:] if num_carry else []
+        given_y_bars = iter(given_y_bars)
+        y_bars = [next(given_y_bars) if g else None for g in y_given]
+        bars = _reverse_scan(body, num_consts, num_carry, consts, stacked, xs, carry_bars, y_bars, length=length,
+                             reverse=reverse)
+        return [b for b, w in zip(bars, wanted) if w]
+
+    return stage_closed(reference, avals)
+
+
+def _checkpointed_scan_vjp_jvp(primals, tangents, **params):
+    reference = _stored_reference(avals_of(primals), **params)
+    has = [t is not None and inexact(v.aval) for t, v in zip(tangents, reference.invars)]
+    outs = run_graph(jvp_graph(reference, has), list(primals) + [t for t, h in zip(tangents, has) if h])
+    count = len(reference.outvars)
+    return outs[:count], outs[count:]
+
+
+def _checkpointed_scan_vjp_vjp(outs, *inputs, **params):
+    reference = _stored_reference(avals_of(inputs), **params)
+    wanted = [inexact(v.aval) for v in reference.invars]
+
+    def checkpointed_scan_vjp_pullback(out_bars):
+        given = [b is not None for b in out_bars]
+        if not any(given):
+            return [None] * len(inputs)
+        bars = run_graph(vjp_graph(reference, wanted, given), list(inputs) + [b for b in out_bars if b is not None])
+        return _scatter_wanted(wanted, bars)
+
+    return checkpointed_scan_vjp_pullback
+
+
+def _checkpointed_scan_vjp_batch(primitive, values, batched, params, size):
+    # Every example has its own carries and cotangents (of the consts too): batch all of them, and run the same
+    # checkpointed pass on the batched body and step VJP.
+    body, num_consts, num_carry = params["body"], params["num_consts"], params["num_carry"]
+    num_x = len(body.invars) - num_consts - num_carry
+    values = [batch_rules.materialize(v, b, size) for v, b in zip(values, batched)]
+    consts, carry, xs, rest = _split(values, num_consts, num_carry, num_x)
+    num_carry_bars = sum(inexact(v.aval) for v in body.outvars[:num_carry])
+    carry_bars, y_bars = rest[:num_carry_bars], rest[num_carry_bars:]
+    step_vjp = params["step_vjp"]
+    batched_body, _ = batch_graph(body, [True] * len(body.invars), size)
+    batched_step_vjp, _ = batch_graph(step_vjp, [True] * len(step_vjp.invars), size)
+    outs = checkpointed_scan_vjp(*consts, *carry, *[_move_batch_to_second(x) for x in xs], *carry_bars,
+                                 *[_move_batch_to_second(y) for y in y_bars],
+                                 **{**params, "body": batched_body, "step_vjp": batched_step_vjp})
+    num_leading = sum(inexact(v.aval) for v in body.invars[:num_consts + num_carry])
+    return outs[:num_leading] + [_move_batch_to_second(x) for x in outs[num_leading:]]
+
+
+checkpointed_scan_vjp = Primitive("checkpointed_scan_vjp", _checkpointed_scan_vjp_impl,
+                                  shape_rule=_checkpointed_scan_vjp_shape_rule, jvp=_checkpointed_scan_vjp_jvp,
+                                  vjp=_checkpointed_scan_vjp_vjp, batch=_checkpointed_scan_vjp_batch,
+                                  multiple_results=True)
 
 
 # ------------------------------------------------------------------------------------------- cond
@@ -588,6 +678,19 @@ def _scan_code(bodies, args, params):
             f"y_specs={_specs_code(_scan_y_avals(params['body'], params['num_carry']))})")
 
 
+def _checkpointed_scan_vjp_code(bodies, args, params):
+    body, num_consts, num_carry = params["body"], params["num_consts"], params["num_carry"]
+    consts, carry, xs, carry_bars, y_bars = _split(args, num_consts, num_carry, len(body.invars) - num_consts -
+                                                   num_carry, sum(inexact(v.aval) for v in body.outvars[:num_carry]))
+    _, const_specs, x_specs = _checkpointed_specs(body, num_consts, num_carry)
+    specs = [f"[{', '.join(f'({shape!r}, {dtype.name!r})' for shape, dtype in group)}]" for group in (const_specs,
+                                                                                                      x_specs)]
+    return (f"_loops.checkpointed_scan_vjp_runtime({bodies['body'][0]}, {bodies['step_vjp'][0]}, {_list(consts)}, "
+            f"{_list(carry)}, {_list(xs)}, {_list(carry_bars)}, {_list(y_bars)}, length={params['length']!r}, "
+            f"reverse={params['reverse']!r}, checkpoints={params['checkpoints']!r}, const_specs={specs[0]}, "
+            f"x_specs={specs[1]})")
+
+
 def _cond_code(bodies, args, params):
     return f"_loops.cond_runtime({args[0]}, {_list(bodies['branches'])}, {_list(args[1:])})"
 
@@ -608,4 +711,5 @@ def _while_loop_vjp_code(bodies, args, params):
             f"const_specs={_specs_code(const_avals)})")
 
 
-RUNTIME_CODE = {scan: _scan_code, cond: _cond_code, while_loop: _while_code, while_loop_vjp: _while_loop_vjp_code}
+RUNTIME_CODE = {scan: _scan_code, cond: _cond_code, while_loop: _while_code, while_loop_vjp: _while_loop_vjp_code,
+                checkpointed_scan_vjp: _checkpointed_scan_vjp_code}

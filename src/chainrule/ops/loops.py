@@ -13,6 +13,7 @@ from math import comb
 import numpy as np
 
 from ..core.avals import ShapedArray, aval_of, is_inexact
+from ..core.config import config
 from ..core.cotangents import dense
 from ..core.graph import Graph, Literal, StagingInterpreter, StagingTracer, Var, simplify_graph
 from ..core.interpreter import Tracer, interpreter_scope
@@ -85,6 +86,36 @@ def run_graph(graph, leaves):
 def graph_function(graph):
     """``graph`` as a function of a flat list (what the runtime helpers call)."""
     return functools.partial(run_graph, graph)
+
+
+# Calling each equation's primitive costs microseconds of dispatch per equation, which a loop of 10^5 steps pays
+# 10^5 times: long loops run their bodies as generated NumPy code instead (what ``jit`` runs). The generator
+# lives in ``chainrule.export``, above this layer, so ``chainrule.control`` installs it here.
+_graph_compiler = None
+COMPILE_FROM_STEPS = 200  # fewer steps do not repay generating code (about a millisecond a body)
+
+
+def use_graph_compiler(compiler):
+    """Install ``compiler(graph) -> function of a flat list`` for the bodies of long loops (None: interpret)."""
+    global _graph_compiler
+    _graph_compiler = compiler
+
+
+def step_function(graph, steps):
+    """``graph`` as a function of a flat list, for a loop that calls it ``steps`` times: generated code when a
+    compiler is installed and the loop is long, otherwise ``graph_function``. ``config.debug_nans`` checks each
+    primitive, so it interprets."""
+    if _graph_compiler is not None and steps >= COMPILE_FROM_STEPS and not config.debug_nans:
+        try:
+            return _graph_compiler(graph)
+        except NotImplementedError:  # a primitive the generator cannot write: interpreting is as exact
+            pass
+    return graph_function(graph)
+
+
+def carry_only(graph, num_carry):
+    """The body without its per-step outputs: what recomputing a state needs."""
+    return simplify_graph(Graph(graph.invars, graph.equations, graph.outvars[:num_carry]))
 
 
 def rearranged(graph, inputs, outputs):
@@ -428,6 +459,12 @@ def revolve_spine(steps, snapshots):
     return positions
 
 
+def sweep_positions(length, checkpoints):
+    """The positions whose incoming carry the forward sweep keeps: the spine's snapshots, and the last state,
+    which the sweep holds as its working state (the reverse pass starts from it, as revolve's first turn does)."""
+    return {0, length - 1} | set(revolve_spine(length, checkpoints))
+
+
 class CarryStore:
     """The carries a scan keeps for its reverse rule: every one (stacked), or the revolve snapshots."""
 
@@ -440,9 +477,7 @@ class CarryStore:
         else:
             self.stacked = None
             self.snapshots = {}
-            # The spine's snapshots, and the last state, which the forward sweep holds as its working state (the
-            # reverse pass starts from it, as revolve's first turn does).
-            self.positions = {0, length - 1} | set(revolve_spine(length, checkpoints))
+            self.positions = sweep_positions(length, checkpoints)
 
     def keep(self, position, step, carry):
         """Keep ``carry``, the state before the step at index ``step``, run ``position``-th."""
@@ -484,3 +519,47 @@ def _note_stored(tasks):
     counts = _counting.counts
     if counts is not None:
         counts.max_stored = max(counts.max_stored, len({id(task[3]) for task in tasks}))
+
+
+def checkpointed_scan_vjp_runtime(step, step_vjp, consts, carry, xs, carry_bars, y_bars, *, length, reverse,
+                                  checkpoints, const_specs, x_specs, snapshots=None):
+    """Reverse mode of a scan holding at most ``checkpoints`` carries (``revolve_reverse``'s schedule).
+
+    ``step(consts + carry + x_t) -> carry`` advances one step; ``step_vjp(consts + carry + x_t + carry_bars +
+    y_bars_t) -> const_bars + carry_bars + x_bars_t`` differentiates one (the bars of the inexact inputs only:
+    ``const_specs`` and ``x_specs`` give their shapes and dtypes). ``snapshots``: position -> carry, kept by the
+    primal loop (``CarryStore``); None runs a forward sweep that places them first (compiled code, where the
+    primal loop keeps nothing). Returns the summed const bars, the bars of the initial carry, the stacked x bars."""
+    num_carry = len(carry)
+
+    def index(position):
+        return length - 1 - position if reverse else position
+
+    def advance(state, start, count):
+        for position in range(start, start + count):
+            state = list(step(list(consts) + state + [x[index(position)] for x in xs]))[:num_carry]
+        _count("recomputed", count)
+        return state
+
+    if snapshots is None:
+        snapshots, state, reached = {}, list(carry), 0
+        for position in sorted(sweep_positions(length, checkpoints)):
+            state = advance(state, reached, position - reached)
+            snapshots[position], reached = state, position
+    const_totals = [np.zeros(shape, dtype) for shape, dtype in const_specs]
+    x_bars = [np.zeros((length,) + tuple(shape), dtype) for shape, dtype in x_specs]
+    bars = list(carry_bars)
+    num_const_bars, num_carry_bars = len(const_totals), len(bars)
+
+    def reverse_step(position, state):
+        nonlocal bars, const_totals
+        at = index(position)
+        out = step_vjp(list(consts) + state + [x[at] for x in xs] + bars + [b[at] for b in y_bars])
+        const_totals = [total + bar for total, bar in zip(const_totals, out[:num_const_bars])]
+        bars = list(out[num_const_bars:num_const_bars + num_carry_bars])
+        for stacked, bar in zip(x_bars, out[num_const_bars + num_carry_bars:]):
+            stacked[at] = bar
+        _count("reversed")
+
+    revolve_reverse(advance, reverse_step, snapshots, length, checkpoints)
+    return const_totals + bars + x_bars
