@@ -24,6 +24,19 @@ def _compile(function, examples):
         return function
 
 
+def _signature(values):
+    return tuple((np.shape(v), np.result_type(v).str) for v in values)
+
+
+def _compiled_once(problem, kind, function, examples):
+    """``_compile`` memoized on the call's Problem: every derivative of one odeint call (a Jacobian's columns,
+    the examples of a vmap) shares one compiled rule instead of staging ``func`` again."""
+    key = (kind, _signature(examples))
+    if key not in problem.compiled_rules:
+        problem.compiled_rules[key] = _compile(function, examples)
+    return problem.compiled_rules[key]
+
+
 def func_vjp(problem, y, t, arg_leaves):
     """``(y, t, *arg_leaves, cotangent) -> (y_bar, t_bar, *arg_bars)`` for ``func``, compiled."""
     count = len(arg_leaves)
@@ -33,7 +46,7 @@ def func_vjp(problem, y, t, arg_leaves):
         _, pullback = vjp(lambda y, t, *leaves: problem.flat_func(y, t, list(leaves)), y, t, *leaves)
         return tuple(pullback(cotangent))
 
-    return _compile(func_pullback, [y, t] + list(arg_leaves) + [y])
+    return _compiled_once(problem, "vjp", func_pullback, [y, t] + list(arg_leaves) + [y])
 
 
 def func_jvp(problem, y, t, arg_leaves):
@@ -44,7 +57,7 @@ def func_jvp(problem, y, t, arg_leaves):
         leaves, dots = list(rest[:count]), rest[count:]
         return jvp(lambda y, t, *leaves: problem.flat_func(y, t, list(leaves)), (y, t, *leaves), tuple(dots))[1]
 
-    return _compile(func_tangent, [y, t] + list(arg_leaves) + [y, t] + list(arg_leaves))
+    return _compiled_once(problem, "jvp", func_tangent, [y, t] + list(arg_leaves) + [y, t] + list(arg_leaves))
 
 
 # ------------------------------------------------------------------------------------------- events
@@ -57,7 +70,14 @@ def _dense_slope(problem, trajectory, record):
 
 def event_slopes(problem, trajectory, arg_leaves):
     """For each event: d/dtau g(y(tau), tau, args) along the dense output, the implicit function theorem's
-    denominator. Zero (a tangential crossing) has no derivative: refused."""
+    denominator. Zero (a tangential crossing) has no derivative: refused. Kept on the trajectory, whose events
+    and arguments they are, for the other derivatives of the same solve."""
+    if trajectory.event_slopes is None:
+        trajectory.event_slopes = _event_slopes(problem, trajectory, arg_leaves)
+    return trajectory.event_slopes
+
+
+def _event_slopes(problem, trajectory, arg_leaves):
     slopes = []
     for record in trajectory.events:
         y_event = trajectory.dense(problem.tableau, record.step, record.theta)

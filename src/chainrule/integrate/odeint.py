@@ -174,7 +174,12 @@ def _input_count(problem, kind, leaves):
 
 
 def _derivative_batch(primitive, values, batched, params, size):
-    return _looped(primitive, values, batched, {**params, "trajectory": None}, size)
+    # Batched tangents or cotangents of one solve (jacfwd, jacrev) share its trajectory; batched inputs each
+    # take their own steps.
+    count = _input_count(params["problem"], params["kind"], values)
+    if any(batched[:count]):
+        params = {**params, "trajectory": None}
+    return _looped(primitive, values, batched, params, size)
 
 
 def _derivative_shape_rule(*avals, problem, kind, trajectory):

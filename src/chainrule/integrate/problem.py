@@ -54,6 +54,7 @@ class Problem:
         self.events = events
         self.adjoint = adjoint
         self.state_dtype, self.time_dtype = state_dtype, time_dtype
+        self.compiled_rules = {}  # adjoint.py's compiled derivatives of func, shared by this call's derivatives
 
     # ----------------------------------------------------------------- pytrees <-> flat vectors
 

@@ -47,6 +47,7 @@ class Trajectory:
     outputs: list = field(default_factory=list)
     events: list = field(default_factory=list)
     terminal: EventRecord = None
+    event_slopes: list = None  # set by adjoint.event_slopes, which the derivatives of this solve share
 
     def dense(self, tableau, step, theta):
         weights, _ = tableau.dense_weights(theta)
