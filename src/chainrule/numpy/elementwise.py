@@ -2,7 +2,7 @@
 import numpy as _np
 
 from ..ops import arithmetic as _ar, comparison as _cmp, elementwise as _el
-from .arrays import asarray, is_traced, numpy_when_untraced
+from .arrays import asarray, is_traced, numpy_when_untraced, result_type
 
 
 def _wrap(primitive, name, doc):
@@ -200,17 +200,34 @@ def reciprocal(x):
 
 @numpy_when_untraced(_np.float_power)
 def float_power(x1, x2):
-    """``numpy.float_power``: power computed in float64.
+    """``numpy.float_power``: power computed in float64, or complex128 when either argument is complex.
 
     >>> import chainrule as cr, chainrule.numpy as np
     >>> np.float_power(2, 3)  # float64 even for integer input
     np.float64(8.0)
     >>> float(cr.grad(lambda x: np.float_power(x, 3))(2.0))
     12.0
+    >>> np.float_power(1j, 2)  # complex128 for complex input
+    np.complex128(-1+0j)
+    >>> complex(cr.jvp(lambda z: np.float_power(z, 2), (1j,), (1.0,))[1])  # d/dz z**2 = 2z
+    2j
     """
-    return _ar.power(asarray(x1, dtype=_np.float64), x2)
+    dtype = _np.result_type(result_type(x1, x2), _np.float64)
+    return _ar.power(_as_dtype(x1, dtype), _as_dtype(x2, dtype))
 
 
+def _as_dtype(x, dtype):
+    # A Python number is left as it is: it takes the other argument's (float64 or complex128) dtype.
+    return x if isinstance(x, (int, float, complex)) else asarray(x, dtype=dtype)
+
+
+def _times_log2(x):
+    # A Python number is scaled in Python, so that it stays weak: NumPy keeps logaddexp2(float32 array, 2.0)
+    # float32.
+    return x * _el.LOG2 if isinstance(x, (int, float)) else _ar.mul(x, _el.LOG2)
+
+
+@numpy_when_untraced(_np.logaddexp2)
 def logaddexp2(x1, x2):
     """``numpy.logaddexp2``: log2(2**x1 + 2**x2), stable.
 
@@ -220,8 +237,7 @@ def logaddexp2(x1, x2):
     >>> [float(g) for g in cr.grad(np.logaddexp2, argnums=(0, 1))(1.0, 1.0)]
     [0.5, 0.5]
     """
-    ln2 = _el.LOG2
-    return _ar.div(_ar.logaddexp(_ar.mul(x1, ln2), _ar.mul(x2, ln2)), ln2)
+    return _ar.div(_ar.logaddexp(_times_log2(x1), _times_log2(x2)), _el.LOG2)
 
 
 def deg2rad(x):
@@ -355,6 +371,7 @@ def heaviside(x1, x2):
     return _cmp.select(_cmp.gt(x1, 0), 1.0, _cmp.select(_cmp.eq(x1, 0), x2, 0.0))
 
 
+@numpy_when_untraced(_np.copysign)
 def copysign(x1, x2):
     """``numpy.copysign``: |x1| with the sign of x2.
 
@@ -363,6 +380,9 @@ def copysign(x1, x2):
     (-3.0, -1.0)
     """
     negative_sign = _cmp.lt(x2, 0) if is_traced(x2) else _np.signbit(x2)
+    if isinstance(x1, (int, float)):  # both choices in x2's dtype: a Python number is weak in NumPy
+        magnitude = abs(float(x1))
+        return _cmp.select(negative_sign, _ar.real_constant(-magnitude, x1, x2), _ar.real_constant(magnitude, x1, x2))
     return _cmp.select(negative_sign, _ar.neg(absolute(x1)), absolute(x1))
 
 

@@ -4,12 +4,20 @@ import numpy as _np
 
 from ..ops import control as _control
 from . import elementwise as _el, reductions as _red, shaping as _sh
-from .arrays import asarray, astype, is_traced, normalize_axes, numpy_when_untraced, shape, ndim, zeros
+from .arrays import (asarray, astype, is_traced, normalize_axes, numpy_when_untraced, result_type, shape, ndim,
+                     zeros)
 from .products import matmul
 
 
 def _finite_or(a, fill):
     return _el.where(_el.isnan(a), fill, a)
+
+
+def _real_dtype(a):
+    """The real floating dtype that counts and weights of ``a`` take: float32 for float32 and complex64 (so they
+    do not promote the result), float64 for everything else."""
+    dtype = asarray(a).dtype
+    return _np.finfo(dtype).dtype if dtype.kind in "fc" else _np.dtype(_np.float64)
 
 
 # --------------------------------------------------------------------------- nan-reductions
@@ -66,7 +74,7 @@ def nanprod(a, axis=None, keepdims=False):
 
 
 def _nan_count(a, axis, keepdims):
-    return _red.sum(astype(_el.logical_not(_el.isnan(a)), _np.float64), axis=axis, keepdims=keepdims)
+    return _red.sum(astype(_el.logical_not(_el.isnan(a)), _real_dtype(a)), axis=axis, keepdims=keepdims)
 
 
 @numpy_when_untraced(_nanmean_plain)
@@ -267,8 +275,7 @@ def cumulative_sum(x, axis=None, dtype=None, include_initial=False):
     out = _red.cumsum(x, axis=axis, dtype=dtype)
     if not include_initial:
         return out
-    start = zeros(tuple(1 if i == axis else d for i, d in enumerate(shape(x))), dtype=_np.result_type(
-        asarray(x).dtype, _np.float64 if dtype is None else dtype))
+    start = zeros(tuple(1 if i == axis else d for i, d in enumerate(shape(x))), dtype=asarray(out).dtype)
     return _sh.concatenate([start, out], axis=axis)
 
 
@@ -373,7 +380,11 @@ def vander(x, N=None, increasing=False):
     """
     x = asarray(x)
     N = shape(x)[0] if N is None else N
-    powers = _np.arange(N, dtype=float) if increasing else _np.arange(N - 1, -1, -1, dtype=float)
+    # NumPy's dtype: x's promoted with int (float32 gives float64, integers stay integers).
+    dtype = _np.promote_types(x.dtype, _np.int64)
+    x = asarray(x, dtype=dtype)
+    powers = _np.arange(N, dtype=_real_dtype(x) if dtype.kind in "fc" else dtype)
+    powers = powers if increasing else powers[::-1]
     return _el.power(_sh.reshape(x, (-1, 1)), powers)
 
 
@@ -388,7 +399,7 @@ def polyval(p, x):
     6.0
     """
     p = asarray(p)
-    result = asarray(x) * 0.0 if is_traced(x) else zeros(shape(x))
+    result = asarray(x) * 0.0 if is_traced(x) else _np.zeros_like(x)  # NumPy's start: x's dtype
     for k in range(shape(p)[0]):
         result = _el.add(_el.multiply(result, x), p[k])
     return result
@@ -410,7 +421,8 @@ def _full_convolution(a, v):
     n, m = shape(a)[0], shape(v)[0]
     rows = _np.arange(n + m - 1)[:, None] - _np.arange(n)[None, :]
     valid = (rows >= 0) & (rows < m)
-    padded = _sh.concatenate([asarray(v), zeros((1,), dtype=_np.result_type(_np.float64))])
+    v = asarray(v)
+    padded = _sh.concatenate([v, zeros((1,), dtype=v.dtype)])
     toeplitz = _sh.take(padded, _np.where(valid, rows, m))
     return matmul(toeplitz, asarray(a))
 
@@ -442,16 +454,27 @@ def convolve(a, v, mode="full"):
 
 @numpy_when_untraced(_np.correlate)
 def correlate(a, v, mode="valid"):
-    """``numpy.correlate`` of 1-d real arrays: convolution with ``v`` reversed.
+    """``numpy.correlate`` of 1-d arrays: ``c[k] = sum_n a[n + k] conj(v[n])`` (NumPy conjugates ``v``),
+    differentiable in both.
 
     >>> correlate(asarray([1.0, 2.0, 3.0]), asarray([0.0, 1.0]))
     array([2., 3.])
+    >>> correlate(asarray([1.0, 2.0]), asarray([1j]))  # v is conjugated
+    array([0.-1.j, 0.-2.j])
     """
+    v = asarray(v)
+    if v.dtype.kind == "c":
+        v = _el.conjugate(v)
+    return _sliding_products(asarray(a), v, mode)
+
+
+def _sliding_products(a, v, mode):
+    """``sum_n a[n + k] v[n]`` for the lags ``k`` that ``mode`` keeps (correlation without the conjugate)."""
     n, m = shape(a)[0], shape(v)[0]
     if m > n:
         # NumPy swaps the operands (and reverses the result) when v is the longer one.
-        return _sh.flip(correlate(v, a, mode), 0)
-    return _mode_slice(_full_convolution(a, _sh.flip(asarray(v), 0)), n, m, mode)
+        return _sh.flip(_sliding_products(v, a, mode), 0)
+    return _mode_slice(_full_convolution(a, _sh.flip(v, 0)), n, m, mode)
 
 
 @numpy_when_untraced(_np.interp)
@@ -507,19 +530,15 @@ def _histogram_plain(a, bins=10, range=None, weights=None, density=False):  # no
 @numpy_when_untraced(_histogram_plain)
 def histogram(a, bins=10, range=None, weights=None, density=False):  # noqa: A002  (NumPy's name)
     """``numpy.histogram``: counts (or weighted sums) per bin; the counts have derivative 0, weighted sums
-    are differentiable in the weights. Bin edges come from the values, not differentiated.
+    are differentiable in the weights. Bin edges come from the values, not differentiated; without a
+    ``range`` they are computed from each example's extremes (so vmap and jit work), as NumPy computes them.
 
     >>> histogram(asarray([0.1, 0.4, 0.45, 0.9]), bins=2, range=(0.0, 1.0))[0]
     array([3, 1])
     """
     values = _sh.ravel(_control.stop_gradient(asarray(a)))
     if isinstance(bins, (int, _np.integer)):
-        if range is None:
-            low = _red.min(values)
-            high = _red.max(values)
-            edges = _np.histogram_bin_edges(_np.array([_concrete(low), _concrete(high)]), bins)
-        else:
-            edges = _np.histogram_bin_edges(_np.array(range, dtype=float), bins)
+        edges = _equal_width_edges(values, int(bins), range)
     else:
         edges = _control.stop_gradient(asarray(bins))
     edges_list = asarray(edges)
@@ -527,11 +546,29 @@ def histogram(a, bins=10, range=None, weights=None, density=False):  # noqa: A00
     upper_open = _el.less(_sh.expand_dims(values, -1), _sh.reshape(edges_list[1:], (1, -1)))
     last = _el.equal(_sh.expand_dims(values, -1), _sh.reshape(edges_list[1:], (1, -1)))
     last = _el.logical_and(last, _np.arange(shape(edges_list)[0] - 1) == shape(edges_list)[0] - 2)
-    member = astype(_el.logical_and(lower, _el.logical_or(upper_open, last)), _np.float64)
-    counts = _red.sum(member if weights is None else member * _sh.expand_dims(_sh.ravel(weights), -1), axis=0)
+    member = _el.logical_and(lower, _el.logical_or(upper_open, last))
+    if weights is None:  # NumPy's dtypes: integer counts, or sums in the weights' dtype
+        counts = _red.sum(astype(member, _np.intp), axis=0)
+    else:
+        weights = _sh.expand_dims(_sh.ravel(weights), -1)
+        counts = _red.sum(_el.multiply(astype(member, result_type(weights)), weights), axis=0)
     if density:
-        counts = counts / (_red.sum(counts) * diff(edges_list))
+        counts = counts / astype(diff(edges_list), _np.float64) / _red.sum(counts)
     return counts, edges
+
+
+def _equal_width_edges(values, count, range_):
+    """NumPy's ``count`` equal-width bin edges over ``range_`` or, without one, over the values' extremes (widened
+    by 1/2 each way when they are equal), in NumPy's dtype and by its arithmetic (``numpy.linspace``)."""
+    dtype = values.dtype if values.dtype.kind in "fc" else _np.dtype(_np.float64)
+    if range_ is not None:
+        return _np.histogram_bin_edges(_np.zeros(0, dtype=values.dtype), count, range=range_)
+    low, high = astype(_red.min(values), dtype), astype(_red.max(values), dtype)
+    equal = _el.equal(low, high)
+    low, high = _el.where(equal, low - 0.5, low), _el.where(equal, high + 0.5, high)
+    step = (high - low) / count
+    edges = _el.add(_el.multiply(_np.arange(count + 1, dtype=dtype), step), low)
+    return _sh.concatenate([edges[:-1], _sh.reshape(high, (1,))])  # the last edge is the maximum exactly
 
 
 def _concrete(value):
@@ -542,29 +579,35 @@ def _concrete(value):
 
 @numpy_when_untraced(_np.cov)
 def cov(m, y=None, rowvar=True, bias=False, ddof=None):
-    """``numpy.cov`` (no frequency or analytic weights).
+    """``numpy.cov`` (no frequency or analytic weights): computed in float64 at least, like NumPy; for complex
+    variables ``E[(x - mean x) conj(y - mean y)]``.
 
     >>> cov(asarray([[0.0, 1.0, 2.0], [2.0, 1.0, 0.0]]))
     array([[ 1., -1.],
            [-1.,  1.]])
+    >>> cov(asarray([1j, -1j]))  # conjugated: a real variance
+    array(2.+0.j)
     """
-    x = _sh.atleast_2d(asarray(m))
+    dtype = _np.result_type(result_type(m) if y is None else result_type(m, y), _np.float64)
+    x = _sh.atleast_2d(asarray(m, dtype=dtype))
     if not rowvar and shape(x)[0] != 1:
         x = _sh.transpose(x)
     if y is not None:
-        y = _sh.atleast_2d(asarray(y))
+        y = _sh.atleast_2d(asarray(y, dtype=dtype))
         if not rowvar and shape(y)[0] != 1:
             y = _sh.transpose(y)
         x = _sh.concatenate([x, y], axis=0)
     ddof = (0 if bias else 1) if ddof is None else ddof
     centered = _el.subtract(x, _red.mean(x, axis=1, keepdims=True))
-    out = _el.divide(matmul(centered, _sh.transpose(centered)), float(shape(x)[1] - ddof))
+    adjoint = _sh.transpose(_el.conjugate(centered) if dtype.kind == "c" else centered)
+    out = _el.divide(matmul(centered, adjoint), float(shape(x)[1] - ddof))
     return _sh.squeeze(out) if shape(out) == (1, 1) else out
 
 
 @numpy_when_untraced(_np.corrcoef)
 def corrcoef(x, y=None, rowvar=True):
-    """``numpy.corrcoef``.
+    """``numpy.corrcoef``; for complex variables the real and imaginary parts are each clipped to [-1, 1], as
+    NumPy does.
 
     >>> corrcoef(asarray([[0.0, 1.0, 2.0], [2.0, 1.0, 0.5]])).round(4)
     array([[ 1.   , -0.982],
@@ -573,35 +616,52 @@ def corrcoef(x, y=None, rowvar=True):
     c = cov(x, y, rowvar)
     if ndim(c) == 0:
         return c / c
-    scale = _el.sqrt(_sh.diagonal(c))
-    return _el.clip(c / _sh.reshape(scale, (-1, 1)) / _sh.reshape(scale, (1, -1)), -1.0, 1.0)
+    scale = _el.sqrt(_el.real(_sh.diagonal(c)))  # the variances are real; a complex diagonal's imaginary part is rounding
+    c = c / _sh.reshape(scale, (-1, 1)) / _sh.reshape(scale, (1, -1))
+    if c.dtype.kind != "c":
+        return _el.clip(c, -1.0, 1.0)
+    return _el.add(_el.clip(_el.real(c), -1.0, 1.0), _el.multiply(_el.clip(_el.imag(c), -1.0, 1.0), 1j))
 
 
-def _quantile_along(sorted_values, q, axis):
-    """Linear interpolation between order statistics ``floor(q (n-1))`` and the next one."""
+def _quantile_along(sorted_values, q, axis, weak):
+    """Linear interpolation between order statistics ``floor(q (n-1))`` and the next one, written as NumPy
+    writes it (from the nearer end). With ``weak`` (q was a Python number) the weights take the values' dtype,
+    as NumPy's do, so float32 stays float32; otherwise NumPy promotes with q's dtype."""
     n = shape(sorted_values)[axis]
-    q_array = _np.asarray(q, dtype=float)
-    position = q_array * (n - 1)
+    position = q * (n - 1)
     below = _np.clip(_np.floor(position).astype(_np.int64), 0, n - 1)
     above = _np.clip(below + 1, 0, n - 1)
-    weight = position - below
+    weight = position - _np.floor(position)  # in q's dtype, as NumPy's
+    if weak:
+        weight = weight.astype(_real_dtype(sorted_values))
     low = _sh.take(sorted_values, _np.ravel(below), axis=axis)
     high = _sh.take(sorted_values, _np.ravel(above), axis=axis)
     view = tuple(-1 if i == axis else 1 for i in range(ndim(sorted_values)))
     weight = _np.reshape(_np.ravel(weight), view)
-    out = _el.add(_el.multiply(low, 1.0 - weight), _el.multiply(high, weight))
+    step = _el.subtract(high, low)
+    out = _el.where(weight >= 0.5, _el.subtract(high, _el.multiply(step, 1 - weight)),
+                    _el.add(low, _el.multiply(step, weight)))
     out = _sh.moveaxis(out, axis, 0)
-    return _sh.reshape(out, q_array.shape + shape(out)[1:])
+    return _sh.reshape(out, q.shape + shape(out)[1:])
 
 
-def _check_quantiles(q, name):
+def _check_quantiles(q, name, scale=1):
+    """``q`` divided by ``scale`` as an array (floating, as NumPy keeps it), checked to lie in [0, 1]."""
     if is_traced(q):
         raise NotImplementedError(f"{name}: differentiating with respect to q is not supported; pass q as "
                                   f"plain numbers")
-    q_array = _np.asarray(q, dtype=float)
+    q_array = _np.true_divide(q, scale) if scale != 1 else _np.asarray(q)
+    if q_array.dtype.kind != "f":
+        q_array = q_array.astype(_np.float64)
     if _np.any((q_array < 0) | (q_array > 1)):
-        raise ValueError(f"{name}: quantiles must be in [0, 1], got {q_array}")
-    return q_array
+        raise ValueError(f"{name}: q must be in [0, {scale}], got {_np.asarray(q)}")
+    return _np.asarray(q_array)
+
+
+def _check_real(a, name):
+    if asarray(a).dtype.kind == "c":
+        raise TypeError(f"{name}: a must be an array of real numbers (complex values have no order to take "
+                        f"quantiles in), got dtype {asarray(a).dtype}")
 
 
 # NumPy's quantile, percentile and median take ``out`` and ``overwrite_input`` before ``method``/``keepdims``.
@@ -620,9 +680,17 @@ def quantile(a, q, axis=None, method="linear", keepdims=False):
     >>> cr.grad(lambda a: quantile(a, 0.25))(numpy.array([3.0, 1.0, 2.0]))
     array([0. , 0.5, 0.5])
     """
+    _check_method(method, "quantile")
+    _check_real(a, "quantile")
+    return _quantile(a, _check_quantiles(q, "quantile"), type(q) in (int, float), axis, keepdims)
+
+
+def _check_method(method, name):
     if method != "linear":
-        raise NotImplementedError(f"quantile: method={method!r} is not differentiable here; use 'linear'")
-    q = _check_quantiles(q, "quantile")
+        raise NotImplementedError(f"{name}: method={method!r} is not differentiable here; use 'linear'")
+
+
+def _quantile(a, q, weak, axis, keepdims):
     a = asarray(a)
     if axis is None:
         original_ndim, a, axes = ndim(a), _sh.ravel(a), (0,)
@@ -633,7 +701,7 @@ def quantile(a, q, axis=None, method="linear", keepdims=False):
             a = _sh.transpose(a, kept + list(axes))
             a = _sh.reshape(a, tuple(shape(a)[:len(kept)]) + (-1,))
             axes = (len(kept),)
-    out = _quantile_along(_sh.sort(a, axis=axes[0]), q, axes[0])
+    out = _quantile_along(_sh.sort(a, axis=axes[0]), q, axes[0], weak)
     if keepdims:
         full_axes = range(original_ndim) if axis is None else normalize_axes(axis, original_ndim)
         q_rank = q.ndim
@@ -653,7 +721,9 @@ def percentile(a, q, axis=None, method="linear", keepdims=False):
     >>> float(percentile(asarray([1.0, 2.0, 3.0, 4.0]), 50))
     2.5
     """
-    return quantile(a, _np.asarray(q, dtype=float) / 100.0, axis=axis, method=method, keepdims=keepdims)
+    _check_method(method, "percentile")
+    _check_real(a, "percentile")
+    return _quantile(a, _check_quantiles(q, "percentile", 100), type(q) in (int, float), axis, keepdims)
 
 
 def _median_plain(a, axis=None, keepdims=False):
@@ -663,12 +733,13 @@ def _median_plain(a, axis=None, keepdims=False):
 @numpy_when_untraced(_median_plain)
 def median(a, axis=None, keepdims=False):
     """``numpy.median``; for an even count the derivative is split equally between the two middle values.
+    Complex values are ordered as NumPy orders them (by real part, then imaginary part).
 
     >>> import chainrule as cr, numpy
     >>> cr.grad(median)(numpy.array([4.0, 1.0, 3.0, 2.0]))
     array([0. , 0. , 0.5, 0.5])
     """
-    return quantile(a, 0.5, axis=axis, keepdims=keepdims)
+    return _quantile(a, _np.asarray(0.5), True, axis, keepdims)
 
 
 def unravel_index(indices, shape_):

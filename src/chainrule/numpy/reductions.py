@@ -3,7 +3,7 @@ cumsum, cumprod, ptp, average."""
 import numpy as _np
 
 from ..ops import arithmetic as _ar, reduction as _red, structure as _st
-from .arrays import asarray, normalize_axes, numpy_when_untraced, shape
+from .arrays import asarray, astype, normalize_axes, numpy_when_untraced, result_type, shape
 from .shaping import reshape
 
 
@@ -65,7 +65,6 @@ def _reduce(primitive, a, axis, keepdims, dtype=None):
     in_shape = a.shape
     axes = tuple(range(len(in_shape))) if axis is None else normalize_axes(axis, len(in_shape))
     if dtype is not None:
-        from .arrays import astype
         a = astype(a, dtype)
     if not axes:
         return a
@@ -209,7 +208,8 @@ def average(a, axis=None, weights=None, returned=False, keepdims=False):
     a = asarray(a)
     if weights is None:
         result = mean(a, axis=axis, keepdims=keepdims)
-        total = float(_count(a, axis))
+        # NumPy returns the count in the average's dtype and shape.
+        total = _np.full(shape(result), _count(a, axis), dtype=result.dtype)[()]
     else:
         weights_shape, a_shape = shape(weights), shape(a)
         if weights_shape != a_shape:
@@ -220,7 +220,12 @@ def average(a, axis=None, weights=None, returned=False, keepdims=False):
             new_shape = [1] * len(a_shape)
             new_shape[axis_index] = weights_shape[0]
             weights = reshape(weights, tuple(new_shape))  # traced or not, like a
-        total = sum(_ar.mul(weights, _np.ones(a_shape)), axis=axis, keepdims=keepdims)
+        # The sum of the weights in NumPy's dtype for it: float32 stays float32, complex a makes it complex, an
+        # integer a makes it at least float64.
+        promoted = (a, weights) if result_type(a).kind in "fc" else (a, weights, _np.float64)
+        total_dtype = result_type(*promoted)
+        spread = _ar.mul(weights, _np.ones(a_shape, dtype=bool))  # the weights over a's shape, in their own dtype
+        total = astype(sum(spread, axis=axis, keepdims=keepdims), total_dtype)
         result = _ar.div(sum(_ar.mul(a, weights), axis=axis, keepdims=keepdims), total)
     return (result, total) if returned else result
 

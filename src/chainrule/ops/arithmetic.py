@@ -137,21 +137,30 @@ power = families.binary("pow", np.power, (_pow_d_base, _pow_d_exponent),
                         convention="d/dy at x = 0 is 0; d/dx at y = 0 is 0")
 
 
-def _share(wins, ties):
+def real_constant(value, *like):
+    """``value`` as a 0-d array of the real floating dtype of ``like`` (arrays, traced values or numbers): a choice
+    between two Python numbers is float64 in NumPy, which would make a float32 derivative float64."""
+    dtype = np.result_type(*(v.dtype if hasattr(v, "dtype") else v for v in like))
+    if dtype.kind not in "fc":
+        dtype = np.dtype(np.float64)
+    return np.asarray(value, dtype=np.finfo(dtype).dtype)
+
+
+def _share(wins, ties, x, y):
     # 1 where this argument wins, 1/2 on ties, 0 otherwise; built with select so that a NaN in either
     # argument gives 0 here (not NaN), and fmax/fmin's NaN-ignoring choice keeps a clean derivative.
     from .comparison import select
-    return select(wins, 1.0, select(ties, 0.5, 0.0))
+    return select(wins, real_constant(1.0, x, y), select(ties, real_constant(0.5, x, y), real_constant(0.0, x, y)))
 
 
 def _maximum_d_first(x, y, out):
     from .comparison import eq, gt
-    return _share(gt(x, y), eq(x, y))
+    return _share(gt(x, y), eq(x, y), x, y)
 
 
 def _maximum_d_second(x, y, out):
     from .comparison import eq, lt
-    return _share(lt(x, y), eq(x, y))
+    return _share(lt(x, y), eq(x, y), x, y)
 
 
 # maximum/minimum split the derivative equally between tied arguments, like JAX.
@@ -161,8 +170,14 @@ minimum = families.binary("minimum", np.minimum, (_maximum_d_second, _maximum_d_
                           convention="ties split the derivative equally: d/dx = d/dy = 1/2 where x == y")
 
 
+def _square(x):
+    # A Python number squared in Python: NumPy would return a float64 scalar, which is not weak and would make
+    # atan2(x, 2.0)'s float32 derivative float64.
+    return x * x if isinstance(x, (int, float)) else mul(x, x)
+
+
 def _squared_norm(x, y):
-    return add(mul(x, x), mul(y, y))
+    return add(_square(x), _square(y))
 
 
 def _safe_denominator(value):
@@ -186,7 +201,7 @@ def _logaddexp_d(which):
     def derivative(x, y, out):
         mine, other = (x, y) if which == 0 else (y, x)
         is_result = eq(mine, out)
-        tie = select(eq(other, out), 0.5, 1.0)
+        tie = select(eq(other, out), real_constant(0.5, x, y), real_constant(1.0, x, y))
         safe_difference = sub(select(is_result, 0.0, mine), select(is_result, 0.0, out))  # no inf - inf
         return select(is_result, tie, exp(safe_difference))
     derivative.__name__ = f"logaddexp_d{'xy'[which]}"

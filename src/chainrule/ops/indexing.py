@@ -111,10 +111,13 @@ def split_index(index):
 
 
 # ------------------------------------------------------------------------------------------- batching
-# The batch axis becomes a full slice in front of the index; advanced indices that NumPy moves to the front
-# (when basic indices separate them) are moved back behind it.
+# Index arrays shared by every example: the batch axis becomes a full slice in front of the index; advanced
+# indices that NumPy moves to the front (when basic indices separate them) are moved back behind it.
+# Per-example index arrays (sort, take_along_axis, x[argmax(x)], ...): the batch axis is indexed by one more
+# index array, arange(size), broadcast against the examples' arrays, so example k reads only its own row.
 
 _FULL_SLICE = ("slice", None, None, None)
+_ADVANCED = ("array", "int")
 
 
 def _advanced_layout(template, arrays):
@@ -122,26 +125,92 @@ def _advanced_layout(template, arrays):
     if not arrays:
         return False, 0
     kinds = [entry[0] for entry in template]
-    advanced = [i for i, kind in enumerate(kinds) if kind in ("array", "int")]
+    advanced = [i for i, kind in enumerate(kinds) if kind in _ADVANCED]
     separated = advanced[-1] - advanced[0] + 1 != len(advanced)
     rank = len(np.broadcast_shapes(*(shape_of(a) for a in arrays)))
     return separated, rank
-
-
-def _check_unbatched_indices(primitive, batched, first_index):
-    if any(batched[first_index:]):
-        raise NotImplementedError(f"vmap: primitive '{primitive.name}' with per-example index arrays is not "
-                                  f"supported yet; index with arrays that are the same for every example")
 
 
 def _batched_template(template):
     return IndexTemplate((_FULL_SLICE,) + tuple(template))
 
 
+def _without_ellipsis(template, ndim):
+    """``template`` with its Ellipsis written out as full slices for an operand of rank ``ndim`` (an Ellipsis
+    that stands for no axis must not count as a separator between advanced indices)."""
+    if not any(entry[0] == "ellipsis" for entry in template):
+        return template
+    consumed = sum(1 for entry in template if entry[0] in ("slice", "int", "array"))
+    entries = []
+    for entry in template:
+        entries.extend([_FULL_SLICE] * (ndim - consumed) if entry[0] == "ellipsis" else [entry])
+    return IndexTemplate(entries)
+
+
+def _example_shapes(arrays, batched):
+    return [tuple(shape_of(a)[1:]) if b else tuple(shape_of(a)) for a, b in zip(arrays, batched)]
+
+
+def _indexed_per_example(template, arrays, batched, size):
+    """The template and index arrays that index an operand with the batch in front, example by example.
+
+    Returns (template, arrays, permutation): ``permutation`` takes the result of that index to the batch
+    followed by one example's result (None when it is already in that order)."""
+    from .structure import reshape
+    shapes = _example_shapes(arrays, batched)
+    rank = len(np.broadcast_shapes(*shapes))
+    aligned = []
+    for array, is_batched, shape in zip(arrays, batched, shapes):
+        if is_batched and len(shape) < rank:  # the example's dimensions broadcast from the right
+            array = reshape(array, new_shape=(size,) + (1,) * (rank - len(shape)) + shape)
+        aligned.append(array)
+    batch_index = np.arange(size).reshape((size,) + (1,) * rank)
+    per_example = IndexTemplate((("array", len(arrays)),) + tuple(template))
+    return per_example, aligned + [batch_index], _batch_first_order(template, rank)
+
+
+def _batch_first_order(template, rank):
+    # With the batch index in front, NumPy puts the advanced dimensions (batch, then the examples' broadcast
+    # shape) first. One example puts them there too when basic indices separate its advanced ones, or when
+    # they start the index; otherwise they come after the leading basic dimensions, which must move back.
+    kinds = [entry[0] for entry in template]
+    advanced = [i for i, kind in enumerate(kinds) if kind in _ADVANCED]
+    separated = advanced[-1] - advanced[0] + 1 != len(advanced)
+    leading = advanced[0]  # slices and new axes before the first advanced index: one dimension each
+    if separated or leading == 0:
+        return None
+    return ((0,) + tuple(range(1 + rank, 1 + rank + leading)) + tuple(range(1, 1 + rank)),
+            1 + rank + leading)
+
+
+def _permuted(value, order):
+    """``value`` transposed by ``order`` = (leading permutation, first axis it leaves in place)."""
+    if order is None:
+        return value
+    from .structure import transpose
+    head, rest = order
+    ndim = len(shape_of(value))
+    return transpose(value, permutation=head + tuple(range(rest, ndim)))
+
+
+def _unpermuted(value, order):
+    """The inverse of ``_permuted``: one example's layout back to the layout of the batched index."""
+    if order is None:
+        return value
+    from .structure import transpose
+    head, rest = order
+    ndim = len(shape_of(value))
+    return transpose(value, permutation=tuple(int(i) for i in np.argsort(head)) + tuple(range(rest, ndim)))
+
+
 def _gather_batch(primitive, values, batched, params, size):
-    _check_unbatched_indices(primitive, batched, 1)
     template = params["template"]
     arrays = values[1:]
+    if any(batched[1:]):
+        operand = materialize(values[0], batched[0], size)
+        template = _without_ellipsis(template, len(shape_of(operand)) - 1)
+        per_example, index_arrays, order = _indexed_per_example(template, arrays, batched[1:], size)
+        return _permuted(gather(operand, *index_arrays, template=per_example), order)
     out = gather(values[0], *arrays, template=_batched_template(template))
     separated, rank = _advanced_layout(template, arrays)
     if separated:
@@ -162,30 +231,46 @@ def _move_batch_for_scatter(updates, template, arrays):
 
 
 def _scatter_add_batch(primitive, values, batched, params, size):
-    _check_unbatched_indices(primitive, batched, 1)
     template = params["template"]
+    shape = (size,) + tuple(params["shape"])
+    if any(batched[1:]):
+        template = _without_ellipsis(template, len(params["shape"]))
+        per_example, index_arrays, order = _indexed_per_example(template, values[1:], batched[1:], size)
+        updates = _unpermuted(materialize(values[0], batched[0], size), order)
+        return scatter_add(updates, *index_arrays, template=per_example, shape=shape)
     updates = _move_batch_for_scatter(values[0], template, values[1:])
-    return scatter_add(updates, *values[1:], template=_batched_template(template),
-                       shape=(size,) + tuple(params["shape"]))
+    return scatter_add(updates, *values[1:], template=_batched_template(template), shape=shape)
+
+
+def _aligned_updates(updates, example_shape, template, arrays, batched):
+    """Batched ``updates`` with the rank of the indexed region: per example they broadcast into it from the
+    right, which the batch in front would otherwise break."""
+    from .structure import reshape
+    dummies = [np.zeros(shape, dtype=np.int64) for shape in _example_shapes(arrays, batched)]
+    region_rank = np.empty(example_shape, dtype=bool)[template.build(dummies)].ndim
+    update_shape = shape_of(updates)
+    if len(update_shape) - 1 < region_rank:
+        updates = reshape(updates, new_shape=(update_shape[0],) + (1,) * (region_rank - len(update_shape) + 1)
+                          + tuple(update_shape[1:]))
+    return updates
 
 
 def _scatter_batch(primitive, values, batched, params, size):
-    _check_unbatched_indices(primitive, batched, 2)
     template = params["template"]
     operand = materialize(values[0], batched[0], size)
+    example_shape = shape_of(operand)[1:]
+    arrays = values[2:]
+    if any(batched[2:]):
+        template = _without_ellipsis(template, len(example_shape))
+        updates = materialize(values[1], batched[1], size)
+        updates = _aligned_updates(updates, example_shape, template, arrays, batched[2:])
+        per_example, index_arrays, order = _indexed_per_example(template, arrays, batched[2:], size)
+        return scatter(operand, _unpermuted(updates, order), *index_arrays, template=per_example)
     updates = values[1]
     if batched[1]:
-        # Per example the updates broadcast into the indexed region from the right: align ranks first.
-        from .structure import reshape
-        example_shape = shape_of(operand)[1:]
-        dummies = [np.zeros(shape_of(a), dtype=np.int64) for a in values[2:]]
-        region_rank = np.empty(example_shape, dtype=bool)[template.build(dummies)].ndim
-        update_shape = shape_of(updates)
-        if len(update_shape) - 1 < region_rank:
-            updates = reshape(updates, new_shape=(update_shape[0],) + (1,) * (region_rank - len(update_shape) + 1)
-                              + tuple(update_shape[1:]))
-        updates = _move_batch_for_scatter(updates, template, values[2:])
-    return scatter(operand, updates, *values[2:], template=_batched_template(template))
+        updates = _aligned_updates(updates, example_shape, template, arrays, batched[2:])
+        updates = _move_batch_for_scatter(updates, template, arrays)
+    return scatter(operand, updates, *arrays, template=_batched_template(template))
 
 
 def _gather_impl(x, *arrays, template):
