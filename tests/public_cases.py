@@ -71,8 +71,9 @@ class Case:
     kwargs: dict = dataclasses.field(default_factory=dict)
     dtypes: tuple = ALL
     differentiable: bool = True  # False: values only (indices, booleans, integers out)
-    jax: object = "same"         # "same": jax.<path> when it exists; None: finite differences; or a callable
+    jax: object = "same"         # "same": jax.<path> when it exists; None: finite differences; or a function
     gauge: object = None         # maps outputs to a gauge-invariant form (eigenvectors, singular vectors)
+    stages: bool = True          # False: the result's type depends on values: jit and vmap must refuse clearly
     label: str = ""
 
     @property
@@ -114,6 +115,19 @@ def first(out, xp):
 
 def upper(out, xp):
     return xp.triu(out[0])
+
+
+def jax_cho_factor(a, **kwargs):
+    """JAX's cho_factor of the Hermitian part, which is what chainrule's (like its cholesky) reads."""
+    import jax.numpy as jnp
+    import jax.scipy.linalg
+    return jax.scipy.linalg.cho_factor((a + jnp.conj(jnp.swapaxes(a, -1, -2))) / 2, **kwargs)
+
+
+def jax_vstack(arrays):
+    """JAX has no row_stack (NumPy's alias of vstack)."""
+    import jax.numpy as jnp
+    return jnp.vstack(arrays)
 
 
 NUMPY = [
@@ -159,7 +173,7 @@ NUMPY = [
     Case("numpy.average", (M,), label="plain"),
     *cases("numpy", "cumsum cumprod nancumsum nancumprod", (M,), label="axis", kwargs={"axis": 1}),
     *cases("numpy", "cumsum cumprod", (V,)),
-    Case("numpy.cumulative_sum", (M,), {"axis": 0}, jax="jax.numpy.cumulative_sum"),
+    Case("numpy.cumulative_sum", (M,), {"axis": 0}),
     *cases("numpy", "median", (M,), dtypes=REAL),
     Case("numpy.median", (M,), {"axis": 1}, dtypes=REAL, label="axis"),
     Case("numpy.quantile", (M, 0.3), dtypes=REAL),
@@ -180,7 +194,7 @@ NUMPY = [
     Case("numpy.concatenate", ([M, A("m", (2, 4))],)),
     Case("numpy.concatenate", ([M, M],), {"axis": 1}, label="axis"),
     *cases("numpy", "stack vstack hstack dstack column_stack", ([V, W],)),
-    Case("numpy.row_stack", ([V, W],), jax="jax.numpy.vstack"),
+    Case("numpy.row_stack", ([V, W],), jax=jax_vstack),
     Case("numpy.stack", ([M, M],), {"axis": 2}, label="axis"),
     Case("numpy.split", (A("v", (6,)), 3)),
     Case("numpy.vsplit", (A("m", (4, 3)), 2)),
@@ -190,7 +204,10 @@ NUMPY = [
     Case("numpy.rollaxis", (T, 2, 1), label="start"),
     Case("numpy.select", ([numpy.array([True, False, False, True]), numpy.array([False, True, False, True])],
                           [V, W], 0.5), jax=None),
-    Case("numpy.real_if_close", (V,)),
+    Case("numpy.real_if_close", (V,), dtypes=REAL),
+    Case("numpy.real_if_close", (V,), dtypes=("complex128",), stages=False, label="complex"),
+    Case("numpy.r_", (V, W, 0.5), jax=None),
+    Case("numpy.c_", (V, W), jax=None),
     Case("numpy.split", (M, [1, 3]), {"axis": 1}, label="indices"),
     Case("numpy.array_split", (A("v", (7,)), 3)),
     Case("numpy.tile", (V, (2, 1))),
@@ -381,7 +398,7 @@ SCIPY_LINALG = [
     Case("scipy.linalg.solve_triangular", (A("lt"), A("m", (3, 2))), {"lower": True}),
     Case("scipy.linalg.solve_triangular", (A("lt"), A("v", (3,))), {"lower": True, "trans": 1},
          label="trans"),
-    Case("scipy.linalg.cho_factor", (H,), gauge=upper),
+    Case("scipy.linalg.cho_factor", (H,), gauge=upper, jax=jax_cho_factor),
     Case("scipy.linalg.cho_solve", ((A("h"), False), A("m", (3, 2))), jax=None, label="factor-given"),
     Case("scipy.linalg.lu_factor", (S,), gauge=first),
     Case("scipy.linalg.lu_solve", ((S, numpy.array([2, 1, 2])), A("m", (3, 2)))),

@@ -75,7 +75,9 @@ def fill(template, leaves):
 def of_leaves(function, case, template, xp):
     """The case's function of its array arguments alone, gauge applied."""
     def call(*leaves):
-        out = function(*fill(template, leaves), **case.kwargs)
+        arguments = fill(template, leaves)
+        # r_ and c_ are indexed, not called
+        out = function(*arguments, **case.kwargs) if callable(function) else function[tuple(arguments)]
         return case.gauge(out, xp) if case.gauge else out
     return call
 
@@ -136,7 +138,14 @@ def test_value_is_the_same_under_every_transform(case, dtype):
     g = of_leaves(function, case, template, cnp)
     value = g(*leaves)
     rtol = RTOL[dtype]
-    assert_close(cr.jit(g)(*leaves), value, rtol, f"{case.id} under jit")
+    if case.stages:
+        assert_close(cr.jit(g)(*leaves), value, rtol, f"{case.id} under jit")
+    else:
+        with pytest.raises(cr.ChainruleError, match="jit"):
+            cr.jit(g)(*leaves)
+        with pytest.raises(cr.ChainruleError, match="vmap"):
+            cr.vmap(g)(*[numpy.stack([leaf, leaf]) for leaf in leaves])
+        return
     if not leaves:   # a function of literals alone (fftfreq): nothing to trace
         return
     tangents = [numpy.ones_like(leaf) for leaf in leaves]
@@ -163,7 +172,7 @@ def jax_tangent(case, template, leaves, tangents):
     """JAX's JVP of the case, or None where JAX lacks the function."""
     if case.jax is None:
         return None
-    oracle = resolve("jax." + case.path) if case.jax == "same" else resolve(case.jax)
+    oracle = resolve("jax." + case.path) if case.jax == "same" else case.jax
     if oracle is None:
         return None
     import jax.numpy as jnp
@@ -317,6 +326,8 @@ def test_every_function_the_readme_lists_has_a_case():
     assert len(listed) > 200, "the README's coverage list was not found"
     missing = []
     for module, name in listed:
+        if f"{module}.{name}" in EXEMPT:
+            continue
         if module == "scipy.stats":
             if not any(path.startswith(f"scipy.stats.{name}.") or path.endswith(f".{name}")
                        or path == f"scipy.stats.{name}" for path in covered):

@@ -368,7 +368,9 @@ def heaviside(x1, x2):
     >>> float(cr.grad(lambda h: np.sum(np.heaviside(x, h)))(0.5))  # x2 is used where x1 == 0
     1.0
     """
-    return _cmp.select(_cmp.gt(x1, 0), 1.0, _cmp.select(_cmp.eq(x1, 0), x2, 0.0))
+    # 1 and 0 in the inputs' precision: Python numbers would make a float32 result float64
+    one, zero = _ar.real_constant(1.0, x1, x2), _ar.real_constant(0.0, x1, x2)
+    return _cmp.select(_cmp.gt(x1, 0), one, _cmp.select(_cmp.eq(x1, 0), x2, zero))
 
 
 @numpy_when_untraced(_np.copysign)

@@ -342,7 +342,7 @@ def insert(arr, obj, values, axis=None):
     if axis is None:
         arr, axis = _sh.ravel(arr), 0
     axis = normalize_axes(axis, ndim(arr))[0]
-    values = asarray(values)
+    values = asarray(values).astype(result_type(arr))   # NumPy casts the values to arr's dtype
     piece_shape = tuple(1 if i == axis else d for i, d in enumerate(shape(arr)))
     if ndim(values) < ndim(arr):
         values = _sh.broadcast_to(values, piece_shape)

@@ -15,7 +15,8 @@ def _norm_factor(norm, count, inverse):
     if norm in (None, "backward"):
         return 1.0
     if norm == "ortho":
-        return _np.sqrt(count) if inverse else 1.0 / _np.sqrt(count)
+        # a Python float, which is weak: NumPy's float64 scalar would widen complex64 to complex128
+        return float(_np.sqrt(count)) if inverse else 1.0 / float(_np.sqrt(count))
     if norm == "forward":
         return float(count) if inverse else 1.0 / count
     raise ValueError(f'Invalid norm value {norm!r}; should be "backward", "ortho" or "forward".')
