@@ -446,3 +446,11 @@ def test_whole_array_comparisons_work_under_every_transform(dtype):
                 numpy.testing.assert_array_equal(transformed, expected, err_msg=name)
             numpy.testing.assert_array_equal(cr.vmap(comparison)(numpy.stack([x, x])), numpy.stack([expected] * 2),
                                              err_msg=name)
+
+
+@pytest.mark.parametrize("name, arguments", [("clip", (3.0, 0, 1)), ("fmax", (1.0, 2.0)), ("fmin", (1.0, 2.0)),
+                                             ("heaviside", (0.0, 0.5)), ("positive", (2.0,)), ("fabs", (2,)),
+                                             ("reciprocal", (2,))])
+def test_elementwise_functions_of_scalars_return_numpys_types(name, arguments):
+    ours, theirs = getattr(np, name)(*arguments), getattr(numpy, name)(*arguments)
+    assert type(ours) is type(theirs) and ours.dtype == theirs.dtype and ours == theirs

@@ -158,6 +158,7 @@ def angle(z, deg=False):
     return _ar.mul(result, 180.0 / _np.pi) if deg else result
 
 
+@numpy_when_untraced(_np.positive)
 def positive(x):
     """``numpy.positive``: the identity.
 
@@ -168,6 +169,7 @@ def positive(x):
     return x
 
 
+@numpy_when_untraced(_np.fabs)
 def fabs(x):
     """``numpy.fabs``: absolute value of real input (abs'(0) = 0).
 
@@ -188,6 +190,7 @@ def square(x):
     return _ar.mul(x, x)
 
 
+@numpy_when_untraced(_np.reciprocal)
 def reciprocal(x):
     """``numpy.reciprocal`` for floating input.
 
@@ -324,11 +327,12 @@ def clip(a, a_min=None, a_max=None):
         out = _cmp.select(_cmp.lt(out, a_min), a_min, out)
     if a_max is not None:
         out = _cmp.select(_cmp.gt(out, a_max), a_max, out)
-    if not is_traced(out) and not isinstance(out, _np.ndarray):
+    if not is_traced(out) and _np.ndim(out) == 0:   # a NumPy scalar for scalar input, as numpy.clip gives
         return _np.asarray(out)[()]
     return out
 
 
+@numpy_when_untraced(_np.fmax)
 def fmax(x1, x2):
     """``numpy.fmax``: maximum that ignores NaN (ties split the derivative equally).
 
@@ -346,6 +350,7 @@ def _ignoring_nan(extremum, x1, x2):
     return _cmp.select(_cmp.isnan(x2), x1, _cmp.select(_cmp.isnan(x1), x2, extremum(x1, x2)))
 
 
+@numpy_when_untraced(_np.fmin)
 def fmin(x1, x2):
     """``numpy.fmin``: minimum that ignores NaN (ties split the derivative equally).
 
@@ -358,6 +363,7 @@ def fmin(x1, x2):
     return _ignoring_nan(_ar.minimum, x1, x2)
 
 
+@numpy_when_untraced(_np.heaviside)
 def heaviside(x1, x2):
     """``numpy.heaviside`` (piecewise constant: derivative 0 in x1; x2 where x1 == 0).
 
