@@ -421,6 +421,28 @@ def render(results, targets):
     return "\n".join(lines)
 
 
+# The other benchmarks write their own tables (each is a long run); RESULTS.md gathers them under one roof.
+OTHER_TABLES = [("ODE_RESULTS.md", "python benchmarks/ode_bench.py"),
+                ("LOOPS_RESULTS.md", "python benchmarks/loops_bench.py"),
+                ("OPTIMIZE_RESULTS.md", "python benchmarks/optimize_bench.py"),
+                ("SPARSE_RESULTS.md", "python benchmarks/sparse_bench.py"),
+                ("FD_RESULTS.md", "python benchmarks/fd_accuracy.py"),
+                ("SYMBOLIC_RESULTS.md", "python benchmarks/symbolic.py")]
+
+
+def other_tables(directory):
+    """The other benchmarks' tables, each under its own heading (one level down), as last written."""
+    sections = []
+    for name, command in OTHER_TABLES:
+        path = os.path.join(directory, name)
+        if not os.path.exists(path):
+            continue
+        text = open(path).read().strip()
+        title, _, body = text.partition("\n")
+        sections.append(f"#{title.strip()}\n\nFrom [{name}]({name}) (`{command}`).\n{body}\n")
+    return "\n".join(sections)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--child", nargs=3, metavar=("WORKLOAD", "LIBRARY", "REPEAT"), help=argparse.SUPPRESS)
@@ -428,7 +450,8 @@ def main():
     parser.add_argument("--workloads", nargs="*", default=list(WORKLOADS))
     parser.add_argument("--output", default=os.path.join(HERE, "RESULTS.md"))
     parser.add_argument("--update", action="store_true",
-                        help="re-measure only --workloads and keep the other rows from results.json")
+                        help="re-measure only --workloads and keep the other rows from results.json "
+                             "(--update --workloads with no names re-renders RESULTS.md without measuring)")
     args = parser.parse_args()
     if args.child:
         workload, library, repeat = args.child
@@ -452,7 +475,7 @@ def main():
     with open(raw_path, "w") as handle:
         json.dump(results, handle, indent=1, sort_keys=True)
     with open(args.output, "w") as handle:
-        handle.write(render(results, None))
+        handle.write(render(results, None) + "\n" + other_tables(os.path.dirname(os.path.abspath(args.output))))
     print(open(args.output).read())
 
 
