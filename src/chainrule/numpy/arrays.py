@@ -361,38 +361,17 @@ def real_if_close(a, tol=100):
 
 
 def zeros_like(a, dtype=None, shape=None):
-    """``numpy.zeros_like`` (a constant: no derivative flows through it).
-
-    >>> import chainrule as cr, chainrule.numpy as np
-    >>> np.zeros_like(np.array([1.0, 2.0]))
-    array([0., 0.])
-    >>> cr.grad(lambda x: np.sum(x + np.zeros_like(x)))(np.array([1.0, 2.0]))  # only x contributes
-    array([1., 1.])
-    """
+    """The front's own ``numpy.zeros_like`` (a constant); the public one (constructors.py) adds ``.at``."""
     return _np.zeros(shape if shape is not None else _shape_of(a), dtype=dtype or result_type(a))
 
 
 def ones_like(a, dtype=None, shape=None):
-    """``numpy.ones_like`` (a constant).
-
-    >>> import chainrule as cr, chainrule.numpy as np
-    >>> np.ones_like(np.array([1.0, 2.0]))
-    array([1., 1.])
-    >>> cr.grad(lambda x: np.sum(x * np.ones_like(x)))(np.array([1.0, 2.0]))  # a constant factor
-    array([1., 1.])
-    """
+    """The front's own ``numpy.ones_like`` (a constant); the public one adds ``.at``."""
     return _np.ones(shape if shape is not None else _shape_of(a), dtype=dtype or result_type(a))
 
 
 def full_like(a, fill_value, dtype=None, shape=None):
-    """``numpy.full_like``; a traced ``fill_value`` is broadcast (and keeps its derivative).
-
-    >>> import chainrule as cr, chainrule.numpy as np
-    >>> np.full_like(np.zeros(3), 2.0)
-    array([2., 2., 2.])
-    >>> float(cr.grad(lambda v: np.sum(np.full_like(np.zeros(3), v)))(2.0))  # v fills 3 entries
-    3.0
-    """
+    """The front's own ``numpy.full_like``: a traced ``fill_value`` is broadcast; the public one adds ``.at``."""
     target = shape if shape is not None else _shape_of(a)
     if is_traced(fill_value):  # only the fill value carries a derivative; a traced `a` gives just its shape
         return structure.broadcast_to(asarray(fill_value), tuple(target))
@@ -400,14 +379,7 @@ def full_like(a, fill_value, dtype=None, shape=None):
 
 
 def full(shape, fill_value, dtype=None):
-    """``numpy.full``; a traced ``fill_value`` is broadcast (and keeps its derivative).
-
-    >>> import chainrule as cr, chainrule.numpy as np
-    >>> np.full(2, 7.0)
-    array([7., 7.])
-    >>> float(cr.grad(lambda v: np.sum(np.full((2, 3), v)))(1.0))  # v fills 6 entries
-    6.0
-    """
+    """The front's own ``numpy.full``: a traced ``fill_value`` is broadcast; the public one adds ``.at``."""
     if is_traced(fill_value):
         target = (shape,) if isinstance(shape, int) else tuple(shape)
         return structure.broadcast_to(asarray(fill_value), target)
@@ -427,13 +399,6 @@ logspace = _np.logspace
 
 @numpy_when_untraced(_np.copy)
 def copy(a):
-    """``numpy.copy``: a new array object (updating one leaves the other alone).
-
-    >>> import chainrule as cr, chainrule.numpy as np
-    >>> a = np.array([1.0, 2.0])
-    >>> b = np.copy(a); b[0] = 5.0
-    >>> a, cr.grad(lambda x: np.sum(np.copy(x) * x))(a)
-    (array([1., 2.]), array([2., 4.]))
-    """
+    """The front's own ``numpy.copy`` (a new array object); the public one adds ``.at``."""
     from .views import clone
     return clone(asarray(a))
