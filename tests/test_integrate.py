@@ -8,6 +8,7 @@ import chainrule as cr
 import chainrule.numpy as np
 from chainrule.integrate import IntegrationError, odeint
 from chainrule.integrate import adjoint as rules
+from chainrule.integrate import steps
 from chainrule.integrate.replay import replay
 
 jax = pytest.importorskip("jax")
@@ -357,6 +358,144 @@ def test_bad_times_and_shapes():
         odeint(lambda y, t: np.ones(3), onp.zeros(2), onp.array([0.0, 1.0]))
 
 
-def test_staging_is_refused_clearly():
-    with pytest.raises(cr.ChainruleError, match="odeint cannot be staged"):
-        cr.jit(lambda k: odeint(forced, 1.0, onp.array([0.0, 1.0]), k))(0.5)
+# ------------------------------------------------------------------------------------------- compiled steps, jit
+
+def _without_compiled_steps(monkeypatch):
+    monkeypatch.setattr(steps, "COMPILE_FROM_STEPS", 10 ** 9)
+    steps.clear_cache()
+
+
+@pytest.mark.parametrize("method,options", [("rk4", dict(step=0.01)), ("dopri5", TIGHT), ("tsit5", TIGHT)])
+def test_compiled_steps_give_the_eager_steps_values_and_derivatives(method, options, monkeypatch):
+    # Long solves run each step (and its adjoint) as one generated function: same numbers as the eager steps,
+    # with outputs inside steps (dense output), t-derivatives (rk4's steps scale with t) and argument derivatives.
+    t = onp.array([0.0, 0.7, 1.9, 3.0])
+
+    def loss(p, t):
+        ys = odeint(forced_pair, p[:2], t, p[2], method=method, **options)
+        return np.sum(ys * onp.array([[0.3, -0.2]]))
+    p = onp.array([1.0, 0.5, 0.8])
+    steps.clear_cache()
+    compiled = (loss(p, t), cr.grad(loss, argnums=(0, 1))(p, t), cr.jacfwd(lambda p: loss(p, t))(p))
+    assert len(steps._GENERATED) >= 2  # the forward step and the step's adjoint were generated
+    _without_compiled_steps(monkeypatch)
+    eager = (loss(p, t), cr.grad(loss, argnums=(0, 1))(p, t), cr.jacfwd(lambda p: loss(p, t))(p))
+    # Adaptive solves choose their steps from the numbers: a rounding difference could move a step (the values then
+    # differ at the tolerance's level); here the step sequences agree.
+    onp.testing.assert_allclose(onp.concatenate([onp.ravel(v) for v in _flat(compiled)]),
+                                onp.concatenate([onp.ravel(v) for v in _flat(eager)]), rtol=1e-11, atol=1e-13)
+
+
+def forced_pair(y, t, k):
+    return np.stack([y[1] + np.sin(t), -k * y[0] - 0.1 * y[1] ** 3])
+
+
+def _flat(values):
+    out = []
+    for value in values:
+        out += _flat(value) if isinstance(value, (tuple, list)) else [onp.asarray(value)]
+    return out
+
+
+@pytest.mark.parametrize("dtype", [onp.float32, onp.complex128])
+def test_compiled_steps_keep_float32_and_complex(dtype, monkeypatch):
+    t = onp.linspace(0.0, 1.0, 3)
+
+    def final(y0, k):
+        return odeint(lambda y, s, k: -k * y + 0.5j * y if onp.dtype(dtype).kind == "c" else -k * y, y0, t, k,
+                      method="rk4", step=0.01)[-1]
+    y0 = onp.array([1.0, 0.5], dtype)
+    value = final(y0, 0.7)
+    pullback = cr.vjp(final, y0, 0.7)[1]
+    bars = pullback(onp.ones(2, dtype))
+    assert value.dtype == dtype and bars[0].dtype == dtype
+    _without_compiled_steps(monkeypatch)
+    tolerance = 1e-5 if dtype == onp.float32 else 1e-12
+    onp.testing.assert_allclose(value, final(y0, 0.7), rtol=tolerance)
+    for got, expected in zip(bars, cr.vjp(final, y0, 0.7)[1](onp.ones(2, dtype))):
+        onp.testing.assert_allclose(got, expected, rtol=tolerance)
+
+
+def test_generated_steps_follow_changed_constants():
+    # Generated code is kept across calls by func's staged graph: a closed-over value or a global that changed
+    # stages a different graph, never the old code.
+    t = onp.array([0.0, 1.0])
+    for k in (0.5, 2.0):
+        ys = odeint(lambda y, s: -k * y, 1.0, t, method="rk4", step=0.01)
+        assert onp.isclose(ys[-1], onp.exp(-k), rtol=1e-8)
+    global RATE_SCALE
+    for RATE_SCALE in (1.0, 3.0):
+        ys = odeint(scaled_decay, 1.0, t, 0.5, method="rk4", step=0.01)
+        assert onp.isclose(ys[-1], onp.exp(-0.5 * RATE_SCALE), rtol=1e-8)
+
+
+RATE_SCALE = 1.0
+
+
+def scaled_decay(y, t, k):
+    return -k * RATE_SCALE * y
+
+
+def test_a_func_that_branches_on_values_runs_eagerly_in_long_solves():
+    def piecewise(y, t, k):
+        return -k * y if y > 0.5 else -0.5 * k * y   # a Python branch on a value: cannot be staged
+    t = onp.array([0.0, 2.0])
+    ys = odeint(piecewise, 1.0, t, 1.0, method="rk4", step=0.01)
+    switch = onp.log(2.0)
+    assert onp.isclose(ys[-1], 0.5 * onp.exp(-0.5 * (2.0 - switch)), rtol=2e-3)  # RK4 across the kink
+    grad = cr.grad(lambda k: odeint(piecewise, 1.0, t, k, method="rk4", step=0.01)[-1])(1.0)
+    fd = central_difference(lambda v: odeint(piecewise, 1.0, t, v[0], method="rk4", step=0.01)[-1], [1.0])[0]
+    assert onp.isclose(grad, fd, rtol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [onp.float64, onp.float32, onp.complex128])
+def test_jit_of_odeint_and_its_derivatives_equals_eager(dtype):
+    t = onp.array([0.0, 0.5, 2.0])
+    y0 = onp.array([1.0, 0.5], dtype)
+
+    def final(y0, k):
+        return odeint(forced_pair if onp.dtype(dtype).kind != "c" else lambda y, s, k: 1j * k * y, y0, t, k)
+
+    def loss(y0, k):
+        return np.sum(np.real(final(y0, k)[-1]) ** 2)
+    for function, arguments in ((final, (y0, 0.8)), (cr.grad(loss, argnums=(0, 1)), (y0, 0.8)),
+                                (cr.jacfwd(lambda k: final(y0, k)), (0.8,)),
+                                (cr.jacrev(lambda k: final(y0, k)), (0.8,))):
+        expected, got = function(*arguments), cr.jit(function)(*arguments)
+        for e, g in zip(_flat([expected]), _flat([got])):
+            assert g.dtype == e.dtype and g.shape == e.shape
+            onp.testing.assert_allclose(g, e, rtol=1e-12 if dtype != onp.float32 else 1e-6)
+
+
+def test_jit_of_rk4_with_traced_times_and_pytree_state():
+    def final(t, omega):
+        return odeint(lambda s, _, w: {"x": s["v"], "v": -w ** 2 * s["x"]}, {"x": 1.0, "v": 0.0}, t, omega,
+                      method="rk4", step=0.01)["x"]
+    t = onp.linspace(0.0, 1.0, 4)
+    onp.testing.assert_allclose(cr.jit(final)(t, 2.0), final(t, 2.0), rtol=1e-13)
+    onp.testing.assert_allclose(cr.jit(cr.grad(lambda t, w: final(t, w)[-1]))(t, 2.0),
+                                cr.grad(lambda t, w: final(t, w)[-1])(t, 2.0), rtol=1e-12)
+    assert onp.isclose(cr.jit(final)(t, 2.0)[-1], onp.cos(2.0), rtol=1e-8)
+
+
+def test_jit_of_a_gradient_solves_once_per_call(monkeypatch):
+    import importlib
+    odeint_module = importlib.import_module("chainrule.integrate.odeint")
+    calls = []
+    original = odeint_module.solve
+    monkeypatch.setattr(odeint_module, "solve", lambda *args: calls.append(1) or original(*args))
+    gradient = cr.jit(cr.grad(lambda k: odeint(forced, 1.5, onp.array([0.0, 1.0]), k, **TIGHT)[-1]))
+    for k in (0.5, 0.6, 0.6):
+        calls.clear()
+        expected = cr.grad(lambda k: odeint(forced, 1.5, onp.array([0.0, 1.0]), k, **TIGHT)[-1])(k)
+        calls.clear()
+        assert onp.isclose(gradient(k), expected, rtol=1e-13)
+        assert len(calls) <= 1  # the derivative reuses the solve of the same call (or of the same inputs)
+
+
+def test_jit_of_odeint_with_events_is_refused_clearly():
+    with pytest.raises(cr.ChainruleError, match="odeint with events cannot be staged .* number|how many times"):
+        cr.jit(lambda g: odeint(falling, onp.array([2.0, 1.0]), onp.linspace(0.0, 2.0, 5), g,
+                                events=hit_ground)[0])(9.81)
+    with pytest.raises(cr.ChainruleError, match="second derivatives .* cannot be staged"):
+        cr.jit(cr.hessian(lambda k: odeint(forced, 1.0, onp.array([0.0, 1.0]), k)[-1]))(0.5)

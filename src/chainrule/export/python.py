@@ -197,6 +197,22 @@ CODE.update({primitive: _staged_bodies(primitive) for primitive in control.RUNTI
 # primitives, which run a user function, are inlined before generation).
 REFUSED = {}
 
+# Primitives of the layers above chainrule.ops whose parameters hold Python objects that no source can spell
+# (odeint's problem: the user's func and the solver's options). The layer that defines one registers it here; the
+# generated code calls the primitive itself (on arrays: its implementation), with the primitive and those objects
+# bound by reference when compiled (compile=True, jit).
+OPAQUE_CALLS = weakref.WeakSet()
+
+
+def _opaque_call(primitive):
+    def row(args, params, bind):
+        keywords = [f"{key}={value!r}" if value is None or isinstance(value, (bool, int, float, str)) else
+                    f"{key}={bind(value)}" for key, value in params.items()]
+        call = f"{bind(primitive)}({', '.join(list(args) + keywords)})"
+        return ["{out}, = " + call] if primitive.multiple_results else call
+    row.binds_objects = True
+    return row
+
 
 _COPIED_BY_DEFAULT = weakref.WeakKeyDictionary()  # primitive -> its copied-implementation row, made once
 
@@ -205,6 +221,8 @@ def row_of(primitive):
     """The row that writes ``primitive``: its entry in CODE, or else its own implementation copied (exact by
     construction, so a new primitive defined with ``def`` needs no row); a refusal naming it otherwise."""
     row = CODE.get(primitive) or _COPIED_BY_DEFAULT.get(primitive)
+    if row is None and primitive in OPAQUE_CALLS:
+        row = _COPIED_BY_DEFAULT[primitive] = _opaque_call(primitive)
     if row is not None:
         return row
     reason = REFUSED.get(primitive)
@@ -325,6 +343,12 @@ def _literal_code(value):
     return _array_code(array)
 
 
+def _bound_description(value):
+    if isinstance(value, np.ndarray):
+        return f"{value.dtype} array of shape {value.shape}"
+    return f"{type(value).__name__} {value!r}"
+
+
 def _is_uniform(array):
     flat = array.reshape(-1)
     return bool(flat.size and np.all(flat == flat[0]) and np.isfinite(flat[0]))
@@ -401,6 +425,13 @@ def to_python(function, *example_args, name=None, compile=False):
                 bound[constants[key]] = array
         return constants[key]
 
+    def bind_object(value):  # a Python object an OPAQUE_CALLS row passes: bound by reference, never written out
+        key = ("object", id(value))
+        if key not in constants:
+            constants[key] = f"c{len(constants) + 1}"
+            bound[constants[key]] = value
+        return constants[key]
+
     # Free each intermediate after its last use, so large arrays are released (and their memory reused)
     # as in eager NumPy code, instead of all living until the return.
     last_use = {}
@@ -415,7 +446,10 @@ def to_python(function, *example_args, name=None, compile=False):
     for position, equation in enumerate(graph.equations):
         primitive = equation.primitive
         row = row_of(primitive)
-        code = row([atom_code(a) for a in equation.inputs], equation.params)
+        if getattr(row, "binds_objects", False):
+            code = row([atom_code(a) for a in equation.inputs], equation.params, bind_object)
+        else:
+            code = row([atom_code(a) for a in equation.inputs], equation.params)
         modules.update(module for module in ("scipy.linalg", "scipy.special") if module + "." in str(code))
         copied = getattr(row, "copies", None)
         if copied is not None:
@@ -468,7 +502,7 @@ def to_python(function, *example_args, name=None, compile=False):
     header = ["import numpy as np"] + sorted(imports)
     if constants:
         header += [""] + [f"{name} = {code}" if name not in bound else
-                          f"# {name}: {bound[name].dtype} array of shape {bound[name].shape}, bound when compiled"
+                          f"# {name}: {_bound_description(bound[name])}, bound when compiled"
                           for code, name in constants.items()]
     values = [lines[0] for lines in copied if not lines[0].startswith(("import ", "def "))]
     if values:

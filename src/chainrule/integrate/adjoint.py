@@ -1,63 +1,15 @@
 """``odeint``'s derivatives on plain arrays: the discrete adjoint (reverse mode) and forward sensitivities
 (forward mode) of the Runge-Kutta steps the solve took, and the continuous ``backsolve`` adjoint.
 
-The derivative of ``func`` (its VJP, or JVP) is staged once per call and compiled to NumPy code
-(``chainrule.export.to_python``), then run at every stage of every step; the Runge-Kutta combinations around it
-are a few array operations per stage. Step sizes are constants, as in ``replay.py``, which states the same
-derivative with chainrule operations (and is what nested transforms differentiate)."""
+The discrete adjoint runs one compiled function per step (``steps.py``: the step's adjoint, generated from
+func's staged graph); forward sensitivities and the backsolve adjoint run func's compiled JVP or VJP at every
+stage. Step sizes are constants, as in ``replay.py``, which states the same derivative with chainrule operations
+(and is what nested transforms differentiate)."""
 import numpy as np
 
 from ..autodiff.transforms import jvp, vjp
-from ..core.interpreter import ChainruleError
-from ..export.python import to_python
+from . import steps as step_rules
 from .solver import IntegrationError, solve
-
-
-# ------------------------------------------------------------------------------------------- staged rules
-
-def _compile(function, examples):
-    """``function`` compiled for the examples' signature, or ``function`` itself when it cannot be staged (a
-    ``func`` that branches on values): same results, only slower."""
-    try:
-        return to_python(function, *examples, compile=True)
-    except (ChainruleError, NotImplementedError, TypeError):
-        return function
-
-
-def _signature(values):
-    return tuple((np.shape(v), np.result_type(v).str) for v in values)
-
-
-def _compiled_once(problem, kind, function, examples):
-    """``_compile`` memoized on the call's Problem: every derivative of one odeint call (a Jacobian's columns,
-    the examples of a vmap) shares one compiled rule instead of staging ``func`` again."""
-    key = (kind, _signature(examples))
-    if key not in problem.compiled_rules:
-        problem.compiled_rules[key] = _compile(function, examples)
-    return problem.compiled_rules[key]
-
-
-def func_vjp(problem, y, t, arg_leaves):
-    """``(y, t, *arg_leaves, cotangent) -> (y_bar, t_bar, *arg_bars)`` for ``func``, compiled."""
-    count = len(arg_leaves)
-
-    def func_pullback(y, t, *rest):
-        leaves, cotangent = list(rest[:count]), rest[count]
-        _, pullback = vjp(lambda y, t, *leaves: problem.flat_func(y, t, list(leaves)), y, t, *leaves)
-        return tuple(pullback(cotangent))
-
-    return _compiled_once(problem, "vjp", func_pullback, [y, t] + list(arg_leaves) + [y])
-
-
-def func_jvp(problem, y, t, arg_leaves):
-    """``(y, t, *arg_leaves, y_dot, t_dot, *arg_dots) -> k_dot`` for ``func``, compiled."""
-    count = len(arg_leaves)
-
-    def func_tangent(y, t, *rest):
-        leaves, dots = list(rest[:count]), rest[count:]
-        return jvp(lambda y, t, *leaves: problem.flat_func(y, t, list(leaves)), (y, t, *leaves), tuple(dots))[1]
-
-    return _compiled_once(problem, "jvp", func_tangent, [y, t] + list(arg_leaves) + [y, t] + list(arg_leaves))
 
 
 # ------------------------------------------------------------------------------------------- events
@@ -107,11 +59,11 @@ def _event_pullback(problem, record, y_event, arg_leaves, multiplier):
 class _StepCotangents:
     """Cotangents gathered for one step before it is reversed: of its stages, start state, start time, size."""
 
-    __slots__ = ("stages", "last_stage", "start", "result", "time", "size")
+    __slots__ = ("stages", "has_stages", "start", "result", "time", "size")
 
     def __init__(self, count, n, dtype):
         self.stages = np.zeros((count, n), dtype)
-        self.last_stage = False  # whether the last stage has a cotangent
+        self.has_stages = False  # whether a dense output inside the step gave its stages cotangents
         self.start = None
         self.result = None
         self.time = 0.0
@@ -132,7 +84,7 @@ def _dense_cotangent(problem, trajectory, step, theta, cotangent, gathered):
     stages, h = trajectory.stages[step], trajectory.steps[step]
     gathered.start = _add(gathered.start, cotangent)
     gathered.stages += (h * weights.astype(problem.state_dtype))[:, None] * cotangent
-    gathered.last_stage = gathered.last_stage or weights[-1] != 0
+    gathered.has_stages = True
     projections = stages @ cotangent
     gathered.size += float(np.real(weights @ projections))
     theta_bar = h * float(np.real(slopes @ projections))
@@ -143,16 +95,15 @@ def _dense_cotangent(problem, trajectory, step, theta, cotangent, gathered):
 
 def discrete_vjp(problem, trajectory, slopes, y0, t, arg_leaves, ys_bar, event_bars):
     """The cotangents (y0_bar, t_bar, arg_bars) of the solve's outputs given theirs: the adjoint of each
-    Runge-Kutta step, last to first (``replay`` differentiated, step sizes fixed)."""
-    tableau, a, dtype = problem.tableau, problem.a, problem.state_dtype
-    count, n = tableau.stages, y0.size
+    Runge-Kutta step, last to first (``replay`` differentiated, step sizes fixed), one call of the step's
+    compiled adjoint (``steps.backward_step``) per step."""
+    count, n, dtype = problem.tableau.stages, y0.size, problem.state_dtype
     steps = len(trajectory.steps)
     t_bar = np.zeros(len(t), np.result_type(float, problem.time_dtype))
     y0_bar = np.array(ys_bar[0], dtype) if ys_bar is not None else np.zeros(n, dtype)
     if steps == 0:
         return y0_bar, t_bar, [np.zeros(np.shape(leaf), np.result_type(leaf)) for leaf in arg_leaves]
-    pullback = func_vjp(problem, y0, np.asarray(t[0], problem.time_dtype), arg_leaves)
-    time_type = problem.time_dtype.type
+    backward = step_rules.BackwardStep(problem, trajectory, arg_leaves)
     gathered = {}
 
     def at(step):
@@ -170,58 +121,36 @@ def discrete_vjp(problem, trajectory, slopes, y0, t, arg_leaves, ys_bar, event_b
                 at(output[1]).result = _add(at(output[1]).result, bar)
     event_arg_bars = _events_cotangents(problem, trajectory, slopes, arg_leaves, ys_bar, event_bars, at)
 
-    argument_parts = []   # each VJP's cotangents of the arguments, summed at the end
-    y_bar = None          # cotangent of the current step's result
-    carry = None          # cotangent of its last stage, which is the next step's first
+    argument_parts = []           # each step's cotangents of the arguments, summed at the end
+    y_bar = np.zeros(n, dtype)    # cotangent of the current step's result
+    carry = np.zeros(n, dtype)    # cotangent of its last stage, which is the next step's first
     for step in reversed(range(steps)):
         mine = gathered.pop(step, None)
-        external = mine.stages if mine is not None else np.zeros((count, n), dtype)
-        if carry is not None:
-            external[-1] += carry
-        last_needed = carry is not None or (mine is not None and mine.last_stage)
-        stages, inputs = trajectory.stages[step], trajectory.stage_inputs[step]
-        h, t_n = trajectory.steps[step], trajectory.times[step]
-        scaled = h * a
-        times = (t_n + tableau.c * h).astype(problem.time_dtype)
-        input_bars = np.zeros((count, n), dtype)
-        result_bar = _add(y_bar, None if mine is None else mine.result)
-        stage_time_bars = np.zeros(count)
-        for i in range(count - 1, 0, -1):
-            if i == count - 1:
-                if not last_needed:
-                    if result_bar is not None:
-                        input_bars[i] = result_bar
-                    continue
-                k_bar = external[i]
-            else:
-                k_bar = external[i] + scaled[i + 1:, i] @ input_bars[i + 1:]
-            out = pullback(inputs[i], times[i], *arg_leaves, k_bar)
-            input_bars[i] = out[0] if i < count - 1 or result_bar is None else out[0] + result_bar
-            stage_time_bars[i] = out[1]  # real: t is real
-            argument_parts.append(out[2:])
-        start_bar = input_bars[1:].sum(axis=0)
-        if mine is not None and mine.start is not None:
-            start_bar += mine.start
-        time_bar = float(stage_time_bars.sum()) + (0.0 if mine is None else mine.time)
-        size_bar = 0.0
-        if trajectory.psi[step]:  # the step size depends on t (fixed steps): its cotangent is needed
-            size_bar = (float(stage_time_bars @ tableau.c) + float(np.real(np.sum(input_bars * (a @ stages))))
-                        + (0.0 if mine is None else mine.size))
-        _grid_cotangent(trajectory, step, time_bar, size_bar, t_bar)
-        carry = external[0] + scaled[1:, 0] @ input_bars[1:]
+        stage_bars, result_bar = None, y_bar
+        if mine is not None:
+            stage_bars = mine.stages if mine.has_stages else None
+            if mine.result is not None:
+                result_bar = result_bar + mine.result
+        start_bar, carry, time_bar, size_bar, *arg_bars = backward(step, stage_bars, carry, result_bar)
+        if mine is not None:
+            if mine.start is not None:
+                start_bar = start_bar + mine.start
+            time_bar, size_bar = time_bar + mine.time, size_bar + mine.size
+        _grid_cotangent(trajectory, step, float(time_bar), float(size_bar), t_bar)
+        argument_parts.append(arg_bars)
         y_bar = start_bar
     # The first stage of the first step: func at (y0, t_0).
-    out = pullback(y0, time_type(trajectory.times[0]), *arg_leaves, carry)
-    y_bar = y_bar + out[0]
-    _grid_cotangent(trajectory, 0, float(np.real(out[1])), 0.0, t_bar)
-    argument_parts.append(out[2:])
+    start_bar, time_bar, arg_bars = step_rules.first_stage_pullback(problem, y0, trajectory.times[0], arg_leaves,
+                                                                    carry)
+    _grid_cotangent(trajectory, 0, float(time_bar), 0.0, t_bar)
+    argument_parts.append(arg_bars)
     arg_bars = []
     for k, leaf in enumerate(arg_leaves):
         total = np.sum([np.asarray(part[k]) for part in argument_parts], axis=0)
         if event_arg_bars is not None:
             total = total + np.asarray(event_arg_bars[k])
         arg_bars.append(total)
-    return y0_bar + y_bar, t_bar, arg_bars
+    return y0_bar + y_bar + np.asarray(start_bar), t_bar, arg_bars
 
 
 def _grid_cotangent(trajectory, step, time_bar, size_bar, t_bar):
@@ -276,7 +205,7 @@ def discrete_jvp(problem, trajectory, slopes, y0, t, arg_leaves, y0_dot, t_dot, 
     rows = len(trajectory.outputs)
     ys_dot = np.zeros((rows, y0.size), dtype)
     ys_dot[0] = y0_dot
-    tangent = func_jvp(problem, y0, np.asarray(t[0], problem.time_dtype), arg_leaves) if steps else None
+    tangent = step_rules.func_jvp(problem, y0, np.asarray(t[0], problem.time_dtype), arg_leaves) if steps else None
     step_tangents = {}
     y_dot, k_dot = np.asarray(y0_dot, dtype), None
     needed = {output[1] for output in trajectory.outputs[1:] if output[0] in ("dense", "state")}
@@ -349,13 +278,17 @@ def _grid_tangent(trajectory, step, t_dot):
 class _AugmentedProblem:
     """The adjoint system [y, a, args_bar]' = [f, -a J_y, -a J_args], integrated backward in time."""
 
-    def __init__(self, problem, arg_leaves, pullback, n):
+    def __init__(self, problem, arg_leaves, pullback, n, substeps):
         self.problem, self.arg_leaves, self.pullback, self.n = problem, arg_leaves, pullback, n
         self.tableau, self.a = problem.tableau, problem.a
         self.rtol, self.atol, self.controller = problem.rtol, problem.atol, problem.controller
-        self.first_step, self.max_steps, self.substeps = None, problem.max_steps, problem.substeps
+        self.first_step, self.max_steps, self.substeps = None, problem.max_steps, substeps
+        self.compiled_rules = {}
         self.events = []
         self.state_dtype, self.time_dtype = problem.state_dtype, problem.time_dtype
+
+    def substeps_for(self, _):
+        return self.substeps
 
     def evaluator(self, _):
         return lambda z, t: self.flat_func(z, t, None)
@@ -379,8 +312,8 @@ def backsolve_vjp(problem, trajectory, y0, t, arg_leaves, ys_bar):
     ys_bar = np.zeros((len(t), n), dtype) if ys_bar is None else np.asarray(ys_bar, dtype)
     if len(t) == 1:
         return np.array(ys_bar[0]), t_bar, arg_bars
-    pullback = func_vjp(problem, y0, np.asarray(t[0], problem.time_dtype), arg_leaves)
-    augmented = _AugmentedProblem(problem, arg_leaves, pullback, n)
+    pullback = step_rules.func_vjp(problem, y0, np.asarray(t[0], problem.time_dtype), arg_leaves)
+    augmented = _AugmentedProblem(problem, arg_leaves, pullback, n, trajectory.substeps)
     sizes = [int(np.size(leaf)) for leaf in arg_leaves]
     y = trajectory.ys[-1]
     adjoint = np.array(ys_bar[-1])

@@ -1,5 +1,6 @@
-"""``odeint`` and the primitive behind it: the solve runs on plain arrays (``solver.py``); its derivatives are the
-exact derivatives of that computation (``adjoint.py`` compiled per call, ``replay.py`` under nested transforms)."""
+"""``odeint`` and the primitive behind it: the solve runs on plain arrays (``solver.py``, with ``steps.py``'s
+compiled steps); its derivatives are the exact derivatives of that computation (``adjoint.py``, ``replay.py``
+under nested transforms). Staged (jit), both are opaque calls of the primitives, with their problem bound."""
 import numpy as np
 
 from ..autodiff.forward import jvp_flat
@@ -10,6 +11,7 @@ from ..core.interpreter import ChainruleError, Tracer, interpreter_depth
 from ..core.primitive import Primitive
 from ..core.tree import tree_flatten, tree_unflatten
 from ..core.zeros import instantiate
+from ..export.python import OPAQUE_CALLS
 from ..ops.loops import LoopOutput, stage
 from .. import numpy as cnp
 from . import adjoint as rules
@@ -40,16 +42,32 @@ def _concrete(values, problem):
                 value = value.concrete_value()
             except (ChainruleError, NotImplementedError):
                 raise ChainruleError(
-                    "odeint cannot be staged (jit, make_graph, to_python) or batched abstractly: the steps it takes "
-                    "depend on the values of y0, t and args. Call it eagerly (grad, jvp, vmap, hessian all work "
-                    "eagerly); inside cr.jit, call the jitted function's parts that do not contain odeint.") from None
+                    "odeint's second derivatives (hessian, grad of grad, jvp of grad) cannot be staged (jit, "
+                    "make_graph, to_python): they differentiate the steps the solve took, which depend on the values "
+                    "of y0, t and args. Compute them eagerly; odeint itself and its first derivatives (grad, vjp, "
+                    "jvp, jacfwd, jacrev) can be staged.") from None
         out.append(np.asarray(value))
     return out
 
 
-def _solve(problem, inputs):
-    y0, t, arg_leaves = _split_inputs(_concrete(inputs, problem))
-    return solve(problem, y0, t, arg_leaves)
+def _same_arrays(stored, arrays):
+    return len(stored) == len(arrays) and all(
+        a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b) for a, b in zip(stored, arrays))
+
+
+def _solve(problem, inputs, reuse=False):
+    """The trajectory of a solve from these inputs. The problem keeps its last one (with copies of its inputs):
+    staged code (jit) runs odeint and its derivative as two calls, and the derivative (``reuse``) takes the solve
+    of the same inputs instead of solving again."""
+    arrays = _concrete(inputs, problem)
+    last = problem.last_solve
+    if reuse and last is not None and _same_arrays(last[0], arrays):
+        return last[1]
+    y0, t, arg_leaves = _split_inputs(arrays)
+    _check_times(t)
+    trajectory = solve(problem, y0, t, arg_leaves)
+    problem.last_solve = ([np.array(a, copy=True) for a in arrays], trajectory)
+    return trajectory
 
 
 def _outputs(problem, trajectory):
@@ -68,9 +86,14 @@ def _odeint_impl(*inputs, problem):
 
 
 def _odeint_shape_rule(y0, t, *arg_leaves, problem):
-    raise ChainruleError("odeint cannot be staged (jit, make_graph, to_python): the steps it takes depend on the "
-                         "values of y0, t and args, which staging does not have. Call it (and its derivatives) "
-                         "eagerly; grad, jvp, vmap and hessian all work eagerly.")
+    # Staged (jit, make_graph, to_python), odeint is one opaque call: the solver runs on arrays when the code runs.
+    # Its output's shape is fixed by t; the number of events is not.
+    if problem.events:
+        raise ChainruleError("odeint with events cannot be staged (jit, make_graph, to_python): how many times each "
+                             "event occurs depends on the values, so the shapes of the event times are unknown "
+                             "until the solve runs. Call it eagerly (grad, jvp, vmap all work eagerly), or stage "
+                             "the parts of the function without events.")
+    return [ShapedArray((t.shape[0], y0.shape[0]), problem.state_dtype)]
 
 
 def _concrete_or_none(values):
@@ -88,7 +111,7 @@ def _concrete_or_none(values):
 
 def _odeint_jvp(primals, tangents, *, problem):
     tangents = [instantiate(d, p) for d, p in zip(tangents, primals)]
-    trajectory = _solve(problem, primals) if _concrete_or_none(primals) is not None else None
+    trajectory = _solve(problem, primals, reuse=True) if _concrete_or_none(primals) is not None else None
     outs = _outputs(problem, trajectory) if _plain(primals) else odeint_p(*primals, problem=problem)
     out_dots = derivative_p(*primals, *tangents, problem=problem, kind="jvp", trajectory=trajectory)
     return outs, list(out_dots)
@@ -97,7 +120,7 @@ def _odeint_jvp(primals, tangents, *, problem):
 def _odeint_vjp(outs, *inputs, problem):
     trajectory = getattr(outs, "stored", None)
     if trajectory is None and _concrete_or_none(inputs) is not None:
-        trajectory = _solve(problem, inputs)
+        trajectory = _solve(problem, inputs, reuse=True)
     def odeint_pullback(out_bars):
         bars = [instantiate(dense(b), o) for b, o in zip(out_bars, outs)]
         return list(derivative_p(*inputs, *bars, problem=problem, kind="vjp", trajectory=trajectory))
@@ -111,7 +134,7 @@ def _odeint_vjp(outs, *inputs, problem):
 # derivatives (second order) differentiate the replay of the same steps.
 
 def _derivative_trajectory(problem, inputs, trajectory):
-    return trajectory if trajectory is not None else _solve(problem, inputs)
+    return trajectory if trajectory is not None else _solve(problem, inputs, reuse=True)
 
 
 def _derivative_impl(*leaves, problem, kind, trajectory):
@@ -183,8 +206,12 @@ def _derivative_batch(primitive, values, batched, params, size):
 
 
 def _derivative_shape_rule(*avals, problem, kind, trajectory):
-    raise ChainruleError("odeint's derivatives cannot be staged (jit, make_graph): the steps depend on the values. "
-                         "Call the derivative eagerly.")
+    # Staged, the derivative is an opaque call too: the tangents of ys (events are refused when staging odeint), or
+    # the cotangents of the inputs, each shaped like its input.
+    count = _input_count(problem, kind, avals)
+    if kind == "jvp":
+        return _odeint_shape_rule(*avals[:count], problem=problem)
+    return [ShapedArray(tuple(a.shape), a.dtype) for a in avals[:count]]
 
 
 derivative_p = Primitive("odeint_derivative", _derivative_impl, shape_rule=_derivative_shape_rule,
@@ -197,7 +224,8 @@ def _match(cotangent, like):
     cotangent = np.asarray(cotangent)
     if cotangent.dtype.kind == "c" and np.dtype(dtype).kind != "c":
         cotangent = cotangent.real
-    return cotangent.astype(dtype, copy=False).reshape(np.shape(like))
+    cotangent = cotangent.astype(dtype, copy=False).reshape(np.shape(like))
+    return cotangent[()] if cotangent.ndim == 0 else cotangent  # a scalar as NumPy gives one (jit returns it as is)
 
 
 def _looped(primitive, values, batched, params, size):
@@ -215,6 +243,10 @@ def _looped(primitive, values, batched, params, size):
 
 odeint_p = Primitive("odeint", _odeint_impl, shape_rule=_odeint_shape_rule, jvp=_odeint_jvp, vjp=_odeint_vjp,
                      batch=_looped, multiple_results=True)
+
+# Generated code (jit, to_python(compile=True)) calls both primitives as they are, with their problem bound.
+OPAQUE_CALLS.add(odeint_p)
+OPAQUE_CALLS.add(derivative_p)
 
 
 # ------------------------------------------------------------------------------------------- public function
@@ -256,16 +288,9 @@ def _check_options(method, rtol, atol, adjoint, controller, step, max_steps, eve
                          "discrete) adjoint")
 
 
-def _substeps(step, t_values):
-    """How many rk4 steps per interval of t for a requested step size (at most ``step``)."""
-    if step is None:
-        return 1
-    if not (isinstance(step, (int, float, np.floating, np.integer)) and step > 0):
+def _check_step(step):
+    if step is not None and not (isinstance(step, (int, float, np.floating, np.integer)) and step > 0):
         raise ValueError(f"odeint: step must be a positive number (the largest rk4 step), got {step!r}")
-    if t_values is None or len(t_values) < 2:
-        return 1
-    widest = float(np.max(np.abs(np.diff(t_values))))
-    return max(1, int(np.ceil(widest / step * (1 - 1e-12))))
 
 
 def _check_times(t_values):
@@ -336,8 +361,15 @@ def odeint(func, y0, t, *args, rtol=1e-7, atol=1e-9, method="dopri5", events=Non
 
     A float32 (complex64) state is solved in float32 with rtol at least 100 machine epsilons (1.2e-5).
 
-    Under vmap each example is solved on its own (a Python loop over the batch). odeint cannot be staged by
-    ``jit`` or ``make_graph``: its steps depend on values.
+    Under vmap each example is solved on its own (a Python loop over the batch). Long solves run each step, and
+    each step's adjoint, as one generated NumPy function staged from ``func`` (as ``jit`` does; kept across calls
+    for the same func and constants), so Python side effects in ``func`` may run once per staging rather than per
+    evaluation; a ``func`` that branches on values is called as it is.
+
+    Under ``jit`` (and ``make_graph``, ``to_python``) odeint is one opaque operation whose result has the shape
+    ``(len(t),) + y0.shape``: the compiled code runs this solver; ``jit(grad(...))``, ``jit(jacfwd(...))`` and
+    ``jit(jacrev(...))`` work. With ``events`` (whose number depends on values) and for second derivatives,
+    staging is refused; call those eagerly.
 
     >>> import chainrule as cr, chainrule.numpy as np
     >>> from chainrule.integrate import odeint
@@ -352,6 +384,7 @@ def odeint(func, y0, t, *args, rtol=1e-7, atol=1e-9, method="dopri5", events=Non
     """
     event_list = [] if events is None else (list(events) if isinstance(events, (list, tuple)) else [events])
     _check_options(method, rtol, atol, adjoint, controller, step, max_steps, event_list)
+    _check_step(step)
     if not callable(func):
         raise TypeError(f"odeint: func must be callable as func(y, t, *args), got {type(func).__name__}")
     for position, event in enumerate(event_list):
@@ -401,7 +434,7 @@ def odeint(func, y0, t, *args, rtol=1e-7, atol=1e-9, method="dopri5", events=Non
     rtol_value = max(float(rtol), 100 * eps) if eps > 1e-10 else float(rtol)
     problem = Problem(func, y_tree, y_shapes, arg_tree, static, 0, None, tableau, rtol=rtol_value, atol=float(atol),
                       controller=controller, first_step=first_step, max_steps=int(max_steps),
-                      substeps=_substeps(step, t_values), events=specs,
+                      step=step, events=specs,
                       adjoint="discrete" if adjoint is None else adjoint, state_dtype=state_dtype,
                       time_dtype=time_dtype)
     graph, captured = _captured_graph(problem, y_flat, t[0] if t_values is None or len(t_values) else t, dynamic)

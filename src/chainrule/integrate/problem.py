@@ -40,7 +40,7 @@ class Problem:
     ``func`` closes over and an enclosing transform traces), then the array leaves of ``args``."""
 
     def __init__(self, func, y_tree, y_shapes, arg_tree, static_args, num_captured, graph, tableau, *, rtol, atol,
-                 controller, first_step, max_steps, substeps, events, adjoint, state_dtype, time_dtype):
+                 controller, first_step, max_steps, step, events, adjoint, state_dtype, time_dtype):
         self.func = func
         self.y_tree, self.y_shapes = y_tree, y_shapes
         self.y_sizes = [int(np.prod(shape, dtype=np.int64)) for shape in y_shapes]
@@ -50,11 +50,23 @@ class Problem:
         self.tableau = tableau
         self.a = tableau.a.astype(state_dtype)
         self.rtol, self.atol = rtol, atol
-        self.controller, self.first_step, self.max_steps, self.substeps = controller, first_step, max_steps, substeps
+        self.controller, self.first_step, self.max_steps, self.step = controller, first_step, max_steps, step
         self.events = events
         self.adjoint = adjoint
         self.state_dtype, self.time_dtype = state_dtype, time_dtype
-        self.compiled_rules = {}  # adjoint.py's compiled derivatives of func, shared by this call's derivatives
+        self.compiled_rules = {}  # steps.py's compiled steps and rules, shared by this call's solves and derivatives
+        self.last_solve = None    # (copies of the inputs, trajectory) of the last solve: see odeint._solve
+
+    def __repr__(self):
+        return (f"<odeint problem: func={getattr(self.func, '__name__', type(self.func).__name__)}, "
+                f"method={self.tableau.name}, state {self.state_dtype}[{sum(self.y_sizes)}]>")
+
+    def substeps_for(self, t):
+        """How many rk4 steps per interval of t: enough that none is longer than ``step``."""
+        if self.step is None or len(t) < 2:
+            return 1
+        widest = float(np.max(np.abs(np.diff(t))))
+        return max(1, int(np.ceil(widest / self.step * (1 - 1e-12))))
 
     # ----------------------------------------------------------------- pytrees <-> flat vectors
 

@@ -8,6 +8,7 @@ import numpy as np
 from scipy.optimize import brentq
 
 from ..core.interpreter import ChainruleError
+from . import steps
 
 
 class IntegrationError(ChainruleError, RuntimeError):
@@ -47,6 +48,7 @@ class Trajectory:
     outputs: list = field(default_factory=list)
     events: list = field(default_factory=list)
     terminal: EventRecord = None
+    substeps: int = 1  # fixed steps: rk4 steps per interval of t
     event_slopes: list = None  # set by adjoint.event_slopes, which the derivatives of this solve share
 
     def dense(self, tableau, step, theta):
@@ -76,17 +78,52 @@ def _check_stages(problem, stages, t_n, h):
 
 
 def _rk_stages(problem, evaluate, y, k_first, t, h):
-    """The stage inputs and stages of one step (the first stage given)."""
-    count = problem.tableau.stages
-    scaled = h * problem.a
-    times = t + problem.tableau.c * h
-    inputs = np.empty((count, y.size), y.dtype)
-    stages = np.empty((count, y.size), y.dtype)
+    """The stage inputs and stages of one step (the first stage given), with the operations of the compiled step
+    (``steps.forward_step``) in the same order, so that both give the same numbers."""
+    tableau = problem.tableau
+    h_vector = steps.step_vector(problem, y.size, h)
+    inputs = np.empty((tableau.stages, y.size), y.dtype)
+    stages = np.empty((tableau.stages, y.size), y.dtype)
     inputs[0], stages[0] = y, k_first
-    for i in range(1, count):
-        inputs[i] = y + scaled[i, :i] @ stages[:i]
-        stages[i] = evaluate(inputs[i], times[i])
+    for i in range(1, tableau.stages):
+        inputs[i] = y + h_vector * steps.combination(tableau.a[i, :i], stages[:i])
+        stages[i] = evaluate(inputs[i], t + float(tableau.c[i]) * h)
     return inputs, stages
+
+
+class _Stepper:
+    """``(y, k_first, t_n, h) -> (stage inputs, stages)`` of one step: eagerly (one call of func per stage) until the
+    solve has taken enough steps to repay generating the whole step's code (``steps.forward_step``), compiled
+    from then on. A func that cannot be staged stays eager."""
+
+    def __init__(self, problem, evaluate, arg_leaves, expected_steps=0):
+        self.problem, self.evaluate, self.arg_leaves = problem, evaluate, arg_leaves
+        self.time_type = problem.time_dtype.type
+        # A solve known to be long compiles at its first step, others once they have taken enough steps (or at
+        # the first, when code generated for this func by an earlier call is at hand).
+        self.until_compiled = 1 if expected_steps >= steps.COMPILE_FROM_STEPS else steps.COMPILE_FROM_STEPS
+        self.compiled = None
+        self.look_for_generated = self.until_compiled > 1
+        self.h, self.h_vector = None, None
+
+    def __call__(self, y, k, t, h):
+        if self.compiled is not None:
+            if h != self.h:
+                self.h, self.h_vector = h, steps.step_vector(self.problem, y.size, h)
+            out = self.compiled(y, k, self.time_type(t), self.time_type(h), self.h_vector, *self.arg_leaves)
+            count = len(out) // 2
+            return np.array((y,) + out[:count]), np.array((k,) + out[count:])
+        self.until_compiled -= 1
+        if self.look_for_generated:
+            self.look_for_generated = False
+            self.compiled = steps.forward_step(self.problem, y, k, t, h, self.arg_leaves, generated_only=True)
+            if self.compiled is not None:
+                return self(y, k, t, h)
+        if self.until_compiled == 0:
+            self.compiled = steps.forward_step(self.problem, y, k, t, h, self.arg_leaves)
+            if self.compiled is not None:
+                return self(y, k, t, h)
+        return _rk_stages(self.problem, self.evaluate, y, k, t, h)
 
 
 def _error_norm(problem, y, y_new, error):
@@ -177,9 +214,11 @@ def solve(problem, y0, t, arg_leaves):
     _check_finite(problem, k0, t[0], "at the initial state")
     watch = _EventWatch(problem, trajectory, arg_leaves, y0, t[0]) if problem.events else None
     if problem.tableau.error is None:
-        _solve_fixed(problem, evaluate, trajectory, y0, k0, t, watch)
+        trajectory.substeps = problem.substeps_for(t)
+        stepper = _Stepper(problem, evaluate, arg_leaves, expected_steps=(len(t) - 1) * trajectory.substeps)
+        _solve_fixed(problem, stepper, trajectory, y0, k0, t, watch)
     else:
-        _solve_adaptive(problem, evaluate, trajectory, y0, k0, t, watch)
+        _solve_adaptive(problem, evaluate, _Stepper(problem, evaluate, arg_leaves), trajectory, y0, k0, t, watch)
     return trajectory
 
 
@@ -196,13 +235,13 @@ def _record_step(trajectory, t_n, h, inputs, stages, anchor, phi, psi, offset, f
     return len(trajectory.steps) - 1
 
 
-def _solve_fixed(problem, evaluate, trajectory, y, k, t, watch):
-    substeps = problem.substeps
+def _solve_fixed(problem, stepper, trajectory, y, k, t, watch):
+    substeps = trajectory.substeps
     for interval in range(len(t) - 1):
         h = (t[interval + 1] - t[interval]) / substeps
         for j in range(substeps):
             t_n = t[interval] + (j / substeps) * (t[interval + 1] - t[interval])
-            inputs, stages = _rk_stages(problem, evaluate, y, k, t_n, h)
+            inputs, stages = stepper(y, k, t_n, h)
             _check_stages(problem, stages, t_n, h)
             step = _record_step(trajectory, t_n, h, inputs, stages, interval, j / substeps, 1.0 / substeps, 0.0,
                                 0.0)
@@ -218,7 +257,7 @@ def _solve_fixed(problem, evaluate, trajectory, y, k, t, watch):
         trajectory.outputs[interval + 1] = ("state", step)
 
 
-def _solve_adaptive(problem, evaluate, trajectory, y, k, t, watch):
+def _solve_adaptive(problem, evaluate, stepper, trajectory, y, k, t, watch):
     tableau = problem.tableau
     t0, t_end = t[0], t[-1]
     direction = 1.0 if t_end > t0 else -1.0
@@ -250,7 +289,7 @@ def _solve_adaptive(problem, evaluate, trajectory, y, k, t, watch):
                                    f"rtol/atol are too tight for the state's precision.")
         signed_h = direction * h
         with np.errstate(all="ignore"):
-            inputs, stages = _rk_stages(problem, evaluate, y, k, t_n, signed_h)
+            inputs, stages = stepper(y, k, t_n, signed_h)
             error = signed_h * (error_weights @ stages)
             norm = _error_norm(problem, y, inputs[-1], error)
         if not np.isfinite(norm):
