@@ -293,17 +293,6 @@ def test_closure_over_a_differentiated_value_is_refused():
         cr.grad(lambda b: np.sum(opt.fixed_point(lambda x: np.tanh(W @ x + b), numpy.zeros(3))))(b)
 
 
-def test_second_derivatives_are_refused_clearly():
-    f = lambda x, a: x ** 3 - a
-    with pytest.raises(NotImplementedError, match="second or higher order"):
-        cr.grad(cr.grad(lambda a: opt.root(f, 1.0, a)))(8.0)
-
-
-def test_vmap_is_refused_clearly():
-    with pytest.raises(NotImplementedError, match="vmap"):
-        cr.vmap(lambda a: opt.root(lambda x, a: x ** 3 - a, 1.0, a))(numpy.array([8.0, 27.0]))
-
-
 def test_bad_inputs_name_the_problem():
     f = lambda x, a: x ** 3 - a
     with pytest.raises(TypeError, match="dtype int"):
