@@ -15,6 +15,7 @@ import scipy.sparse
 from scipy.optimize._numdiff import approx_derivative
 
 import chainrule as cr
+import chainrule.fd as fd
 import chainrule.numpy as np
 from chainrule import sparse
 from chainrule.sparse import compression
@@ -56,7 +57,7 @@ def median_time(function, repeat):
     return statistics.median(times)
 
 
-def networkx_colors(pattern, kind):
+def networkx_colors(pattern, kind, strategies=("largest_first", "smallest_last", "DSATUR")):
     try:
         import networkx
     except ImportError:
@@ -67,8 +68,7 @@ def networkx_colors(pattern, kind):
         graph_matrix = scipy.sparse.csr_array(pattern.astype(int))
     graph = networkx.from_scipy_sparse_array(graph_matrix)
     graph.remove_edges_from(networkx.selfloop_edges(graph))
-    return min(max(networkx.greedy_color(graph, strategy).values()) + 1
-               for strategy in ("largest_first", "smallest_last", "DSATUR"))
+    return min(max(networkx.greedy_color(graph, strategy).values()) + 1 for strategy in strategies)
 
 
 def jax_dense(kind, name, size):
@@ -105,26 +105,25 @@ def run_case(name, function, x, kind, repeat):
     pattern = detect(function)(x)
     row["nnz"] = pattern.nnz
     coloring_kind = "column" if kind == "jacobian" else "star"
-    row["coloring"] = median_time(lambda: sparse.coloring(pattern, coloring_kind, "best"), max(1, repeat // 2))
+    row["coloring"] = median_time(lambda: sparse.coloring(pattern, coloring_kind), repeat)
     if kind == "jacobian":
         plan = compression.jacobian_plan(pattern, "auto", x.dtype)
         evaluate = lambda y: compression.decompress_jacobian(plan, compression.compressed_jacobian(function, plan, y))
-        compiled = cr.jit(lambda y: compression.compressed_jacobian(function, plan, y))
+        jitted = sparse.jacobian(function, sparsity=pattern, jit=True)
         dense = cr.jacfwd(function)
     else:
         plan = compression.hessian_plan(pattern, x.dtype)
         evaluate = lambda y: compression.decompress_hessian(plan, compression.compressed_hessian(function, plan, y))
-        compiled = cr.jit(lambda y: compression.compressed_hessian(function, plan, y))
+        jitted = sparse.hessian(function, sparsity=pattern, jit=True)
         dense = cr.hessian(function)
     row["colors"] = plan.color_count
     row["networkx colors"] = networkx_colors(pattern, coloring_kind)
-    decompress = compression.decompress_jacobian if kind == "jacobian" else compression.decompress_hessian
     reference = numpy.asarray(dense(x))
     result = evaluate(x).toarray()
     row["max error vs dense"] = float(numpy.max(numpy.abs(result - reference)) / numpy.max(numpy.abs(reference)))
     row["sparse eager"] = median_time(lambda: evaluate(x), repeat)
-    compiled(x)
-    row["sparse jit"] = median_time(lambda: decompress(plan, compiled(x)), repeat)
+    assert abs(jitted(x) - evaluate(x)).max() <= 1e-12 * numpy.abs(reference).max()
+    row["sparse jit"] = median_time(lambda: jitted(x), repeat)
     row["dense chainrule"] = median_time(lambda: dense(x), max(1, repeat // 2)) if x.size <= 4096 else None
     jax_function = jax_dense(kind, name, x.size)
     if jax_function is not None and x.size <= 4096:
@@ -140,11 +139,54 @@ def run_case(name, function, x, kind, repeat):
     row["scipy grouped FD"] = median_time(
         lambda: approx_derivative(lambda y: numpy.asarray(target(y)), x, method="2-point",
                                   sparsity=groups_pattern), repeat)
+    # the same differences with chainrule's colorings (fd.jacobian / fd.hessian with sparsity=)
+    if kind == "jacobian":
+        grouped = lambda: fd.jacobian(lambda y: numpy.asarray(target(y)), x, sparsity=pattern, method="forward")
+    else:
+        grouped = lambda: fd.hessian(function, x, sparsity=pattern, grad=target, method="forward")
+    row["chainrule fd grouped"] = median_time(grouped, repeat)
     return row
 
 
+def laplacian_pattern(*sizes):
+    """The pattern of the standard (2 d + 1)-point Laplacian on a grid of these sizes."""
+    matrix = None
+    for axis, size in enumerate(sizes):
+        term = scipy.sparse.diags([1.0, 1.0, 1.0], [-1, 0, 1], shape=(size, size))
+        for other_axis, other in enumerate(sizes):
+            if other_axis != axis:
+                eye = scipy.sparse.eye(other)
+                term = scipy.sparse.kron(term, eye) if other_axis > axis else scipy.sparse.kron(eye, term)
+        matrix = term if matrix is None else matrix + term
+    return scipy.sparse.csr_array(matrix, dtype=bool)
+
+
+def coloring_table(repeat):
+    """Coloring time and colors at n of about 10,000 for stencil densities, against networkx's best greedy."""
+    rng = numpy.random.default_rng(0)
+    cases = [("banded (5 diagonals)", sparse.jacobian_sparsity(banded)(rng.uniform(0.5, 1.5, 10_000)), "column"),
+             ("2-D Laplacian 100x100", laplacian_pattern(100, 100), "column"),
+             ("3-D Laplacian 22^3", laplacian_pattern(22, 22, 22), "column"),
+             ("Brusselator 2x70x70", sparse.jacobian_sparsity(brusselator)(rng.uniform(0.5, 1.5, 2 * 70 * 70)),
+              "column"),
+             ("pentadiagonal Hessian", sparse.hessian_sparsity(pentadiagonal_rosenbrock)(rng.uniform(0.5, 1.5, 10_000)),
+              "star")]
+    # networkx's DSATUR scans every vertex per step: minutes at this size, so only its two fast strategies
+    lines = ["| pattern | n | nnz | kind | colors (auto) | auto | colors (best) | best | networkx LF/SL greedy |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for name, pattern, kind in cases:
+        auto = median_time(lambda: sparse.coloring(pattern, kind), repeat)
+        best = median_time(lambda: sparse.coloring(pattern, kind, "best"), 1)
+        colors_auto = int(sparse.coloring(pattern, kind).max()) + 1
+        colors_best = int(sparse.coloring(pattern, kind, "best").max()) + 1
+        lines.append(f"| {name} | {pattern.shape[1]} | {pattern.nnz} | {kind} | {colors_auto} | {auto * 1e3:.1f} ms | "
+                     f"{colors_best} | {best * 1e3:.0f} ms | "
+                     f"{networkx_colors(pattern, kind, ('largest_first', 'smallest_last')) or '—'} |")
+    return "\n".join(lines) + "\n"
+
+
 COLUMNS = ["workload", "n", "nnz", "detection", "coloring", "colors", "networkx colors", "sparse eager", "sparse jit",
-           "dense chainrule", "dense jax.jit", "scipy grouped FD", "max error vs dense"]
+           "dense chainrule", "dense jax.jit", "scipy grouped FD", "chainrule fd grouped", "max error vs dense"]
 
 
 def markdown(rows):
@@ -176,6 +218,7 @@ def markdown(rows):
             speedups.append(f"{row['dense chainrule'] / row['sparse eager']:.0f}x vs dense chainrule")
         speedups.append(f"{row['scipy grouped FD'] / row['sparse jit']:.1f}x vs SciPy grouped FD (sparse jit)")
         speedups.append(f"{row['scipy grouped FD'] / row['sparse eager']:.1f}x (sparse eager)")
+        speedups.append(f"fd grouped {row['scipy grouped FD'] / row['chainrule fd grouped']:.1f}x SciPy's speed")
         lines.append(f"- {row['workload']}: " + ", ".join(speedups))
     return "\n".join(lines) + "\n"
 
@@ -193,7 +236,12 @@ def main():
                  args.repeat),
     ]
     text = "# Sparse Jacobians and Hessians\n\nMedians of " + str(args.repeat) + " runs (`python " \
-           "benchmarks/sparse_bench.py`).\n\n" + markdown(rows)
+           "benchmarks/sparse_bench.py`). `sparse jit` is `sparse.jacobian(f, jit=True)` (resp. `hessian`); " \
+           "`chainrule fd grouped` is `fd.jacobian(f, x, sparsity=...)` (forward differences, as SciPy's " \
+           "`2-point`) and `fd.hessian(f, x, sparsity=..., grad=...)`.\n\n" + markdown(rows) + \
+           "\n## Coloring at n = 10,000\n\n`coloring(pattern, kind)` with the default order `\"auto\"` " \
+           "against `order=\"best\"` (every sequential greedy order, the previous default).\n\n" + \
+           coloring_table(args.repeat)
     pathlib.Path(args.out).write_text(text)
     print(text)
 

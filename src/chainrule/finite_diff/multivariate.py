@@ -7,6 +7,7 @@ import numpy as np
 from .derivative import output_dtype, run, split_bounds, with_args
 from .errors import report_problem
 from .evaluation import Evaluator, as_point
+from .grouped import sparse_hessian, sparse_jacobian
 from .info import FiniteDifferenceInfo
 from .lanes import CoordinateLanes, DirectionLanes
 
@@ -46,15 +47,46 @@ def jacobian(f, x, **options):
     Accepts the options of :func:`derivative` (method, step, order, extrapolate, bounds,
     return_info, strict, absolute, noise, vectorized, workers).
 
+    With ``sparsity`` (a boolean matrix of shape ``(f(x).size, x.size)``), the columns are colored so that
+    one difference per color gives every entry, and the result is a ``scipy.sparse`` CSR matrix; then
+    only ``method`` ('central' or 'forward'), ``step``, ``absolute``, ``order`` (the coloring order, see
+    ``chainrule.sparse.coloring``), ``args`` and ``kwargs`` apply.
+
     >>> import numpy as np
     >>> f = lambda x: np.array([x[0] * x[1], np.sin(x[0])])
     >>> print(np.round(jacobian(f, np.array([1.0, 2.0])), 8))
     [[2.         1.        ]
      [0.54030231 0.        ]]
     """
+    if options.get("sparsity") is not None:
+        return sparse_jacobian(f, x, **_sparse_options(options, "jacobian"))
+    options.pop("sparsity", None)
     return_info = options.get("return_info", False)
     value, info, _ = _jacobian_core(f, x, **options)
     return (value, info) if return_info else value
+
+
+_SPARSE_JACOBIAN_OPTIONS = ("sparsity", "method", "step", "absolute", "order", "args", "kwargs")
+
+
+def _refuse_with_sparsity(names, what):
+    if names:
+        raise ValueError(f"{what}(sparsity=...): {', '.join(sorted(names))} cannot be combined with a sparsity "
+                         f"pattern (grouped differences take method, step, absolute and the coloring order); "
+                         f"drop them or drop sparsity")
+
+
+def _sparse_options(options, what):
+    _refuse_with_sparsity([name for name in options if name not in _SPARSE_JACOBIAN_OPTIONS], what)
+    options = dict(options)
+    order = options.pop("order", "auto")
+    # ``order`` is the stencil order for dense differences; with sparsity, a string names the coloring order
+    options["order"] = order if isinstance(order, str) else "auto"
+    if not isinstance(order, str) and order != 2:
+        raise ValueError(f"{what}(sparsity=...): grouped differences use fixed 2-point stencils; order={order} "
+                         f"is for dense differences (pass a coloring order such as 'auto' or 'best')")
+    options["sparsity"] = options.pop("sparsity")
+    return options
 
 
 def gradient(f, x, **options):
@@ -123,7 +155,7 @@ def _symmetric(matrix, x_shape):
 
 def hessian(f, x, *, grad=None, method="central", step=None, order=2, extrapolate=False,
             bounds=None, return_info=False, strict=False, absolute=False, vectorized=False,
-            workers=None, args=(), kwargs=None):
+            workers=None, args=(), kwargs=None, sparsity=None, coloring_order="auto"):
     """Hessian of a scalar f at x, exactly symmetric, shaped ``x.shape + x.shape``.
 
     With ``grad`` (an exact gradient, e.g. from automatic differentiation) it costs 2n
@@ -140,7 +172,19 @@ def hessian(f, x, *, grad=None, method="central", step=None, order=2, extrapolat
     >>> print(np.round(hessian(f, np.array([1.0, 3.0])), 5))
     [[6. 2.]
      [2. 0.]]
+
+    With ``sparsity`` (the symmetric boolean pattern, ``(x.size, x.size)``), a star coloring reads every
+    entry from one difference (2 gradient calls per color, or about 4 n colors calls of f without
+    ``grad``) and the result is a symmetric ``scipy.sparse`` CSR matrix; ``coloring_order`` as ``order`` in
+    ``chainrule.sparse.coloring``.
     """
+    if sparsity is not None:
+        unsupported = {"order": order != 2, "extrapolate": extrapolate, "bounds": bounds is not None,
+                       "return_info": return_info, "strict": strict, "vectorized": vectorized,
+                       "workers": workers is not None}
+        _refuse_with_sparsity([name for name, given in unsupported.items() if given], "hessian")
+        return sparse_hessian(f, x, sparsity, grad=grad, method=method, step=step, absolute=absolute,
+                              order=coloring_order, args=args, kwargs=kwargs)
     x = as_point(x)
     _refuse_complex(x, "hessian")
     eps = np.finfo(x.dtype).eps

@@ -16,6 +16,8 @@ from .spaces import RealSpace, traced_unravel
 HESSIAN_VECTOR_METHODS = ("newton-cg", "trust-ncg", "trust-krylov", "trust-constr")
 DENSE_HESSIAN_METHODS = ("dogleg", "trust-exact")
 DERIVATIVE_FREE_METHODS = ("nelder-mead", "powell", "cobyla", "cobyqa")
+# The methods whose ``hess`` may be a scipy.sparse matrix (``minimize(..., hess="sparse")``).
+SPARSE_HESSIAN_METHODS = ("trust-constr", "newton-cg")
 # Newton steps taken after SciPy stops (see ``minimize``'s ``polish``).
 POLISH_STEPS = 3
 
@@ -32,8 +34,13 @@ def _objective(fun, space, params):
     return value_and_gradient
 
 
-def _scipy_derivatives(fun, space, params, method):
+def _scipy_derivatives(fun, space, params, method, hess=None):
     """The keyword arguments giving ``method`` the second derivatives it can use."""
+    if hess == "sparse":
+        from ..sparse import hessian as sparse_hessian  # sparse loads SciPy's graph tools: only when asked
+        unravel = traced_unravel(space)
+        hessian_at = sparse_hessian(lambda v: fun(unravel(v), *params))
+        return {"hess": lambda vector: hessian_at(np.asarray(vector, np.float64))}
     if method in HESSIAN_VECTOR_METHODS:
         def hessp(vector, direction):
             product = hvp(lambda x: fun(x, *params), (space.unflatten(vector),), (space.unflatten(direction),))[0]
@@ -73,13 +80,16 @@ def _polish(fun, gradient_fun, space, params, vector, linear_solve):
 
 
 def minimize(fun, x0, *params, method="BFGS", tol=None, bounds=None, constraints=(), options=None, callback=None,
-             polish=True, linear_solve="auto"):
+             polish=True, linear_solve="auto", hess=None):
     """Minimize ``fun(x, *params)`` (a real scalar) over ``x`` (a pytree of real arrays) with
     ``scipy.optimize.minimize``, and return its ``OptimizeResult`` with ``x`` shaped like ``x0``.
 
     Derivatives are supplied as each method takes them: the gradient (``jac``) to every gradient-based
     method, Hessian-vector products (``hessp``, never forming the Hessian) to Newton-CG, trust-ncg,
-    trust-krylov and trust-constr, the dense Hessian (``hess``) to dogleg and trust-exact.
+    trust-krylov and trust-constr, the dense Hessian (``hess``) to dogleg and trust-exact. With
+    ``hess="sparse"`` (trust-constr, Newton-CG) the Hessian is a ``scipy.sparse`` matrix from
+    ``chainrule.sparse.hessian``: its pattern detected and star-colored once, then one batched
+    Hessian-vector pass per color at each iterate.
 
     ``result.x`` is differentiable with respect to ``params`` (argmin differentiation): at a minimizer
     ``grad_x fun = 0``, so ``dx* = -H⁻¹ (d grad_x fun / dθ) dθ`` with H the Hessian, applied by
@@ -106,6 +116,12 @@ def minimize(fun, x0, *params, method="BFGS", tol=None, bounds=None, constraints
     if not isinstance(method, str):
         raise TypeError(f"minimize: method must be the name of a scipy.optimize.minimize method, got {method!r}")
     name = method.lower()
+    if hess not in (None, "sparse"):
+        raise ValueError(f"minimize: hess must be None (derivatives as the method takes them) or 'sparse', got "
+                         f"{hess!r}")
+    if hess == "sparse" and name not in SPARSE_HESSIAN_METHODS:
+        raise ValueError(f"minimize: hess='sparse' is for the methods that accept a sparse Hessian "
+                         f"{SPARSE_HESSIAN_METHODS}; {method!r} does not. Use method='trust-constr'")
     space = RealSpace(x0, "minimize: x0")
     traced_unravel(space)  # refuses complex x0 now, with its message
     constrained = bounds is not None or bool(constraints)
@@ -128,7 +144,7 @@ def minimize(fun, x0, *params, method="BFGS", tol=None, bounds=None, constraints
         derivatives = {} if name in DERIVATIVE_FREE_METHODS else {"jac": True}
         objective = _objective(fun, space, params)
         scipy_fun = objective if derivatives else (lambda vector: objective(vector)[0])
-        derivatives.update(_scipy_derivatives(fun, space, params, name))
+        derivatives.update(_scipy_derivatives(fun, space, params, name, hess))
         result = scipy.optimize.minimize(scipy_fun, space.flatten(x0), method=method, tol=tol, bounds=bounds,
                                          constraints=constraints, options=options, callback=callback,
                                          **derivatives)

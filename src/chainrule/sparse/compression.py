@@ -6,6 +6,7 @@ import numpy as np
 import scipy.sparse
 
 from ..autodiff.transforms import hvp, jvp, vjp, vmap
+from ..finite_diff.coloring import star_places
 from .coloring import coloring
 from .detection import hessian_sparsity, jacobian_sparsity
 
@@ -29,7 +30,7 @@ class Plan:
         # Where each entry (in CSR order) sits in the compressed result: compressed[lane, position].
         self.lane, self.position = {"forward": (colors[self.columns], self.rows),
                                     "reverse": (colors[self.rows], self.columns),
-                                    "star": _star_places(self.rows, self.columns, colors),
+                                    "star": star_places(self.rows, self.columns, colors),
                                     "acyclic": (None, None)}[mode]
 
     @property
@@ -37,7 +38,7 @@ class Plan:
         return int(self.colors.max(initial=-1)) + 1
 
 
-def jacobian(function, sparsity=None, mode="auto", *, order="best", format="csr", local=False):
+def jacobian(function, sparsity=None, mode="auto", *, order="auto", format="csr", local=False, jit=False):
     """Return ``x -> J``: the Jacobian of ``function`` at ``x`` as a ``scipy.sparse`` matrix of shape
     ``(f(x).size, x.size)``, exact (the same numbers as ``jacfwd``) at the cost of one batched pass with
     one lane per color instead of one per column.
@@ -46,7 +47,9 @@ def jacobian(function, sparsity=None, mode="auto", *, order="best", format="csr"
     shape and dtype). ``mode``: ``"forward"`` (column coloring, JVPs), ``"reverse"`` (row coloring, VJPs)
     or ``"auto"`` (whichever needs fewer colors). ``order``: the coloring order (see ``coloring``).
     ``format``: ``"csr"`` or ``"csc"``. ``local``: detect the pattern at this ``x`` (see
-    ``jacobian_sparsity``); it is then detected again at every call.
+    ``jacobian_sparsity``); it is then detected again at every call. ``jit``: compile the compressed pass
+    once per input shape and dtype (``True``: with ``chainrule.jit``; or any compiler ``f -> f``): several
+    times faster from the second call on.
 
     >>> import chainrule.numpy as np
     >>> J = jacobian(lambda x: x[1:] * x[:-1])(np.array([1.0, 2.0, 3.0]))
@@ -57,7 +60,8 @@ def jacobian(function, sparsity=None, mode="auto", *, order="best", format="csr"
     if mode not in _MODES:
         raise ValueError(f"sparse.jacobian: mode must be one of {_MODES}, got {mode!r}")
     _check_format(format, "jacobian")
-    plans = {}
+    compiler = _compiler(jit, local, "jacobian")
+    plans, passes = {}, {}
 
     def jacobian_function(x):
         x = _checked_point(x, "sparse.jacobian")
@@ -69,14 +73,20 @@ def jacobian(function, sparsity=None, mode="auto", *, order="best", format="csr"
             plan = jacobian_plan(pattern, mode, x.dtype, order=order)
             if not local:
                 plans[key] = plan
-        compressed = compressed_jacobian(function, plan, x)
+        if compiler is None:
+            compressed = compressed_jacobian(function, plan, x)
+        else:
+            if key not in passes:
+                passes[key] = compiler(lambda y: compressed_jacobian(function, plan, y))
+            compressed = passes[key](x)
         return decompress_jacobian(plan, compressed, format)
 
     jacobian_function.plans = plans
     return jacobian_function
 
 
-def hessian(function, sparsity=None, *, coloring_kind="star", order="best", format="csr", local=False):
+def hessian(function, sparsity=None, *, coloring_kind="star", order="auto", format="csr", local=False,
+            jit=False):
     """Return ``x -> H``: the Hessian of the scalar ``function`` at ``x`` as a ``scipy.sparse`` matrix of
     shape ``(x.size, x.size)``, from one batched Hessian-vector-product pass with one lane per color.
 
@@ -94,7 +104,8 @@ def hessian(function, sparsity=None, *, coloring_kind="star", order="best", form
     if coloring_kind not in ("star", "acyclic"):
         raise ValueError(f"sparse.hessian: coloring_kind must be 'star' or 'acyclic', got {coloring_kind!r}")
     _check_format(format, "hessian")
-    plans = {}
+    compiler = _compiler(jit, local, "hessian")
+    plans, passes = {}, {}
 
     def hessian_function(x):
         x = _checked_point(x, "sparse.hessian")
@@ -109,7 +120,12 @@ def hessian(function, sparsity=None, *, coloring_kind="star", order="best", form
             plan = hessian_plan(pattern, x.dtype, kind=coloring_kind, order=order)
             if not local:
                 plans[key] = plan
-        compressed = compressed_hessian(function, plan, x)
+        if compiler is None:
+            compressed = compressed_hessian(function, plan, x)
+        else:
+            if key not in passes:
+                passes[key] = compiler(lambda y: compressed_hessian(function, plan, y))
+            compressed = passes[key](x)
         return decompress_hessian(plan, compressed, format)
 
     hessian_function.plans = plans
@@ -124,7 +140,7 @@ def _seeds(colors, count, dtype):
     return seeds
 
 
-def jacobian_plan(pattern, mode="auto", dtype=np.float64, *, order="best"):
+def jacobian_plan(pattern, mode="auto", dtype=np.float64, *, order="auto"):
     """Color ``pattern`` for a Jacobian (``mode`` as in ``jacobian``) and build its seed matrix."""
     pattern = scipy.sparse.csr_array(pattern, dtype=bool)
     choices = []
@@ -138,7 +154,7 @@ def jacobian_plan(pattern, mode="auto", dtype=np.float64, *, order="best"):
     return Plan(pattern, colors, chosen_mode, _seeds(colors, count, np.dtype(dtype)))
 
 
-def hessian_plan(pattern, dtype=np.float64, *, kind="star", order="best"):
+def hessian_plan(pattern, dtype=np.float64, *, kind="star", order="auto"):
     """Color the symmetric ``pattern`` (star or acyclic) and build its seed matrix."""
     pattern = scipy.sparse.csr_array(pattern, dtype=bool)
     pattern = (pattern + pattern.T).tocsr()
@@ -194,17 +210,6 @@ def _assembled(values, plan, format):
     return matrix if format == "csr" else matrix.tocsc()
 
 
-def _star_places(rows, columns, colors):
-    # compressed[c, i] = sum of H[i, k] over the neighbors k of color c. For entry (i, j): if j is i's only
-    # neighbor of color c(j), the sum is H[i, j] itself; otherwise (star coloring) i is j's only neighbor of
-    # color c(i), and H[j, i] = H[i, j] sits in compressed[c(i), j]. Diagonals: no neighbor shares c(i).
-    width = int(colors.max(initial=-1)) + 1
-    keys = rows * width + colors[columns]
-    unique_keys, counts = np.unique(keys, return_counts=True)
-    alone = counts[np.searchsorted(unique_keys, keys)] == 1
-    return np.where(alone, colors[columns], colors[rows]), np.where(alone, rows, columns)
-
-
 def _substituted_values(plan, compressed):
     """Acyclic coloring: in the forest of colors (a, b), a leaf i of color a has one neighbor j of color b,
     so H[i, j] = compressed[b, i]; subtract it from compressed[a, j] and peel the leaf off."""
@@ -251,6 +256,25 @@ def _checked_point(x, what):
         raise TypeError(f"{what}: x has dtype {x.dtype} (shape {x.shape}); derivatives are taken with respect to "
                         f"floating-point inputs: pass x.astype(float)")
     return x
+
+
+def _compiler(jit, local, what):
+    """The function compiling a compressed pass, or None. ``True`` means ``chainrule.jit``, taken from the
+    package's public surface when asked for (compiling is export's job; sparse only calls it)."""
+    if jit is False or jit is None:
+        return None
+    if local:
+        raise ValueError(f"sparse.{what}: jit=True needs one pattern per input shape; with local=True the pattern "
+                         f"changes with x. Drop one of them")
+    if jit is True:
+        # The public chainrule.jit, looked up when asked for: sparse sits below export in the layers, and a
+        # compiler is the user's choice at call time, not a dependency of this module.
+        import chainrule
+        return chainrule.jit
+    if not callable(jit):
+        raise TypeError(f"sparse.{what}: jit must be True, False or a compiler (a function f -> compiled f), got "
+                        f"{jit!r}")
+    return jit
 
 
 def _check_format(format, what):

@@ -1,0 +1,603 @@
+"""Graph colorings that group the columns (or rows) of a sparse Jacobian, or the columns of a symmetric
+Hessian, so that one derivative pass per color recovers every nonzero entry. Shared by ``chainrule.fd``
+(grouped finite differences) and ``chainrule.sparse`` (compressed AD), so it needs only NumPy and SciPy.
+
+- ``column`` / ``row``: distance-2 coloring of the bipartite graph of the pattern, i.e. a distance-1
+  coloring of the column (row) intersection graph: columns of one color share no row (structurally
+  orthogonal), so each entry of a compressed column belongs to exactly one original column.
+- ``star``: a coloring of the symmetric pattern's adjacency graph in which every path on four vertices uses
+  at least three colors; each Hessian entry is then read directly from a compressed column (Gebremedhin,
+  Manne, Pothen, "What color is your Jacobian?", SIAM Review 2005, Algorithm 4.1).
+- ``acyclic``: every cycle uses at least three colors; fewer colors than a star coloring, entries recovered
+  by substitution along the two-colored trees.
+
+The default order, ``"auto"``, is vectorized: first fit runs over whole sets of structurally orthogonal
+columns at once (each row keeps the colors taken in it as bits of one int64 word), first in natural order
+in lockstep blocks, then in Culberson's iterated greedy passes, which revisit the color classes in another
+order and never need more colors; a stencil pattern is also tried with index mod a period that no two
+columns of a row differ by a multiple of. The named orders are sequential greedy passes over Python lists.
+"""
+import numpy as np
+import scipy.sparse
+import scipy.sparse.csgraph
+
+__all__ = ["coloring", "is_structurally_orthogonal", "is_star_coloring", "is_acyclic_coloring", "star_places", "KINDS",
+           "ORDERS"]
+
+KINDS = ("column", "row", "star", "acyclic")
+ORDERS = ("auto", "natural", "largest_first", "smallest_last", "dsatur", "best")
+_GREEDY_ORDERS = {"column": ("natural", "largest_first", "smallest_last", "dsatur"),
+                  "row": ("natural", "largest_first", "smallest_last", "dsatur"),
+                  "star": ("natural", "largest_first", "smallest_last"),
+                  "acyclic": ("natural", "largest_first", "smallest_last")}
+
+# Colors a row's int64 mark word can hold; a pattern with a longer row needs more colors than that anyway
+# and is colored by the sequential pass, whose Python integers have no such limit.
+_MARK_BITS = 62
+# The lockstep pass cuts the natural order into blocks of this many columns and colors the t-th column of
+# every block together: a few dozen vectorized steps, whatever the size (60: a multiple of the periods of
+# many stencil colorings, so the blocks' colorings meet without clashes).
+_BLOCK = 60
+# Up to this many pattern entries, the first pass is the sequential natural order (a few milliseconds).
+_SEQUENTIAL_BUDGET = 20_000
+# How many within-row column differences of each kind propose the periods to check.
+_PERIOD_SAMPLE = 512
+# Iterated greedy stops after this many passes, or after _PATIENCE passes without fewer colors.
+_PASSES = 24
+_PATIENCE = 3
+# The sequential star pass runs under "auto" when the paths it walks are at most this many (small graphs).
+_STAR_PATH_BUDGET = 150_000
+
+
+def coloring(pattern, kind="column", order="auto"):
+    """Color the pattern's columns (``kind="column"``), rows (``"row"``) or, for a symmetric pattern,
+    vertices (``"star"``, ``"acyclic"``); return one color (0, 1, ...) per column, row or vertex.
+
+    ``order``: ``"auto"`` (default; vectorized, a few milliseconds for 10,000 columns of a stencil
+    pattern) colors columns and rows by first fit over sets of structurally orthogonal columns followed by
+    iterated greedy passes; a star coloring is then the fewest colors of a distance-2 coloring, the same
+    with the densest vertices given colors of their own, and (on small graphs) the sequential star pass.
+    The sequential greedy orders are ``"natural"``, ``"largest_first"`` (by degree), ``"smallest_last"``
+    (Matula-Beck degeneracy order) and ``"dsatur"`` (most distinct neighbor colors first; column and row
+    colorings only); ``"best"`` tries ``"auto"`` and each of those, keeping the fewest colors (slower).
+
+    >>> import numpy as np, scipy.sparse
+    >>> tridiagonal = scipy.sparse.diags([1.0, 1.0, 1.0], [-1, 0, 1], shape=(6, 6))
+    >>> coloring(tridiagonal, "column", order="natural")
+    array([0, 1, 2, 0, 1, 2])
+    >>> coloring(tridiagonal, "star", order="natural")
+    array([0, 1, 0, 2, 0, 1])
+    >>> int(coloring(scipy.sparse.eye(6) + scipy.sparse.eye(6, k=1), "column").max()) + 1
+    2
+    """
+    matrix = _as_pattern(pattern)
+    if kind not in KINDS:
+        raise ValueError(f"coloring: kind must be one of {KINDS}, got {kind!r}")
+    if order not in ORDERS:
+        raise ValueError(f"coloring: order must be one of {ORDERS}, got {order!r}")
+    if order == "dsatur" and kind in ("star", "acyclic"):
+        raise ValueError(f"coloring: order='dsatur' is for column and row colorings; for kind={kind!r} use "
+                         f"'auto', 'natural', 'largest_first' or 'smallest_last'")
+    if order == "best":
+        candidates = [coloring(matrix, kind, each) for each in ("auto",) + _GREEDY_ORDERS[kind]]
+        return min(candidates, key=lambda colors: colors.max(initial=-1))
+    if kind == "column":
+        return _fast_columns(matrix) if order == "auto" else _distance1(_intersection_graph(matrix.tocsc()), order)
+    if kind == "row":
+        transposed = matrix.T.tocsr()
+        return _fast_columns(transposed) if order == "auto" else \
+            _distance1(_intersection_graph(transposed.tocsc()), order)
+    graph = _symmetric_graph(matrix, kind)
+    if kind == "star":
+        return _fast_star(graph) if order == "auto" else _star(graph, order)
+    return _acyclic(graph, "smallest_last" if order == "auto" else order)
+
+
+def _as_pattern(pattern):
+    if scipy.sparse.issparse(pattern):
+        matrix = scipy.sparse.csr_array(pattern)
+    else:
+        array = np.asarray(pattern)
+        if array.ndim != 2:
+            raise ValueError(f"coloring: the pattern must be a 2-d matrix, got shape {array.shape}")
+        matrix = scipy.sparse.csr_array(array)
+    matrix = matrix.astype(bool)
+    matrix.eliminate_zeros()
+    matrix.sort_indices()
+    return matrix
+
+
+def _intersection_graph(csc):
+    """Columns joined when they share a row: the adjacency (CSR, with self loops, which the greedy pass
+    ignores) of A^T A."""
+    ones = scipy.sparse.csc_array((np.ones(csc.nnz, dtype=np.int32), csc.indices, csc.indptr), shape=csc.shape)
+    graph = (ones.T @ ones).tocsr()
+    return graph.indptr, graph.indices
+
+
+def _symmetric_graph(matrix, kind):
+    rows, columns = matrix.shape
+    if rows != columns:
+        raise ValueError(f"coloring: kind={kind!r} needs the square, symmetric pattern of a Hessian; got shape "
+                         f"{matrix.shape}. Use kind='column' or 'row' for a Jacobian")
+    symmetric = (matrix + matrix.T).tocsr()
+    symmetric.setdiag(False)
+    symmetric.eliminate_zeros()
+    symmetric.sort_indices()
+    return symmetric.indptr, symmetric.indices
+
+
+# ------------------------------------------------------------------------------------------ vectorized
+
+class _Columns:
+    """The pattern's columns as CSC arrays; first fit over sets of columns that share no row."""
+
+    def __init__(self, csr):
+        csc = csr.tocsc()
+        self.row_count = csr.shape[0]
+        self.indptr = csc.indptr.astype(np.int64)
+        self.indices = csc.indices.astype(np.int64)
+        self.counts = np.diff(self.indptr)
+        self.longest_row = int(np.diff(csr.indptr).max(initial=0))
+        self.row_indices = csr.indices.astype(np.int64)
+        self.row_of_entry = np.repeat(np.arange(csr.shape[0], dtype=np.int64), np.diff(csr.indptr))
+
+    def first_fit(self, order, level_ends, marks=None):
+        """Color the columns in ``order`` (empty columns excluded) level by level: ``order[a:b]`` for
+        consecutive ``level_ends`` share no row, so one vectorized step gives each the lowest color no earlier
+        column of its rows took, exactly as a sequential pass in this order would. Return the colors as
+        bits (``1 << color``) in ``order``'s positions, and the marks per row."""
+        counts = self.counts[order]
+        entry_ends = np.cumsum(counts)
+        entry_starts = entry_ends - counts
+        # the rows of every column, in order, gathered once: a level is then a slice
+        rows = self.indices[np.repeat(self.indptr[order] - entry_starts, counts) + np.arange(entry_ends[-1])]
+        marks = np.zeros(self.row_count, dtype=np.int64) if marks is None else marks
+        bits = np.empty(order.size, dtype=np.int64)
+        start = 0
+        for end in level_ends:
+            first, last = entry_starts[start], entry_ends[end - 1]
+            level_rows = rows[first:last]
+            taken = np.bitwise_or.reduceat(marks[level_rows], entry_starts[start:end] - first)
+            lowest_free = ~taken & (taken + 1)
+            marks[level_rows] |= np.repeat(lowest_free, counts[start:end])
+            bits[start:end] = lowest_free
+            start = end
+        return bits, marks
+
+
+def _colors_of_bits(bits):
+    return (np.frexp(bits.astype(np.float64))[1] - 1).astype(np.int64)
+
+
+def _fast_columns(csr):
+    """Column coloring, vectorized: natural order in lockstep blocks, then iterated greedy."""
+    count = csr.shape[1]
+    colors = np.zeros(count, dtype=np.int64)
+    columns = _Columns(csr)
+    occupied = np.flatnonzero(columns.counts)  # an empty column fits any color: it keeps 0
+    if occupied.size == 0:
+        return colors
+    if columns.longest_row > _MARK_BITS:
+        colors[occupied] = _sequential_first_fit(columns, occupied)
+        return colors
+    if columns.indices.size <= _SEQUENTIAL_BUDGET:
+        start = _sequential_first_fit(columns, occupied)  # exact natural order, cheap at this size
+    else:
+        start = _lockstep_natural(columns, occupied)
+    found = _iterated_greedy(columns, occupied, start)
+    period = _period(columns, int(found.max()) + 1)  # fewer colors than ``found``, if any
+    if period is not None:
+        found = _iterated_greedy(columns, occupied, occupied % period)
+    colors[occupied] = found
+    return colors
+
+
+def _period(columns, below):
+    """The least p below ``below`` such that index mod p is a valid coloring, or None: no two columns of a
+    row may differ by a multiple of p. Stencil patterns repeat a few differences everywhere, so a period
+    that avoids them (the bandwidth of a banded pattern, 7 for the 5-point Laplacian) often needs fewer
+    colors than a greedy pass finds. Candidates come from a sample of rows, and are then checked on all."""
+    indices, row_of_entry = columns.row_indices, columns.row_of_entry
+    offsets = range(1, columns.longest_row)
+    pairs = [(indices[offset:] - indices[:-offset])[row_of_entry[offset:] == row_of_entry[:-offset]]
+             for offset in offsets]
+    if not pairs:
+        return None
+    sample = np.unique(np.concatenate([pair[::max(1, pair.size // _PERIOD_SAMPLE)] for pair in pairs]))
+    candidates = [p for p in range(max(columns.longest_row, 1), min(below, _MARK_BITS + 1))
+                  if not np.any(sample % p == 0)]
+    for period in candidates[:3]:
+        if not any(np.any(pair % period == 0) for pair in pairs):
+            return period
+    return None
+
+
+def _lockstep_natural(columns, occupied):
+    """First fit in natural order, cut into blocks of ``_BLOCK`` columns colored side by side: step t
+    colors the t-th column of every block. Columns of one step that share a row are left to a sequential
+    pass at the end, so every step is a set of structurally orthogonal columns."""
+    step = np.arange(occupied.size) % _BLOCK
+    order = np.argsort(step, kind="stable")
+    level_ends = np.flatnonzero(np.diff(step[order])) + 1
+    level_ends = np.append(level_ends, order.size)
+    order, level_ends, deferred = _without_clashes(columns, occupied[order], level_ends)
+    colors = np.empty(columns.counts.size, dtype=np.int64)
+    bits, marks = columns.first_fit(order, level_ends) if order.size else (np.zeros(0, np.int64), None)
+    colors[order] = _colors_of_bits(bits)
+    if deferred.size:
+        marks = np.zeros(columns.row_count, dtype=np.int64) if marks is None else marks
+        colors[deferred] = _sequential_first_fit(columns, deferred, marks)
+    return colors[occupied]
+
+
+def _without_clashes(columns, order, level_ends):
+    """Drop from each level the columns sharing a row with an earlier column of that level (returned
+    separately, in order), with the levels' new ends."""
+    level = np.full(columns.counts.size, -1, dtype=np.int64)
+    level[order] = np.repeat(np.arange(level_ends.size), np.diff(np.append(0, level_ends)))
+    # (row, level) keys in CSR order are sorted by row already: a stable sort only reorders short runs
+    key = columns.row_of_entry * level_ends.size + level[columns.row_indices]
+    by_key = np.argsort(key, kind="stable")
+    repeated = np.flatnonzero(key[by_key][1:] == key[by_key][:-1]) + 1
+    if repeated.size == 0:
+        return order, level_ends, np.zeros(0, dtype=np.int64)
+    clashing = np.zeros(columns.counts.size, dtype=bool)
+    clashing[columns.row_indices[by_key[repeated]]] = True  # CSR order within a row: the later columns
+    keep = ~clashing[order]
+    kept_ends = np.cumsum(np.add.reduceat(keep, np.append(0, level_ends[:-1])))
+    return order[keep], np.unique(kept_ends[kept_ends > 0]), order[~keep]
+
+
+def _sequential_first_fit(columns, order, marks=None):
+    """First fit over ``order`` one column at a time, with each row's taken colors as a Python integer
+    (no limit on the number of colors)."""
+    row_marks = [0] * columns.row_count if marks is None else [int(m) for m in marks.tolist()]
+    indices, indptr = columns.indices.tolist(), columns.indptr.tolist()
+    colors = []
+    for column in order.tolist():
+        rows = indices[indptr[column]:indptr[column + 1]]
+        taken = 0
+        for row in rows:
+            taken |= row_marks[row]
+        lowest_free = ~taken & (taken + 1)
+        for row in rows:
+            row_marks[row] |= lowest_free
+        colors.append(lowest_free.bit_length() - 1)
+    return np.asarray(colors, dtype=np.int64)
+
+
+def _iterated_greedy(columns, occupied, colors):
+    """Culberson's iterated greedy: first fit over the previous color classes, taken whole in another order
+    (reversed, largest first, shuffled), never uses more colors, and often fewer. A row's length is a lower
+    bound: stop there."""
+    random = np.random.default_rng(0)
+    best = colors
+    stale = 0
+    for attempt in range(_PASSES):
+        count = int(colors.max()) + 1
+        if count <= columns.longest_row or count > _MARK_BITS or stale >= _PATIENCE:
+            break
+        sizes = np.bincount(colors, minlength=count)
+        class_order = (np.arange(count)[::-1], np.argsort(-sizes, kind="stable"),
+                       random.permutation(count))[attempt % 3]
+        position = np.empty(count, dtype=np.int16)
+        position[class_order] = np.arange(count)
+        keys = position[colors]
+        order = np.argsort(keys, kind="stable")  # radix sort on int16 keys
+        level_ends = np.cumsum(sizes[class_order])
+        bits, _ = columns.first_fit(occupied[order], level_ends[level_ends > 0])
+        colors = np.empty_like(colors)
+        colors[order] = _colors_of_bits(bits)
+        if colors.max() < best.max():
+            best, stale = colors, 0
+        else:
+            stale += 1
+    return best
+
+
+def _fast_star(graph):
+    """The fewest colors among: a distance-2 coloring (columns of the pattern with its diagonal that share
+    no row; same-colored vertices are then three edges apart, so no path on four vertices is two-colored), the
+    same with the densest vertices set apart, each with a color of its own, and, on small graphs, the
+    sequential star pass."""
+    indptr, indices = graph
+    size = len(indptr) - 1
+    if size == 0:
+        return np.zeros(0, dtype=np.int64)
+    candidates = [_distance2(indptr, indices, np.ones(size, dtype=bool))]
+    hubs = _hubs(np.diff(indptr))
+    if hubs.size:
+        rest = np.ones(size, dtype=bool)
+        rest[hubs] = False
+        colors = _distance2(indptr, indices, rest)
+        colors[hubs] = colors.max(initial=-1) + 1 + np.arange(hubs.size)
+        candidates.append(colors)
+    degree = np.diff(indptr)
+    row = np.repeat(np.arange(size), degree)
+    if int(np.dot(degree[row], degree[indices])) <= _STAR_PATH_BUDGET:
+        candidates.append(_star(graph, "largest_first"))
+    return min(candidates, key=lambda colors: colors.max(initial=-1))
+
+
+def _distance2(indptr, indices, among):
+    """A distance-2 coloring of the graph restricted to the vertices ``among`` (others get color 0)."""
+    size = len(indptr) - 1
+    adjacency = scipy.sparse.csr_array((np.ones(len(indices), dtype=bool), indices, indptr), shape=(size, size))
+    keep = scipy.sparse.diags_array(among.astype(np.float64)).astype(bool)
+    restricted = (keep @ adjacency @ keep + keep).tocsr()
+    restricted.eliminate_zeros()
+    restricted.sort_indices()
+    return _fast_columns(restricted)
+
+
+def _hubs(degree):
+    """The vertices to give their own colors: a distance-2 coloring needs at least (max degree + 1) colors,
+    so set apart the h densest vertices when h + (the next degree) + 1 is smallest, and none if h = 0 is."""
+    by_degree = np.argsort(-degree, kind="stable")
+    limit = min(degree.size, _MARK_BITS)
+    estimate = np.arange(limit) + degree[by_degree[:limit]] + 1
+    chosen = int(np.argmin(estimate))
+    return by_degree[:chosen]
+
+
+# ------------------------------------------------------------------------------------------ orders
+
+def _degrees(indptr):
+    return np.diff(indptr)
+
+
+def _visit_order(indptr, indices, order):
+    count = len(indptr) - 1
+    if order == "natural":
+        return list(range(count))
+    if order == "largest_first":
+        return np.argsort(-_degrees(indptr), kind="stable").tolist()
+    return _smallest_last(indptr, indices)
+
+
+def _smallest_last(indptr, indices):
+    """Matula-Beck: repeatedly remove a vertex of least remaining degree; color in the reverse order."""
+    count = len(indptr) - 1
+    degree = _degrees(indptr).tolist()
+    neighbors = indices.tolist()
+    starts = indptr.tolist()
+    buckets = {}
+    for vertex in range(count - 1, -1, -1):
+        buckets.setdefault(degree[vertex], {})[vertex] = None  # insertion-ordered sets
+    removed = [False] * count
+    removal = []
+    lowest = 0
+    for _ in range(count):
+        while not buckets.get(lowest):
+            lowest += 1
+        vertex = buckets[lowest].popitem()[0]
+        removed[vertex] = True
+        removal.append(vertex)
+        for other in neighbors[starts[vertex]:starts[vertex + 1]]:
+            if removed[other] or other == vertex:
+                continue
+            d = degree[other]
+            del buckets[d][other]
+            degree[other] = d - 1
+            buckets.setdefault(d - 1, {})[other] = None
+            if d - 1 < lowest:
+                lowest = d - 1
+    removal.reverse()
+    return removal
+
+
+# ------------------------------------------------------------------------------------------ distance-1
+
+def _distance1(graph, order):
+    indptr, indices = graph
+    count = len(indptr) - 1
+    if order == "dsatur":
+        return _dsatur(indptr, indices)
+    neighbors = indices.tolist()
+    starts = indptr.tolist()
+    color = [-1] * count
+    seen_by = [-1] * (count + 1)  # seen_by[c] == v: color c is taken by a neighbor of v
+    for vertex in _visit_order(indptr, indices, order):
+        for other in neighbors[starts[vertex]:starts[vertex + 1]]:
+            seen_by[color[other]] = vertex  # an uncolored neighbor marks the unused slot -1
+        chosen = 0
+        while seen_by[chosen] == vertex:
+            chosen += 1
+        color[vertex] = chosen
+    return np.asarray(color, dtype=np.int64)
+
+
+def _dsatur(indptr, indices):
+    """Brélaz's DSATUR: next the vertex whose neighbors already use the most distinct colors (ties: higher
+    degree, then lower index)."""
+    import heapq
+    count = len(indptr) - 1
+    neighbors = indices.tolist()
+    starts = indptr.tolist()
+    degree = _degrees(indptr).tolist()
+    color = [-1] * count
+    neighbor_colors = [set() for _ in range(count)]
+    heap = [(0, -degree[v], v) for v in range(count)]
+    heapq.heapify(heap)
+    while heap:
+        saturation, _, vertex = heapq.heappop(heap)
+        if color[vertex] >= 0 or -saturation != len(neighbor_colors[vertex]):
+            continue  # a stale entry: the vertex was pushed again with a higher saturation
+        used = neighbor_colors[vertex]
+        chosen = 0
+        while chosen in used:
+            chosen += 1
+        color[vertex] = chosen
+        for other in neighbors[starts[vertex]:starts[vertex + 1]]:
+            if color[other] < 0 and chosen not in neighbor_colors[other]:
+                neighbor_colors[other].add(chosen)
+                heapq.heappush(heap, (-len(neighbor_colors[other]), -degree[other], other))
+    return np.asarray(color, dtype=np.int64)
+
+
+# ------------------------------------------------------------------------------------------ star
+
+def _star(graph, order):
+    indptr, indices = graph
+    count = len(indptr) - 1
+    neighbors = indices.tolist()
+    starts = indptr.tolist()
+    adjacency = [neighbors[starts[v]:starts[v + 1]] for v in range(count)]
+    color = [-1] * count
+    forbidden_for = [-1] * (count + 1)
+    for vertex in _visit_order(indptr, indices, order):
+        for middle in adjacency[vertex]:
+            middle_color = color[middle]
+            if middle_color >= 0:
+                forbidden_for[middle_color] = vertex
+            for end in adjacency[middle]:
+                end_color = color[end]
+                if end == vertex or end_color < 0:
+                    continue
+                if middle_color < 0:
+                    # vertex-middle-end with middle still uncolored: vertex and end share a neighbor
+                    forbidden_for[end_color] = vertex
+                    continue
+                # vertex-middle-end-beyond would be two-colored if vertex took end's color and end has
+                # another neighbor of middle's color
+                for beyond in adjacency[end]:
+                    if beyond != middle and color[beyond] == middle_color:
+                        forbidden_for[end_color] = vertex
+                        break
+        chosen = 0
+        while forbidden_for[chosen] == vertex:
+            chosen += 1
+        color[vertex] = chosen
+    return np.asarray(color, dtype=np.int64)
+
+
+# ------------------------------------------------------------------------------------------ acyclic
+
+def _acyclic(graph, order):
+    """Greedy acyclic coloring: a color is refused when it would close a two-colored cycle, which happens
+    exactly when two neighbors of one color already lie in one tree of the two-colored forest. The forests
+    are kept as disjoint sets over (vertex, other color) pairs."""
+    indptr, indices = graph
+    count = len(indptr) - 1
+    neighbors = indices.tolist()
+    starts = indptr.tolist()
+    color = [-1] * count
+    parent = {}
+
+    def find(node):
+        root = node
+        while parent.get(root, root) != root:
+            root = parent[root]
+        while node != root:  # path compression
+            parent[node], node = root, parent.get(node, node)
+        return root
+
+    taken_by = [-1] * (count + 1)
+    for vertex in _visit_order(indptr, indices, order):
+        adjacent = [w for w in neighbors[starts[vertex]:starts[vertex + 1]] if color[w] >= 0]
+        for w in adjacent:
+            taken_by[color[w]] = vertex
+        chosen = 0
+        while True:
+            while taken_by[chosen] == vertex:
+                chosen += 1
+            if not _closes_cycle(adjacent, color, chosen, find):
+                break
+            taken_by[chosen] = vertex
+        color[vertex] = chosen
+        for w in adjacent:
+            # vertex joins, in the forest of colors (chosen, color[w]), the tree of its neighbor w
+            own, theirs = find((vertex, color[w])), find((w, chosen))
+            if own != theirs:
+                parent[own] = theirs
+    return np.asarray(color, dtype=np.int64)
+
+
+def _closes_cycle(adjacent, color, candidate, find):
+    trees = set()
+    for w in adjacent:
+        tree = (color[w], find((w, candidate)))
+        if tree in trees:
+            return True
+        trees.add(tree)
+    return False
+
+
+# ------------------------------------------------------------------------------------------ recovery
+
+def star_places(rows, columns, colors):
+    """Where each entry (rows[k], columns[k]) of a symmetric matrix H sits in ``compressed = seeds @ H`` for a
+    star coloring: ``compressed[lane[k], position[k]]``.
+
+    compressed[c, i] is the sum of H[i, k] over the neighbors k of color c. For entry (i, j): if j is i's only
+    neighbor of color c(j), that sum is H[i, j] itself; otherwise (star coloring) i is j's only neighbor of
+    color c(i), and H[j, i] = H[i, j] sits in compressed[c(i), j]. Diagonals: no neighbor shares c(i).
+    """
+    colors = np.asarray(colors, dtype=np.int64)
+    width = int(colors.max(initial=-1)) + 1
+    keys = rows * width + colors[columns]
+    unique_keys, counts = np.unique(keys, return_counts=True)
+    alone = counts[np.searchsorted(unique_keys, keys)] == 1
+    return np.where(alone, colors[columns], colors[rows]), np.where(alone, rows, columns)
+
+
+# ------------------------------------------------------------------------------------------ checks
+
+def is_structurally_orthogonal(pattern, colors, kind="column"):
+    """Whether no two columns (rows) of one color share a row (column): a valid column (row) coloring.
+
+    >>> import scipy.sparse
+    >>> pattern = scipy.sparse.eye(3)
+    >>> is_structurally_orthogonal(pattern, [0, 0, 0]), is_structurally_orthogonal(pattern + pattern.T, [0, 0, 0])
+    (True, True)
+    """
+    matrix = _as_pattern(pattern)
+    if kind == "row":
+        matrix = matrix.T.tocsr()
+    colors = np.asarray(colors, dtype=np.int64)
+    row, column = matrix.nonzero()
+    keys = row.astype(np.int64) * (colors.max(initial=0) + 1) + colors[column]
+    return bool(np.unique(keys).size == keys.size)
+
+
+def is_star_coloring(pattern, colors):
+    """Whether ``colors`` is a distance-1 coloring of the symmetric pattern in which every path on four
+    vertices uses at least three colors (each entry is then the only one of its color in its row or
+    column: directly recoverable)."""
+    indptr, indices = _symmetric_graph(_as_pattern(pattern), "star")
+    colors = np.asarray(colors, dtype=np.int64)
+    row = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))
+    if np.any(colors[row] == colors[indices]):
+        return False
+    # Entry (i, j) is readable from row i when j is i's only neighbor of color c(j), else from row j.
+    width = colors.max(initial=0) + 1
+    keys, counts = np.unique(row * width + colors[indices], return_counts=True)
+    unique_in_i = counts[np.searchsorted(keys, row * width + colors[indices])] == 1
+    unique_in_j = counts[np.searchsorted(keys, indices * width + colors[row])] == 1
+    return bool(np.all(unique_in_i | unique_in_j))
+
+
+def is_acyclic_coloring(pattern, colors):
+    """Whether ``colors`` is a distance-1 coloring of the symmetric pattern in which every cycle uses at
+    least three colors (every two-colored subgraph is a forest)."""
+    indptr, indices = _symmetric_graph(_as_pattern(pattern), "acyclic")
+    colors = np.asarray(colors, dtype=np.int64)
+    row = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))
+    if np.any(colors[row] == colors[indices]):
+        return False
+    upper = row < indices
+    first, second = row[upper], indices[upper]
+    low = np.minimum(colors[first], colors[second])
+    high = np.maximum(colors[first], colors[second])
+    for pair in np.unique(np.stack([low, high], axis=1), axis=0):
+        chosen = (low == pair[0]) & (high == pair[1])
+        edges_in = int(chosen.sum())
+        vertices = np.unique(np.concatenate([first[chosen], second[chosen]]))
+        forest = scipy.sparse.coo_array((np.ones(edges_in), (first[chosen], second[chosen])),
+                                        shape=(len(indptr) - 1,) * 2)
+        components = scipy.sparse.csgraph.connected_components(forest, directed=False)[1]
+        trees = np.unique(components[vertices]).size
+        if edges_in != vertices.size - trees:  # a forest has exactly (vertices - trees) edges
+            return False
+    return True
