@@ -375,3 +375,28 @@ def test_a_function_closing_over_a_staged_or_batched_value_is_refused(transform)
     argument = numpy.stack([b, b]) if transform == "vmap" else b
     with pytest.raises(TypeError, match="Pass every such array as a parameter"):
         wrapped(argument)
+
+
+def test_minimize_inside_jit_and_vmap_gives_the_eager_minimizer_and_its_derivative():
+    matrix = numpy.array([[3.0, 1.0], [1.0, 2.0]])
+
+    def minimizer(b):
+        return opt.minimize(lambda x, b: 0.5 * x @ matrix @ x - b @ x, numpy.zeros(2), b).x
+
+    b = numpy.array([1.0, 2.0])
+    numpy.testing.assert_allclose(cr.jit(minimizer)(b), numpy.linalg.solve(matrix, b), atol=1e-10)
+    numpy.testing.assert_allclose(cr.jit(minimizer)(2 * b), numpy.linalg.solve(matrix, 2 * b), atol=1e-10)
+    numpy.testing.assert_allclose(cr.jit(cr.jacfwd(minimizer))(b), numpy.linalg.inv(matrix), atol=1e-10)
+    batch = numpy.stack([b, -b, 3 * b])
+    numpy.testing.assert_allclose(cr.vmap(minimizer)(batch), numpy.linalg.solve(matrix, batch.T).T, atol=1e-10)
+
+
+def test_a_bounded_minimizer_is_differentiated_eagerly_only():
+    def minimizer(b):
+        return opt.minimize(lambda x, b: np.sum((x - b) ** 2), numpy.zeros(2), b, method="L-BFGS-B",
+                            bounds=[(-5.0, 5.0)] * 2).x
+
+    b = numpy.array([1.0, 2.0])
+    numpy.testing.assert_allclose(cr.jacfwd(minimizer)(b), numpy.eye(2), atol=1e-8)
+    with pytest.raises(NotImplementedError, match="bounded minimizer"):
+        cr.jit(cr.jacfwd(minimizer))(b)

@@ -137,6 +137,9 @@ def minimize(fun, x0, *params, method="BFGS", tol=None, bounds=None, constraints
                                       "(grad fun = 0 does not hold there); remove the constraints, or "
                                       "differentiate a penalty formulation")
         if bounds is not None:
+            if found.get("vector") is None:   # staged (jit) or batched (vmap): no single solve to inspect
+                raise NotImplementedError("minimize: the derivative of a bounded minimizer is checked against its "
+                                          "active bounds after an eager solve; differentiate it outside jit/vmap")
             _refuse_active_bounds(found["vector"], bounds)
         return gradient_fun(x, *params)
 
@@ -153,11 +156,17 @@ def minimize(fun, x0, *params, method="BFGS", tol=None, bounds=None, constraints
         if not result.success:
             warnings.warn(f"minimize ({method}) did not converge: {result.message} The minimizer, and derivatives "
                           f"of it, are inexact.", ConvergenceWarning, stacklevel=4)
-        found["result"], found["vector"] = result, result.x
+        found.setdefault("results", []).append(result)
+        found["vector"] = result.x if len(found["results"]) == 1 else None
         return space.unflatten(result.x)
 
     x = implicit_solution(solver, optimality, x0, params, linear_method=linear_solve, symmetric=True, where=where)
-    result = found["result"]
+    results = found.get("results", [])
+    if len(results) != 1:
+        # staged (jit: the solve runs later, on each call's values) or batched (vmap: one solve per example):
+        # fun, jac and nit describe a single eager solve, so only x is returned
+        return scipy.optimize.OptimizeResult(x=x)
+    result = results[0]
     result.x = x
     return result
 
