@@ -12,6 +12,7 @@ import scipy.optimize
 import chainrule as cr
 import chainrule.numpy as np
 import chainrule.optimize as opt
+from optimize_problems import central_difference, relative_error, tanh_map, tanh_problem as _tanh_problem
 
 jax = pytest.importorskip("jax")
 jax.config.update("jax_enable_x64", True)
@@ -20,37 +21,11 @@ jnp = jax.numpy
 RTOL = 1e-10
 
 
-def relative_error(actual, expected):
-    actual, expected = numpy.asarray(actual), numpy.asarray(expected)
-    return numpy.linalg.norm(actual - expected) / max(numpy.linalg.norm(expected), 1e-300)
-
-
-def central_difference(function, x, step=1e-6):
-    """The Jacobian of ``function`` (array -> array) at ``x``, of shape output shape + x's shape."""
-    x = numpy.asarray(x, dtype=float)
-    columns = []
-    for k in range(x.size):
-        e = numpy.zeros(x.size)
-        e[k] = step
-        e = e.reshape(x.shape)
-        columns.append((numpy.asarray(function(x + e)) - numpy.asarray(function(x - e))) / (2 * step))
-    stacked = numpy.stack(columns, axis=-1)
-    return stacked.reshape(stacked.shape[:-1] + x.shape)
+def tanh_problem(n=12, seed=0, dtype=numpy.float64):
+    return _tanh_problem(n, seed, dtype)
 
 
 # ------------------------------------------------------------------------------------------- fixed points
-
-def tanh_problem(n=12, seed=0, dtype=numpy.float64):
-    rng = numpy.random.default_rng(seed)
-    W = (0.5 * rng.standard_normal((n, n)) / numpy.sqrt(n)).astype(dtype)
-    b = rng.standard_normal(n).astype(dtype)
-    c = rng.standard_normal(n).astype(dtype)
-    return W, b, c
-
-
-def tanh_map(x, W, b):
-    return np.tanh(W @ x + b)
-
 
 def unrolled_fixed_point(W, b, iterations=300):
     x = np.zeros(b.shape, dtype=b.dtype)

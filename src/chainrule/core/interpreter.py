@@ -183,6 +183,20 @@ class PrimalTracer(Tracer):
         return primal.concrete_value() if isinstance(primal, Tracer) else primal
 
 
+def concrete_values(values):
+    """The concrete values underneath ``values`` (arrays, and eager tracers' values), or None when one of them
+    is abstract (staged or batched): what a primitive whose implementation needs values checks first."""
+    concrete = []
+    for value in values:
+        if isinstance(value, Tracer):
+            try:
+                value = value.concrete_value()
+            except (ChainruleError, NotImplementedError):
+                return None
+        concrete.append(value)
+    return concrete
+
+
 def bind(primitive, args, params):
     """Evaluate ``primitive`` on ``args``: by the innermost interpreter, or on arrays when none is involved."""
     top = None

@@ -7,7 +7,7 @@ from ..autodiff.forward import jvp_flat
 from ..autodiff.reverse import record
 from ..core.avals import ShapedArray, aval_of, is_inexact
 from ..core.cotangents import dense
-from ..core.interpreter import ChainruleError, Tracer, interpreter_depth
+from ..core.interpreter import ChainruleError, Tracer, concrete_values, interpreter_depth
 from ..core.primitive import Primitive
 from ..core.tree import tree_flatten, tree_unflatten
 from ..core.zeros import instantiate
@@ -98,15 +98,8 @@ def _odeint_shape_rule(y0, t, *arg_leaves, problem):
 
 def _concrete_or_none(values):
     """The arrays underneath, or None where a value is abstract (batched, staged)."""
-    out = []
-    for value in values:
-        if isinstance(value, Tracer):
-            try:
-                value = value.concrete_value()
-            except (ChainruleError, NotImplementedError):
-                return None
-        out.append(np.asarray(value))
-    return out
+    concrete = concrete_values(values)
+    return None if concrete is None else [np.asarray(value) for value in concrete]
 
 
 def _odeint_jvp(primals, tangents, *, problem):

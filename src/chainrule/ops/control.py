@@ -5,7 +5,7 @@ import numpy as np
 
 from ..core.avals import ShapedArray
 from ..core.graph import Graph
-from ..core.interpreter import ChainruleError, Tracer, interpreter_depth
+from ..core.interpreter import ChainruleError, Tracer, concrete_values, interpreter_depth
 from ..core.primitive import Primitive
 from ..core.zeros import instantiate
 from . import batch_rules
@@ -34,19 +34,6 @@ def _split(values, *counts):
 
 def _specs(avals):
     return [(tuple(a.shape), np.dtype(a.dtype)) for a in avals]
-
-
-def _concrete(values):
-    """The concrete values underneath (arrays and eager tracers), or None when one is abstract (staged, batched)."""
-    concrete = []
-    for value in values:
-        if isinstance(value, Tracer):
-            try:
-                value = value.concrete_value()
-            except (ChainruleError, NotImplementedError):
-                return None
-        concrete.append(value)
-    return concrete
 
 
 def _plain(values):
@@ -443,7 +430,7 @@ def _while_vjp(outs, *inputs, cond_body, body, num_cond_consts, num_body_consts)
             steps = len(trajectory)
             stacked = [np.stack([state[k] for state in trajectory]) for k in range(len(carry))] if steps else None
         else:
-            concrete = _concrete(inputs)
+            concrete = concrete_values(inputs)
             if concrete is None:  # staged or batched: the trip count is known only when the loop runs
                 bars = _while_vjp_bind(cond_consts, body_consts, carry, carry_bars, cond_body, body)
                 return [None] * num_cond_consts + bars
@@ -556,7 +543,7 @@ def _while_loop_vjp_impl(*args, cond_body, body, step_vjp, num_cond_consts, num_
 def _while_loop_vjp_unrolled(values, cond_body, body, step_vjp, num_cond_consts, num_body_consts, wanted_consts):
     """The same computation with its trip count fixed (read from concrete values) as a closed graph of a scan
     and a reverse scan, which the graph transforms differentiate; None when the values are abstract."""
-    concrete = _concrete(values)
+    concrete = concrete_values(values)
     if concrete is None:
         return None
     num_carry = len(body.outvars)
