@@ -247,7 +247,7 @@ def test_coloring_errors():
 
 # ------------------------------------------------------------------------------------------ compression
 
-@pytest.mark.parametrize("mode", ["auto", "forward", "reverse"])
+@pytest.mark.parametrize("mode", ["auto", "forward", "reverse", "bidirectional"])
 @pytest.mark.parametrize("dtype", [numpy.float64, numpy.float32])
 def test_sparse_jacobian_equals_jacfwd(mode, dtype):
     f = brusselator

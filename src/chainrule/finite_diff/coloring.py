@@ -10,6 +10,12 @@ Hessian, so that one derivative pass per color recovers every nonzero entry. Sha
   Manne, Pothen, "What color is your Jacobian?", SIAM Review 2005, Algorithm 4.1).
 - ``acyclic``: every cycle uses at least three colors; fewer colors than a star coloring, entries recovered
   by substitution along the two-colored trees.
+- ``bicolor``: columns and rows colored together, for forward and reverse passes combined (a Jacobian with
+  dense rows and dense columns, such as an arrow matrix, needs many colors either way but few both ways).
+  The partitioning heuristic: the densest rows' entries outside the densest columns are read from reverse
+  passes, every other entry from forward passes, and each part gets a column or row coloring (also the
+  mirror image, with the roles of rows and columns swapped); the best split over a few candidate numbers of
+  dense rows and columns is kept.
 
 The default order, ``"auto"``, is vectorized: first fit runs over whole sets of structurally orthogonal
 columns at once (each row keeps the colors taken in it as bits of one int64 word), first in natural order
@@ -21,10 +27,10 @@ import numpy as np
 import scipy.sparse
 import scipy.sparse.csgraph
 
-__all__ = ["coloring", "is_structurally_orthogonal", "is_star_coloring", "is_acyclic_coloring", "star_places", "KINDS",
-           "ORDERS"]
+__all__ = ["coloring", "is_structurally_orthogonal", "is_star_coloring", "is_acyclic_coloring", "is_bicoloring",
+           "star_places", "bicolor_rounds", "KINDS", "ORDERS"]
 
-KINDS = ("column", "row", "star", "acyclic")
+KINDS = ("column", "row", "star", "acyclic", "bicolor")
 ORDERS = ("auto", "natural", "largest_first", "smallest_last", "dsatur", "best")
 _GREEDY_ORDERS = {"column": ("natural", "largest_first", "smallest_last", "dsatur"),
                   "row": ("natural", "largest_first", "smallest_last", "dsatur"),
@@ -47,11 +53,16 @@ _PASSES = 24
 _PATIENCE = 3
 # The sequential star pass runs under "auto" when the paths it walks are at most this many (small graphs).
 _STAR_PATH_BUDGET = 150_000
+# Bicoloring tries as dense rows (columns) the 0, 1, 2, 4, ... densest ones up to this many, and all of them.
+_DENSE_SPLIT_LIMIT = 32
 
 
 def coloring(pattern, kind="column", order="auto"):
     """Color the pattern's columns (``kind="column"``), rows (``"row"``) or, for a symmetric pattern,
     vertices (``"star"``, ``"acyclic"``); return one color (0, 1, ...) per column, row or vertex.
+    ``kind="bicolor"`` returns ``(column_colors, row_colors)`` for forward and reverse passes together: color
+    c >= 1 is the c-th forward (reverse) pass, 0 means the column (row) is in no pass; each entry is then
+    recovered as ``bicolor_rounds`` describes, and ``is_bicoloring`` checks that every entry is.
 
     ``order``: ``"auto"`` (default; vectorized, a few milliseconds for 10,000 columns of a stencil
     pattern) colors columns and rows by first fit over sets of structurally orthogonal columns followed by
@@ -69,6 +80,10 @@ def coloring(pattern, kind="column", order="auto"):
     array([0, 1, 0, 2, 0, 1])
     >>> int(coloring(scipy.sparse.eye(6) + scipy.sparse.eye(6, k=1), "column").max()) + 1
     2
+    >>> arrow = np.eye(6, dtype=bool); arrow[0] = arrow[:, 0] = True
+    >>> columns, rows = coloring(arrow, "bicolor")
+    >>> int(columns.max() + rows.max())  # passes: 6 forward or 6 reverse alone
+    3
     """
     matrix = _as_pattern(pattern)
     if kind not in KINDS:
@@ -78,6 +93,9 @@ def coloring(pattern, kind="column", order="auto"):
     if order == "dsatur" and kind in ("star", "acyclic"):
         raise ValueError(f"coloring: order='dsatur' is for column and row colorings; for kind={kind!r} use "
                          f"'auto', 'natural', 'largest_first' or 'smallest_last'")
+    if kind == "bicolor":
+        orders = ("auto",) + _GREEDY_ORDERS["column"] if order == "best" else (order,)
+        return min((_bicolor(matrix, each) for each in orders), key=_bicolor_passes)
     if order == "best":
         candidates = [coloring(matrix, kind, each) for each in ("auto",) + _GREEDY_ORDERS[kind]]
         return min(candidates, key=lambda colors: colors.max(initial=-1))
@@ -341,6 +359,103 @@ def _hubs(degree):
     return by_degree[:chosen]
 
 
+# ------------------------------------------------------------------------------------------ bicolor
+
+def _bicolor(matrix, order):
+    """Try splits (dense rows, dense columns) of the pattern and of its transpose; keep the fewest passes.
+    Splits are visited by a lower bound on their passes (the longest row of the forward part plus the longest
+    column of the reverse part) and skipped once that bound cannot beat the best found."""
+    best, best_passes = None, None
+    transposed = matrix.T.tocsr()
+    splits = [(bound, False, rows, columns) for bound, rows, columns in _dense_splits(matrix)]
+    splits += [(bound, True, rows, columns) for bound, rows, columns in _dense_splits(transposed, plain=False)]
+    for bound, mirrored, dense_rows, dense_columns in sorted(splits, key=lambda split: split[0]):
+        if best_passes is not None and bound >= best_passes:
+            break
+        if mirrored:
+            row_colors, column_colors = _split_coloring(transposed, dense_rows, dense_columns, order)
+        else:
+            column_colors, row_colors = _split_coloring(matrix, dense_rows, dense_columns, order)
+        passes = _bicolor_passes((column_colors, row_colors))
+        if best_passes is None or passes < best_passes:
+            best, best_passes = (column_colors, row_colors), passes
+    return best
+
+
+def _bicolor_passes(colors):
+    column_colors, row_colors = colors
+    return int(column_colors.max(initial=0)) + int(row_colors.max(initial=0))
+
+
+def _split_entries(matrix, dense_rows, dense_columns):
+    """Which entries (CSR order) are read from reverse passes: those in a dense row outside the dense columns."""
+    rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+    in_dense_row = np.zeros(matrix.shape[0], dtype=bool)
+    in_dense_row[dense_rows] = True
+    in_dense_column = np.zeros(matrix.shape[1], dtype=bool)
+    in_dense_column[dense_columns] = True
+    return rows, in_dense_row[rows] & ~in_dense_column[matrix.indices]
+
+
+def _dense_splits(matrix, plain=True):
+    """(lower bound on passes, dense rows, dense columns) for the 0, 1, 2, 4, ... densest rows and columns.
+    Taking no dense rows is the plain column coloring, all rows and no dense columns the plain row coloring,
+    so the best split is never worse than either (``plain=False`` leaves these two out: the mirror image's
+    are the same two)."""
+    row_count, column_count = matrix.shape
+    row_order = np.argsort(-np.diff(matrix.indptr), kind="stable")
+    column_order = np.argsort(-np.bincount(matrix.indices, minlength=column_count), kind="stable")
+    splits = []
+    for row_split in _split_sizes(row_count):
+        for column_split in _split_sizes(column_count) if row_split else (0,):
+            if not plain and (row_split == 0 or (row_split == row_count and column_split == 0)):
+                continue
+            dense_rows, dense_columns = row_order[:row_split], column_order[:column_split]
+            rows, reverse = _split_entries(matrix, dense_rows, dense_columns)
+            if row_split and not reverse.any():
+                continue  # no reverse entries: the plain column coloring again
+            forward_bound = np.bincount(rows[~reverse], minlength=1).max(initial=0)
+            reverse_bound = np.bincount(matrix.indices[reverse], minlength=1).max(initial=0)
+            splits.append((int(forward_bound) + int(reverse_bound), dense_rows, dense_columns))
+    return splits
+
+
+def _split_sizes(count):
+    sizes = {0, count}
+    size = 1
+    while size <= min(count, _DENSE_SPLIT_LIMIT):
+        sizes.add(size)
+        size *= 2
+    return sorted(sizes)
+
+
+def _split_coloring(matrix, dense_rows, dense_columns, order):
+    """Entries in the dense rows outside the dense columns go to reverse passes: a row coloring of that part,
+    read directly (the rows given reverse colors are dense rows, so their other entries in those columns are
+    reverse entries too). Every other entry goes to forward passes: a column coloring of the rest; a dense
+    row's forward sum then also holds its reverse entries, which are known by then and subtracted."""
+    rows, reverse = _split_entries(matrix, dense_rows, dense_columns)
+    reverse_part = _part(matrix, rows, reverse)
+    forward_part = _part(matrix, rows, ~reverse)
+    forward_counts = np.bincount(matrix.indices[~reverse], minlength=matrix.shape[1])
+    reverse_counts = np.bincount(rows[reverse], minlength=matrix.shape[0])
+    return (_pass_colors(coloring(forward_part, "column", order), forward_counts),
+            _pass_colors(coloring(reverse_part, "row", order), reverse_counts))
+
+
+def _part(matrix, rows, chosen):
+    return scipy.sparse.csr_array((np.ones(int(chosen.sum()), dtype=bool), (rows[chosen], matrix.indices[chosen])),
+                                  shape=matrix.shape)
+
+
+def _pass_colors(colors, counts):
+    """Colors 1, 2, ... for the columns (rows) with entries in the part, renumbered without gaps; 0 for the rest."""
+    used = counts > 0
+    numbered = np.zeros(colors.size, dtype=np.int64)
+    numbered[used] = np.unique(colors[used], return_inverse=True)[1].ravel() + 1
+    return numbered
+
+
 # ------------------------------------------------------------------------------------------ orders
 
 def _degrees(indptr):
@@ -542,7 +657,67 @@ def star_places(rows, columns, colors):
     return np.where(alone, colors[columns], colors[rows]), np.where(alone, rows, columns)
 
 
+def bicolor_rounds(rows, columns, column_colors, row_colors):
+    """How to recover the entries (rows[k], columns[k]) of J from ``forward = seeds_c @ J.T`` (one row per
+    column color c >= 1, ``forward[c - 1, i]`` = sum of J[i, j] over columns j of color c) and ``reverse`` (one
+    row per row color r >= 1, ``reverse[r - 1, j]`` = sum of J[i, j] over rows i of color r).
+
+    Recovery rule: an entry is read from its forward sum (or its reverse sum) once every other entry in that
+    sum is known, minus those known entries; entries are recovered in rounds until none is left. Return the
+    rounds as ``(from_forward, from_reverse)`` entry-index arrays, and whether every entry was recovered.
+    """
+    column_colors = np.asarray(column_colors, dtype=np.int64)
+    row_colors = np.asarray(row_colors, dtype=np.int64)
+    in_forward = column_colors[columns] > 0
+    in_reverse = row_colors[rows] > 0
+    forward_sum = _group_ids(rows, column_colors[columns], in_forward)
+    reverse_sum = _group_ids(columns, row_colors[rows], in_reverse)
+    unknown_forward = np.bincount(forward_sum[in_forward], minlength=1)
+    unknown_reverse = np.bincount(reverse_sum[in_reverse], minlength=1)
+    known = np.zeros(rows.size, dtype=bool)
+    rounds = []
+    while not known.all():
+        from_forward = ~known & in_forward & (unknown_forward[forward_sum] == 1)
+        from_reverse = ~known & ~from_forward & in_reverse & (unknown_reverse[reverse_sum] == 1)
+        newly = from_forward | from_reverse
+        if not newly.any():
+            break
+        rounds.append((np.flatnonzero(from_forward), np.flatnonzero(from_reverse)))
+        known |= newly
+        unknown_forward -= np.bincount(forward_sum[newly & in_forward], minlength=unknown_forward.size)
+        unknown_reverse -= np.bincount(reverse_sum[newly & in_reverse], minlength=unknown_reverse.size)
+    return rounds, bool(known.all())
+
+
+def _group_ids(line, color, member):
+    """A dense id per (line, color) sum; 0 (unused by non-members, which are masked out) elsewhere."""
+    ids = np.zeros(line.size, dtype=np.int64)
+    if member.any():
+        keys = line[member].astype(np.int64) * (int(color.max()) + 1) + color[member]
+        ids[member] = np.unique(keys, return_inverse=True)[1].ravel()
+    return ids
+
+
 # ------------------------------------------------------------------------------------------ checks
+
+def is_bicoloring(pattern, column_colors, row_colors):
+    """Whether forward passes over ``column_colors`` and reverse passes over ``row_colors`` (0: in no pass)
+    recover every entry of the pattern by the rule of ``bicolor_rounds``.
+
+    >>> import numpy as np
+    >>> arrow = np.eye(4, dtype=bool); arrow[0] = arrow[:, 0] = True
+    >>> is_bicoloring(arrow, [1, 2, 2, 2], [1, 0, 0, 0]), is_bicoloring(arrow, [1, 1, 1, 1], [0, 0, 0, 0])
+    (True, False)
+    """
+    matrix = _as_pattern(pattern)
+    column_colors, row_colors = np.asarray(column_colors), np.asarray(row_colors)
+    if column_colors.shape != (matrix.shape[1],) or row_colors.shape != (matrix.shape[0],):
+        raise ValueError(f"is_bicoloring: pattern of shape {matrix.shape} needs {matrix.shape[1]} column colors "
+                         f"and {matrix.shape[0]} row colors, got {column_colors.shape} and {row_colors.shape}")
+    rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+    return bicolor_rounds(rows, matrix.indices, column_colors, row_colors)[1]
+
+
 
 def is_structurally_orthogonal(pattern, colors, kind="column"):
     """Whether no two columns (rows) of one color share a row (column): a valid column (row) coloring.

@@ -1,16 +1,16 @@
 """Compressed Jacobians and Hessians: detect the pattern (once per input shape and dtype), color it, run one
-batched derivative pass over the seed matrix (vmap of jvp, vjp or hvp: one lane per color) and scatter
-the compressed result into a scipy.sparse matrix.
+batched derivative pass over the seed matrix (vmap of jvp, vjp or hvp: one lane per color; a bicolored
+Jacobian takes one of each) and scatter the compressed result into a scipy.sparse matrix.
 """
 import numpy as np
 import scipy.sparse
 
 from ..autodiff.transforms import hvp, jvp, vjp, vmap
-from ..finite_diff.coloring import star_places
+from ..finite_diff.coloring import bicolor_rounds, star_places
 from .coloring import coloring
 from .detection import hessian_sparsity, jacobian_sparsity
 
-_MODES = ("auto", "forward", "reverse")
+_MODES = ("auto", "forward", "reverse", "bidirectional")
 _FORMATS = ("csr", "csc")
 
 
@@ -38,14 +38,43 @@ class Plan:
         return int(self.colors.max(initial=-1)) + 1
 
 
+class BidirectionalPlan:
+    """A bicolored pattern: forward passes over the column colors, reverse passes over the row colors, and the
+    rounds in which the entries are read from their sums (see ``bicolor_rounds``)."""
+
+    __slots__ = ("pattern", "colors", "mode", "seeds", "reverse_seeds", "rows", "columns", "rounds")
+
+    def __init__(self, pattern, colors, dtype):
+        self.pattern = scipy.sparse.csr_array(pattern)
+        self.pattern.sort_indices()
+        self.colors = colors
+        self.mode = "bidirectional"
+        column_colors, row_colors = colors
+        # color 0 is "in no pass": the seed rows are those of colors 1, 2, ...
+        self.seeds = _seeds(column_colors, int(column_colors.max(initial=0)) + 1, dtype)[1:]
+        self.reverse_seeds = _seeds(row_colors, int(row_colors.max(initial=0)) + 1, dtype)[1:]
+        self.rows = np.repeat(np.arange(self.pattern.shape[0], dtype=np.int64), np.diff(self.pattern.indptr))
+        self.columns = self.pattern.indices.astype(np.int64)
+        self.rounds, complete = bicolor_rounds(self.rows, self.columns, column_colors, row_colors)
+        if not complete:
+            raise ValueError("sparse.jacobian: the bicoloring does not recover every entry of the pattern; "
+                             "check it with chainrule.finite_diff.coloring.is_bicoloring")
+
+    @property
+    def color_count(self):
+        return self.seeds.shape[0] + self.reverse_seeds.shape[0]
+
+
 def jacobian(function, sparsity=None, mode="auto", *, order="auto", format="csr", local=False, jit=False):
     """Return ``x -> J``: the Jacobian of ``function`` at ``x`` as a ``scipy.sparse`` matrix of shape
     ``(f(x).size, x.size)``, exact (the same numbers as ``jacfwd``) at the cost of one batched pass with
     one lane per color instead of one per column.
 
     ``sparsity``: the pattern (a boolean matrix; None: detected by ``jacobian_sparsity`` once per input
-    shape and dtype). ``mode``: ``"forward"`` (column coloring, JVPs), ``"reverse"`` (row coloring, VJPs)
-    or ``"auto"`` (whichever needs fewer colors). ``order``: the coloring order (see ``coloring``).
+    shape and dtype). ``mode``: ``"forward"`` (column coloring, JVPs), ``"reverse"`` (row coloring, VJPs),
+    ``"bidirectional"`` (a bicoloring: JVPs and VJPs together, few of each where the pattern has both dense
+    rows and dense columns, e.g. an arrow matrix) or ``"auto"`` (whichever needs the fewest passes; forward,
+    then reverse, on ties). ``order``: the coloring order (see ``coloring``).
     ``format``: ``"csr"`` or ``"csc"``. ``local``: detect the pattern at this ``x`` (see
     ``jacobian_sparsity``); it is then detected again at every call. ``jit``: compile the compressed pass
     once per input shape and dtype (``True``: with ``chainrule.jit``; or any compiler ``f -> f``): several
@@ -143,6 +172,9 @@ def _seeds(colors, count, dtype):
 def jacobian_plan(pattern, mode="auto", dtype=np.float64, *, order="auto"):
     """Color ``pattern`` for a Jacobian (``mode`` as in ``jacobian``) and build its seed matrix."""
     pattern = scipy.sparse.csr_array(pattern, dtype=bool)
+    dtype = np.dtype(dtype)
+    if mode == "bidirectional":
+        return BidirectionalPlan(pattern, coloring(pattern, "bicolor", order), dtype)
     choices = []
     if mode in ("auto", "forward"):
         choices.append(("forward", coloring(pattern, "column", order)))
@@ -151,7 +183,13 @@ def jacobian_plan(pattern, mode="auto", dtype=np.float64, *, order="auto"):
     # Forward wins ties: a JVP lane costs less than a VJP lane (no tape).
     chosen_mode, colors = min(choices, key=lambda choice: choice[1].max(initial=-1))
     count = int(colors.max(initial=-1)) + 1
-    return Plan(pattern, colors, chosen_mode, _seeds(colors, count, np.dtype(dtype)))
+    if mode == "auto" and count > 2:
+        # both directions together can need fewer passes (dense rows and dense columns); it runs a JVP pass
+        # and a VJP pass, so it is taken only when its lanes are strictly fewer
+        bicolors = coloring(pattern, "bicolor", order)
+        if int(bicolors[0].max(initial=0)) + int(bicolors[1].max(initial=0)) < count:
+            return BidirectionalPlan(pattern, bicolors, dtype)
+    return Plan(pattern, colors, chosen_mode, _seeds(colors, count, dtype))
 
 
 def hessian_plan(pattern, dtype=np.float64, *, kind="star", order="auto"):
@@ -166,17 +204,48 @@ def hessian_plan(pattern, dtype=np.float64, *, kind="star", order="auto"):
 
 def compressed_jacobian(function, plan, x):
     """The Jacobian times the seed matrix: one row per color, ``(colors, f(x).size)`` for forward mode and
-    ``(colors, x.size)`` for reverse mode. Built from ``jvp``/``vjp``/``vmap`` only, so ``jit`` compiles it."""
+    ``(colors, x.size)`` for reverse mode; for a bidirectional plan both, as a pair. Built from
+    ``jvp``/``vjp``/``vmap`` only, so ``jit`` compiles it."""
+    if plan.mode == "bidirectional":
+        return _bidirectional_passes(function, plan, x)
     seeds = plan.seeds
     if plan.mode == "forward":
         directions = seeds.reshape((seeds.shape[0],) + tuple(np.shape(x)))
         out = vmap(lambda v: jvp(function, (x,), (v,))[1])(directions)
         return out.reshape((seeds.shape[0], -1)) if hasattr(out, "reshape") else out
     out, pullback = vjp(function, x)
-    out_shape = tuple(np.shape(out))
+    out_shape = _checked_output_shape(out, plan)
     directions = seeds.astype(np.result_type(out)).reshape((seeds.shape[0],) + out_shape)
     rows = vmap(lambda w: pullback(w)[0])(directions)
     return rows.reshape((seeds.shape[0], -1))
+
+
+def _bidirectional_passes(function, plan, x):
+    """The forward passes ``(column colors, f(x).size)`` and the reverse ones ``(row colors, x.size)``; a
+    direction with no colors is skipped (an empty block)."""
+    out, pullback = vjp(function, x)
+    out_shape, in_shape = _checked_output_shape(out, plan), tuple(np.shape(x))
+    forward_count, reverse_count = plan.seeds.shape[0], plan.reverse_seeds.shape[0]
+    if forward_count:
+        directions = plan.seeds.reshape((forward_count,) + in_shape)
+        forward = vmap(lambda v: jvp(function, (x,), (v,))[1])(directions).reshape((forward_count, -1))
+    else:
+        forward = np.zeros((0, int(np.prod(out_shape))), dtype=np.result_type(out))
+    if reverse_count:
+        directions = plan.reverse_seeds.astype(np.result_type(out)).reshape((reverse_count,) + out_shape)
+        reverse = vmap(lambda w: pullback(w)[0])(directions).reshape((reverse_count, -1))
+    else:
+        reverse = np.zeros((0, int(np.prod(in_shape))), dtype=np.result_type(x))
+    return forward, reverse
+
+
+def _checked_output_shape(out, plan):
+    """f(x)'s shape, once its size is known to match the pattern's rows (the reverse seeds are shaped like it)."""
+    out_shape = tuple(np.shape(out))
+    if int(np.prod(out_shape)) != plan.pattern.shape[0]:
+        raise ValueError(f"sparse.jacobian: the function has {int(np.prod(out_shape))} outputs, but the sparsity "
+                         f"pattern has {plan.pattern.shape[0]} rows")
+    return out_shape
 
 
 def compressed_hessian(function, plan, x):
@@ -188,6 +257,8 @@ def compressed_hessian(function, plan, x):
 
 def decompress_jacobian(plan, compressed, format="csr"):
     """Scatter a compressed Jacobian into the sparse matrix of ``plan.pattern``'s shape."""
+    if plan.mode == "bidirectional":
+        return _assembled(_bidirectional_values(plan, *compressed), plan, format)
     compressed = np.asarray(compressed)
     if plan.mode == "forward" and compressed.shape[1] != plan.pattern.shape[0]:
         raise ValueError(f"sparse.jacobian: the function has {compressed.shape[1]} outputs, but the sparsity "
@@ -208,6 +279,31 @@ def decompress_hessian(plan, compressed, format="csr"):
 def _assembled(values, plan, format):
     matrix = scipy.sparse.csr_array((values, plan.pattern.indices, plan.pattern.indptr), shape=plan.pattern.shape)
     return matrix if format == "csr" else matrix.tocsc()
+
+
+def _bidirectional_values(plan, forward, reverse):
+    """Read each entry from its forward sum ``forward[c - 1, i]`` or reverse sum ``reverse[r - 1, j]``, minus the
+    entries of that sum recovered in earlier rounds (kept as running totals per sum)."""
+    forward, reverse = np.asarray(forward), np.asarray(reverse)
+    if forward.shape[0] and forward.shape[1] != plan.pattern.shape[0]:
+        raise ValueError(f"sparse.jacobian: the function has {forward.shape[1]} outputs, but the sparsity "
+                         f"pattern has {plan.pattern.shape[0]} rows")
+    column_colors, row_colors = plan.colors
+    rows, columns = plan.rows, plan.columns
+    forward_lane, reverse_lane = column_colors[columns] - 1, row_colors[rows] - 1
+    values = np.zeros(rows.size, dtype=np.result_type(forward, reverse))
+    known_forward = np.zeros(forward.shape, dtype=values.dtype)
+    known_reverse = np.zeros(reverse.shape, dtype=values.dtype)
+    for from_forward, from_reverse in plan.rounds:
+        values[from_forward] = (forward[forward_lane[from_forward], rows[from_forward]]
+                                - known_forward[forward_lane[from_forward], rows[from_forward]])
+        values[from_reverse] = (reverse[reverse_lane[from_reverse], columns[from_reverse]]
+                                - known_reverse[reverse_lane[from_reverse], columns[from_reverse]])
+        newly = np.concatenate([from_forward, from_reverse])
+        in_forward, in_reverse = newly[forward_lane[newly] >= 0], newly[reverse_lane[newly] >= 0]
+        np.add.at(known_forward, (forward_lane[in_forward], rows[in_forward]), values[in_forward])
+        np.add.at(known_reverse, (reverse_lane[in_reverse], columns[in_reverse]), values[in_reverse])
+    return values
 
 
 def _substituted_values(plan, compressed):
