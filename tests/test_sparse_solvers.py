@@ -88,7 +88,7 @@ def test_lockstep_clashes_are_deferred_not_miscolored():
 
 
 def test_auto_coloring_is_optimal_on_banded_and_no_worse_than_networkx_on_stencils():
-    networkx = pytest.importorskip("networkx")
+    import networkx  # in the test extra: a missing one fails loudly
     assert sparse.coloring(_banded(10_000, 2), "column").max() + 1 == 5
     assert sparse.coloring(_banded(10_000, 2), "star").max() + 1 == 5
     pattern = sparse.jacobian_sparsity(lambda u: brusselator_1d(0.0, u))(numpy.ones(400))
