@@ -302,7 +302,6 @@ def readme_coverage():
     text = README.read_text().split("## Coverage", 1)[1].split("\n## ", 1)[0]
     listed = []
     for module, body in re.findall(r"\*\*`chainrule\.([\w.]+)`\*\*:(.*?)(?=\*\*`chainrule|\Z)", text, re.S):
-        namespace = resolve("chainrule." + module)
         for group in re.findall(r"`([^`]+)`", body):
             tokens = group.split()
             for token in tokens:

@@ -24,7 +24,7 @@ def brusselator(u):
     def laplacian(z):
         return (np.roll(z, 1, 0) + np.roll(z, -1, 0) + np.roll(z, 1, 1) + np.roll(z, -1, 1) - 4.0 * z)
 
-    dx = 1.0 + x * x * y - (b + 1.0) * x + alpha * laplacian(x)
+    dx = a + x * x * y - (b + 1.0) * x + alpha * laplacian(x)
     dy = b * x - x * x * y + alpha * laplacian(y)
     return np.concatenate([dx.ravel(), dy.ravel()])
 

@@ -147,7 +147,6 @@ def run(lanes, *, n=1, method="central", order=2, step=None, extrapolate=False, 
         noise=None, want_error=False, strict=False, check=True, probe=True, what="derivative"):
     """Differentiate along all lanes; returns (LaneResult, method used, status)."""
     check_options(method, order, n, noise)
-    evaluator = lanes.evaluator
     center = None
     if method == "complex":
         if lanes.x.dtype.kind == "c":
@@ -178,9 +177,9 @@ def run(lanes, *, n=1, method="central", order=2, step=None, extrapolate=False, 
                 imaginary = lanes.values(1j * result.step)
                 if np.all(np.asarray(imaginary).imag == 0):
                     raise ValueError(
-                        f"method='complex': f returns a zero imaginary part although its real "
-                        f"values change with x, so it drops the imaginary part (abs, .real, "
-                        f"float casts ...); use method='central'")
+                        "method='complex': f returns a zero imaginary part although its real "
+                        "values change with x, so it drops the imaginary part (abs, .real, "
+                        "float casts ...); use method='central'")
                 report_problem(
                     f"{what}: the complex step disagrees with a real-step difference, so f is not "
                     f"complex-analytic near x (abs, maximum, comparisons, conj ...); returning "
