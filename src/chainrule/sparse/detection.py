@@ -149,6 +149,10 @@ def _step(equation, first, second, values, size):
         outputs = _by_rule(equation, in_first, in_second, operand_values, size)
     elif kind == "bilinear":
         outputs = [_bilinear(equation, in_first, in_second, operand_values, size)]
+    elif kind == "scan":
+        outputs = _scan(equation, in_first, in_second, operand_values, values is not None, size)
+    elif kind == "cond":
+        outputs = _cond(equation, in_first, in_second, operand_values, values is not None, size)
     else:
         outputs = [_dense(in_first, in_second, _rows(var), size) for var in equation.outputs]
     for var, (out_first, out_second) in zip(equation.outputs, outputs):
@@ -293,3 +297,163 @@ def _dense(in_first, in_second, rows, size):
     pair_keys = [one.pairs(size).indices] + [s.indices for s in in_second if s is not None]
     pair_members = np.unique(np.concatenate(pair_keys))
     return out_first, IndexSets(np.zeros(1, dtype=np.int64), pair_members, size * size).broadcast_row(pair_members, rows)
+
+
+# ------------------------------------------------------------------------------------------ staged bodies
+
+# Scans up to this many steps are followed step by step (exact: as if unrolled); longer ones (under the
+# global pattern) iterate the body on the carry to a fixed point, a superset of every step's sets.
+_UNROLLED_STEPS = 256
+
+
+def _through_graph(graph, in_first, in_second, in_values, size):
+    """Propagate index sets (and values, when ``in_values`` is given) through a staged body: per output of the
+    graph, (first-order sets, second-order sets, value), None where empty or unknown."""
+    graph = inline_calls(graph)
+    first = {}
+    second = None if in_second is None else {}
+    values = None if in_values is None else {}
+    for position, var in enumerate(graph.invars):
+        if in_first[position] is not None:
+            first[var] = in_first[position]
+        if second is not None and in_second[position] is not None:
+            second[var] = in_second[position]
+        if values is not None:
+            values[var] = in_values[position]
+    for equation in graph.equations:
+        _step(equation, first, second, values, size)
+    outputs = []
+    for atom in graph.outvars:
+        if isinstance(atom, Literal):
+            outputs.append((None, None, atom.value))
+            continue
+        outputs.append((first.get(atom), None if second is None else second.get(atom),
+                        None if values is None else values.get(atom)))
+    return outputs
+
+
+def _same_sets(a, b):
+    if a is None or b is None:
+        return a is None and b is None
+    return np.array_equal(a.indptr, b.indptr) and np.array_equal(a.indices, b.indices)
+
+
+def _scan(equation, in_first, in_second, operand_values, local, size):
+    """A scan's outputs (final carry, then the stacked ys): the body's set propagation, once per step with the
+    carry's sets flowing from step to step and step ``t`` reading row ``t`` of each xs."""
+    params = equation.params
+    num_consts, num_carry, length = params["num_consts"], params["num_carry"], params["length"]
+    second_order = in_second is not None
+    in_second = in_second if second_order else [None] * len(in_first)
+    carry_end = num_consts + num_carry
+    if length == 0:
+        return list(zip(in_first[num_consts:carry_end], in_second[num_consts:carry_end])) + [
+            (None, None) for _ in equation.outputs[num_carry:]]
+    if not local and length > _UNROLLED_STEPS:
+        return _scan_fixed_point(equation, in_first, in_second, second_order, size)
+    body = params["body"]
+    x_rows = [_rows(v) for v in body.invars[carry_end:]]
+    carry = list(zip(in_first[num_consts:carry_end], in_second[num_consts:carry_end],
+                     operand_values[num_consts:carry_end] if local else [None] * num_carry))
+    per_step = [[None] * length for _ in equation.outputs[num_carry:]]
+    steps = range(length - 1, -1, -1) if params["reverse"] else range(length)
+    no_xs_sets = all(s is None for s in in_first[carry_end:])
+    for count, step in enumerate(steps):
+        xs = [_slice_sets(s, step, rows) for s, rows in zip(in_first[carry_end:], x_rows)]
+        x_pairs = [_slice_sets(s, step, rows) for s, rows in zip(in_second[carry_end:], x_rows)]
+        x_values = [None if v is None else np.asarray(v)[step] for v in operand_values[carry_end:]]
+        outs = _through_graph(body, list(in_first[:num_consts]) + [c[0] for c in carry] + xs,
+                              list(in_second[:num_consts]) + [c[1] for c in carry] + x_pairs if second_order else None,
+                              (list(operand_values[:num_consts]) + [c[2] for c in carry] + x_values) if local else None,
+                              size)
+        for ys, (sets, pairs, _) in zip(per_step, outs[num_carry:]):
+            ys[step] = (sets, pairs)
+        steady = not local and no_xs_sets and all(
+            _same_sets(old[0], new[0]) and _same_sets(old[1], new[1]) for old, new in zip(carry, outs[:num_carry]))
+        carry = outs[:num_carry]
+        if steady:
+            # The carry's sets stopped changing and nothing else varies per step: every later step is this one.
+            for later in list(steps)[count + 1:]:
+                for ys, (sets, pairs, _) in zip(per_step, outs[num_carry:]):
+                    ys[later] = (sets, pairs)
+            break
+    results = [(c[0], c[1]) for c in carry]
+    for var, ys in zip(equation.outputs[num_carry:], per_step):
+        results.append(_stacked_steps(ys, _rows(var) // length, second_order, size))
+    return results
+
+
+def _slice_sets(sets, step, rows):
+    """The sets of row ``step`` of a scanned input (``rows`` elements per step)."""
+    if sets is None:
+        return None
+    return sets.select(np.arange(step * rows, (step + 1) * rows, dtype=np.int64))
+
+
+def _stacked_steps(per_step, rows, second_order, size):
+    """One stacked output from its per-step (sets, pairs), in step order."""
+    if all(sets is None for sets, _ in per_step):
+        first = None
+    else:
+        first = stack([_or_empty(sets, rows, size) for sets, _ in per_step])
+    if not second_order or all(pairs is None for _, pairs in per_step):
+        return first, None
+    return first, stack([_or_empty(pairs, rows, size * size) for _, pairs in per_step])
+
+
+def _scan_fixed_point(equation, in_first, in_second, second_order, size):
+    """A long scan's outputs under the global pattern: every step reads the union of all xs rows, and the
+    carry's sets grow (each round unions in one more step's reach) until they stop changing, at most one round
+    per carry element; every y then gets the sets of a step from that carry, a superset of each true step's."""
+    params = equation.params
+    num_consts, num_carry, length, body = params["num_consts"], params["num_carry"], params["length"], params["body"]
+    carry_end = num_consts + num_carry
+    x_rows = [_rows(v) for v in body.invars[carry_end:]]
+    xs = [_all_steps(s, rows, length) for s, rows in zip(in_first[carry_end:], x_rows)]
+    x_pairs = [_all_steps(s, rows, length) for s, rows in zip(in_second[carry_end:], x_rows)]
+    carry = list(zip(in_first[num_consts:carry_end], in_second[num_consts:carry_end]))
+    carry_rows = [_rows(v) for v in body.invars[num_consts:carry_end]]
+    while True:
+        outs = _through_graph(body, list(in_first[:num_consts]) + [c[0] for c in carry] + xs,
+                              list(in_second[:num_consts]) + [c[1] for c in carry] + x_pairs if second_order else None,
+                              None, size)
+        grown = [(union([old[0], new[0]], rows, size), union([old[1], new[1]], rows, size * size))
+                 for old, new, rows in zip(carry, outs[:num_carry], carry_rows)]
+        if all(_same_sets(old[0], new[0]) and _same_sets(old[1], new[1]) for old, new in zip(carry, grown)):
+            break
+        carry = grown
+    results = list(carry)
+    for var, (sets, pairs, _) in zip(equation.outputs[num_carry:], outs[num_carry:]):
+        rows = _rows(var) // length
+        every_step = np.tile(np.arange(rows, dtype=np.int64), length)
+        results.append((None if sets is None else sets.select(every_step),
+                        None if pairs is None else pairs.select(every_step)))
+    return results
+
+
+def _all_steps(sets, rows, length):
+    """One step's worth of rows: row ``r`` is the union of row ``r`` of every step of a scanned input."""
+    if sets is None:
+        return None
+    in_row = np.arange(rows * length, dtype=np.int64)
+    return sets.gather_union(rows, in_row % rows, in_row)
+
+
+def _cond(equation, in_first, in_second, operand_values, local, size):
+    """A branch's outputs: those of the taken branch when the index is known (a literal, or a value under
+    ``local=True``), else the union over every branch (whichever runs, no dependence is missed)."""
+    branches = equation.params["branches"]
+    index = operand_values[0]
+    if index is not None:
+        branches = [branches[int(np.clip(int(np.asarray(index)), 0, len(branches) - 1))]]
+    second_order = in_second is not None
+    per_branch = [_through_graph(branch, in_first[1:], in_second[1:] if second_order else None,
+                                 operand_values[1:] if local else None, size)
+                  for branch in branches]
+    results = []
+    for position, var in enumerate(equation.outputs):
+        rows = _rows(var)
+        first = union([outs[position][0] for outs in per_branch], rows, size)
+        second = union([outs[position][1] for outs in per_branch], rows, size * size) if second_order else None
+        results.append((first, second))
+    return results
