@@ -20,7 +20,6 @@ import argparse
 import importlib.util
 import os
 import platform
-import statistics
 import sys
 import time
 import tracemalloc
@@ -30,6 +29,7 @@ import numpy
 import chainrule as cr
 import chainrule.numpy as np
 from chainrule.control import count_steps, minimal_forward_steps, scan
+from timing import median_time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PICTURE = os.path.join(HERE, "..", "docs", "img", "loops-memory-time.png")
@@ -63,10 +63,6 @@ def seconds(call):
     return time.perf_counter() - start
 
 
-def median_seconds(call, repeat):
-    return statistics.median(seconds(call) for _ in range(repeat))
-
-
 def peak_bytes(call):
     """Peak bytes allocated (tracemalloc) while ``call`` runs, above what was allocated before."""
     tracemalloc.start()
@@ -91,7 +87,7 @@ def gradients(steps):
 
 def measure_chainrule(steps, repeat):
     w, c0 = problem()
-    rows = {"forward loop alone": (median_seconds(lambda: scan_loss(steps, "all")(w, c0), repeat), None, None)}
+    rows = {"forward loop alone": (median_time(lambda: scan_loss(steps, "all")(w, c0), repeat), None, None)}
     reference = None
     for name, gradient in gradients(steps).items():
         value = gradient(w, c0)  # warm-up (jit compiles here), and the value compared
@@ -99,7 +95,7 @@ def measure_chainrule(steps, repeat):
         error = max(float(numpy.max(numpy.abs(a - b)) / numpy.max(numpy.abs(b))) for a, b in zip(value, reference))
         with count_steps() as counts:
             memory = peak_bytes(lambda: gradient(w, c0))
-        rows[name] = (median_seconds(lambda: gradient(w, c0), repeat), memory, (counts, error))
+        rows[name] = (median_time(lambda: gradient(w, c0), repeat), memory, (counts, error))
     return rows
 
 
@@ -137,7 +133,7 @@ def measure_jax(steps, repeat):
         analysis = compiled.memory_analysis()
         memory = None if analysis is None else analysis.temp_size_in_bytes
         jax.block_until_ready(gradient(w, c0))
-        rows[name] = (median_seconds(lambda: jax.block_until_ready(gradient(w, c0)), repeat), memory, None)
+        rows[name] = (median_time(lambda: jax.block_until_ready(gradient(w, c0)), repeat), memory, None)
     return rows
 
 
@@ -152,7 +148,7 @@ def sweep(steps_list, repeat):
             gradient = cr.grad(make(steps), argnums=(0, 1))
             gradient(w, c0)
             runs = repeat if steps < max(steps_list) else 1
-            results[name].append((steps, median_seconds(lambda: gradient(w, c0), runs),
+            results[name].append((steps, median_time(lambda: gradient(w, c0), runs),
                                   peak_bytes(lambda: gradient(w, c0))))
             print(f"  {name}, {steps} steps: {results[name][-1][1]:.3g} s, {results[name][-1][2] / MiB:.1f} MiB",
                   file=sys.stderr)

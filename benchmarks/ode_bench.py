@@ -9,30 +9,22 @@ gradient (JAX's odeint at rtol 1e-13). Prints a Markdown table and writes benchm
     python benchmarks/ode_bench.py            # python benchmarks/ode_bench.py --quick for fewer repetitions
 """
 import argparse
+import functools
 import importlib.util
 import os
 import platform
-import statistics
-import time
 
 import numpy as onp
+
+import timing
+
+median_time = functools.partial(timing.median_time, warmup=1)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 Y0 = onp.array([1.0, 0.5])
 RATES = (1.5, 1.0, 3.0, 1.0)
 PENDULUM = (onp.array([1.0, 0.0]), 0.3)   # (theta0, omega0), drag k
 STEPS, HORIZON = 1000, 10.0
-
-
-def median_time(call, repeat, warmup=1):
-    for _ in range(warmup):
-        call()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def alternating(*values):

@@ -11,6 +11,7 @@ the lecture example, time relative to autograd. Writes benchmarks/RESULTS.md.
     python benchmarks/run.py --update --workloads loop      # re-measure some rows, keep the others
 """
 import argparse
+import functools
 import importlib.util
 import json
 import os
@@ -20,19 +21,12 @@ import subprocess
 import sys
 import time
 
+import timing
+
+median_time = functools.partial(timing.median_time, warmup=2)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 LIBRARIES = ["chainrule", "chainrule-jit", "autograd", "jax", "jax-jit", "torch"]
-
-
-def median_time(call, repeat, warmup=2):
-    for _ in range(warmup):
-        call()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 # ------------------------------------------------------------------------------------------------ backends

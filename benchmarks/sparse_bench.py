@@ -7,8 +7,6 @@ Medians of ``--repeat`` runs; each derivative is checked against the dense one b
 """
 import argparse
 import pathlib
-import statistics
-import time
 
 import numpy
 import scipy.sparse
@@ -19,6 +17,7 @@ import chainrule.fd as fd
 import chainrule.numpy as np
 from chainrule import sparse
 from chainrule.sparse import compression
+from timing import median_time
 
 
 def banded(x):
@@ -46,15 +45,6 @@ def brusselator(u):
 
 def pentadiagonal_rosenbrock(x):
     return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2) + np.sum(x[2:] ** 2 * x[:-2])
-
-
-def median_time(function, repeat):
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def networkx_colors(pattern, kind, strategies=("largest_first", "smallest_last", "DSATUR")):
