@@ -94,20 +94,13 @@ def jacobian(function, sparsity=None, mode="auto", *, order="auto", format="csr"
 
     def jacobian_function(x):
         x = _checked_point(x, "sparse.jacobian")
-        key = (x.shape, x.dtype.str)
-        plan = plans.get(key)
-        if plan is None:
+        def make_plan():
             pattern = _given_pattern(sparsity, None, x.size, "jacobian") if sparsity is not None else \
                 jacobian_sparsity(function, local=local)(x)
-            plan = jacobian_plan(pattern, mode, x.dtype, order=order)
-            if not local:
-                plans[key] = plan
-        if compiler is None:
-            compressed = compressed_jacobian(function, plan, x)
-        else:
-            if key not in passes:
-                passes[key] = compiler(lambda y: compressed_jacobian(function, plan, y))
-            compressed = passes[key](x)
+            return jacobian_plan(pattern, mode, x.dtype, order=order)
+
+        plan, compressed = _planned_pass(x, plans, passes, local, compiler, make_plan,
+                                         lambda plan, y: compressed_jacobian(function, plan, y))
         return decompress_jacobian(plan, compressed, format)
 
     jacobian_function.plans = plans
@@ -141,24 +134,33 @@ def hessian(function, sparsity=None, *, coloring_kind="star", order="auto", form
         if x.dtype.kind == "c":
             raise TypeError(f"sparse.hessian: x has complex dtype {x.dtype} (shape {x.shape}); Hessians are "
                             f"taken over real x: pass the real and imaginary parts as separate real inputs")
-        key = (x.shape, x.dtype.str)
-        plan = plans.get(key)
-        if plan is None:
+        def make_plan():
             pattern = _given_pattern(sparsity, x.size, x.size, "hessian") if sparsity is not None else \
                 hessian_sparsity(function, local=local)(x)
-            plan = hessian_plan(pattern, x.dtype, kind=coloring_kind, order=order)
-            if not local:
-                plans[key] = plan
-        if compiler is None:
-            compressed = compressed_hessian(function, plan, x)
-        else:
-            if key not in passes:
-                passes[key] = compiler(lambda y: compressed_hessian(function, plan, y))
-            compressed = passes[key](x)
+            return hessian_plan(pattern, x.dtype, kind=coloring_kind, order=order)
+
+        plan, compressed = _planned_pass(x, plans, passes, local, compiler, make_plan,
+                                         lambda plan, y: compressed_hessian(function, plan, y))
         return decompress_hessian(plan, compressed, format)
 
     hessian_function.plans = plans
     return hessian_function
+
+
+def _planned_pass(x, plans, passes, local, compiler, make_plan, compressed_pass):
+    """(plan, compressed result) at ``x``: the plan (pattern and coloring) is made once per input shape and dtype
+    (every call with ``local=True``, whose pattern depends on x), the compressed pass compiled once per plan."""
+    key = (x.shape, x.dtype.str)
+    plan = plans.get(key)
+    if plan is None:
+        plan = make_plan()
+        if not local:
+            plans[key] = plan
+    if compiler is None:
+        return plan, compressed_pass(plan, x)
+    if key not in passes:
+        passes[key] = compiler(lambda y: compressed_pass(plan, y))
+    return plan, passes[key](x)
 
 
 # ------------------------------------------------------------------------------------------ plans
