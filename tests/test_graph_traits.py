@@ -60,3 +60,15 @@ def test_python_scalars_reach_elementwise_shape_rules_as_values_and_others_as_av
     graph = make_graph(lambda x: x * 2.0)(np.float32(1.0))
     assert graph.outvars[0].aval.dtype == np.float32
     assert cr.jit(lambda x: x * 2.0)(np.float32(1.0)).dtype == np.float32
+
+
+def test_commutative_trait_shares_swapped_operands_and_only_those():
+    from chainrule.core.graph import share_common_subexpressions
+    swapped = ElementwisePrimitive("swapped", np.multiply, shape_rule=elementwise_shape_rule, commutative=True)
+    ordered = ElementwisePrimitive("ordered", np.subtract, shape_rule=elementwise_shape_rule)
+    raw = make_graph(lambda x, y: swapped(x, y) + swapped(y, x) + ordered(x, y) + ordered(y, x),
+                     simplify=False)(1.0, 2.0)
+    shared = share_common_subexpressions(raw)
+    names = [e.primitive.name for e in shared.equations]
+    assert names.count("swapped") == 1 and names.count("ordered") == 2
+    assert float(shared(1.5, 4.0)) == float(raw(1.5, 4.0)) == 2 * 6.0 + (1.5 - 4.0) + (4.0 - 1.5)

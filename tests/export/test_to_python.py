@@ -136,3 +136,46 @@ def test_copied_implementations_are_the_primitives_own():
     expected_w, expected_v = linalg.eigh.impl(a)
     np.testing.assert_array_equal(w, expected_w)
     np.testing.assert_array_equal(v, expected_v)
+
+
+def test_broadcasts_numpy_does_itself_are_not_written_and_results_keep_their_bits():
+    rng = np.random.default_rng(3)
+    x, seeds = rng.standard_normal(7), rng.standard_normal((4, 7))
+    tangents = cr.vmap(lambda y, v: cr.jvp(lambda y: cnp.sin(y) * y, (y,), (v,))[1], in_axes=(None, 0))
+    assert "broadcast_to" in str(cr.make_graph(tangents)(x, seeds))
+    generated = to_python(tangents, x, seeds, compile=True)
+    assert "broadcast_to" not in generated.__source__
+    np.testing.assert_array_equal(generated(x, seeds), tangents(x, seeds))
+    # float32 operands beside a float64 one: the broadcast stays where dropping it could change the promotion
+    small = x.astype(np.float32)
+    mixed = to_python(lambda a, b: cnp.broadcast_to(a, (4, 7)) * b, small, seeds, compile=True)
+    assert mixed(small, seeds).dtype == np.float64 and mixed(small, seeds).shape == (4, 7)
+    np.testing.assert_array_equal(mixed(small, seeds), np.broadcast_to(small, (4, 7)) * seeds)
+
+
+@pytest.mark.parametrize("scale", [0.5, -1.0, 2.0, 3.0])
+def test_power_of_two_scalings_fold_into_constants_with_the_same_bits(scale):
+    rng = np.random.default_rng(4)
+    constant, x = rng.standard_normal((3, 5)), rng.standard_normal(5)
+    function = lambda y: scale * (constant * cnp.cos(y))
+    generated = to_python(function, x, compile=True)
+    multiplications = generated.__source__.count(" * ")
+    assert multiplications == (1 if scale != 3.0 else 2)  # 3 is no power of two: folding it would round
+    np.testing.assert_array_equal(generated(x), function(x))
+    # a constant that the scaling would overflow is left alone: the result stays finite, as eagerly
+    huge = np.full(5, 1e308)
+    overflowing = lambda y: 2.0 * (huge * y)
+    np.testing.assert_array_equal(to_python(overflowing, np.full(5, 0.25), compile=True)(np.full(5, 0.25)),
+                                  np.full(5, 5e307))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex128, np.int64])
+def test_pad_matches_numpy_pad(dtype):
+    from chainrule.ops import structure
+    x = (np.arange(12).reshape(3, 4) + 1).astype(dtype)
+    for widths in (((1, 0), (2, 1)), ((0, 0), (0, 0)), ((3, 2), (0, 4))):
+        padded = structure.pad(x, widths=widths)
+        assert padded.dtype == x.dtype
+        np.testing.assert_array_equal(padded, np.pad(x, widths))
+    with pytest.raises(ValueError):
+        structure.pad(x, widths=((-1, 0), (0, 0)))

@@ -389,6 +389,9 @@ def share_common_subexpressions(graph):
     >>> raw = cr.make_graph(lambda x: np.exp(x) + np.exp(x), simplify=False)(1.0)
     >>> [e.primitive.name for e in share_common_subexpressions(raw).equations]
     ['exp', 'add']
+    >>> raw = cr.make_graph(lambda x, y: x * y + y * x, simplify=False)(1.0, 2.0)
+    >>> [e.primitive.name for e in share_common_subexpressions(raw).equations]
+    ['mul', 'add']
     """
     replacement = {}
     seen = {}
@@ -404,8 +407,12 @@ def share_common_subexpressions(graph):
         params_key = _param_key(params) if params else ()  # most equations have no params
         key = None
         if params_key is not None:
-            key = (equation.primitive, params_key,
-                   tuple(("var", a) if type(a) is Var else _literal_key(a) for a in inputs))
+            input_keys = tuple(("var", a) if type(a) is Var else _literal_key(a) for a in inputs)
+            if equation.primitive.commutative:
+                # x*y and y*x share one equation (the product rule writes both). Ordered by hash: equal keys
+                # always land in the same order; a hash tie between different keys only misses a share.
+                input_keys = tuple(sorted(input_keys, key=hash))
+            key = (equation.primitive, params_key, input_keys)
         if key is not None and key in seen:
             for old, new in zip(equation.outputs, seen[key]):
                 replacement[old] = new

@@ -28,16 +28,18 @@ class Primitive:
     - ``calls_function``: its implementation runs a user function (custom rules, checkpoint); graph
       consumers may inline it (``core.graph.inline_calls``).
     - Traits read by graph simplification: ``linear`` (in its first argument), ``left_identity`` and
-      ``right_identity`` (``op(e, x) == x`` / ``op(x, e) == x``), ``involution`` (``op(op(x)) == x``).
+      ``right_identity`` (``op(e, x) == x`` / ``op(x, e) == x``), ``involution`` (``op(op(x)) == x``),
+      ``commutative`` (``op(x, y) == op(y, x)``, so the two share one equation).
     """
 
     __slots__ = ("name", "impl", "shape_rule", "jvp", "vjp", "input_vjps", "batch", "differentiable",
                  "multiple_results", "linear", "convention", "elementwise", "calls_function",
-                 "left_identity", "right_identity", "involution", "__weakref__")
+                 "left_identity", "right_identity", "involution", "commutative", "__weakref__")
 
     def __init__(self, name, impl, *, shape_rule=None, jvp=None, vjp=None, input_vjps=None, batch=None,
                  differentiable=True, multiple_results=False, linear=False, convention=None, elementwise=False,
-                 calls_function=False, left_identity=None, right_identity=None, involution=False):
+                 calls_function=False, left_identity=None, right_identity=None, involution=False,
+                 commutative=False):
         self.name = name
         self.impl = impl
         self.shape_rule = shape_rule or evaluated_shape_rule(impl, multiple_results)
@@ -54,6 +56,7 @@ class Primitive:
         self.left_identity = left_identity
         self.right_identity = right_identity
         self.involution = involution
+        self.commutative = commutative
 
     def __call__(self, *args, **params):
         # ``core.interpreter.bind``, inlined and kept in step with it: this runs for every primitive call (rules

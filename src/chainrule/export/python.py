@@ -11,7 +11,7 @@ import weakref
 
 import numpy as np
 
-from ..core.graph import Graph, Var
+from ..core.graph import Equation, Graph, Literal, Var, eliminate_dead_code
 from ..core.tree import tree_flatten, tree_unflatten
 from ..ops import (arithmetic, comparison, contraction, control, decompositions, elementwise, fft, indexing, linalg,
                    reduction, special, structure)
@@ -23,7 +23,10 @@ def _call(function):
 
 
 def _infix(operator):
-    return lambda args, params: f"{args[0]} {operator} {args[1]}"
+    def row(args, params):
+        return f"{args[0]} {operator} {args[1]}"
+    row.broadcasts = True
+    return row
 
 
 def _dtype(dtype):
@@ -71,6 +74,7 @@ def _ufunc(primitive):
             raise NotImplementedError(f"to_python: {primitive.name!r} is written as a NumPy ufunc call, but its "
                                       f"impl is {primitive.impl!r}; give it a row in chainrule.export.python.CODE")
         return f"np.{primitive.impl.__name__}({', '.join(args)})"
+    row.broadcasts = True
     return row
 
 
@@ -134,7 +138,6 @@ CODE = {
     structure.broadcast_to_primitive: lambda args, params: (
         f"np.broadcast_to({args[0]}, {tuple(params['shape'])!r})"),
     structure.rev: lambda args, params: f"np.flip({args[0]}, {_axes(params['axes'])})",
-    structure.pad: lambda args, params: f"np.pad({args[0]}, {tuple(tuple(w) for w in params['widths'])!r})",
     structure.concatenate: lambda args, params: f"np.concatenate(({', '.join(args)},), axis={params['axis']})",
     reduction.reduce_sum: lambda args, params: f"np.sum({args[0]}, axis={_axes(params['axes'])})",
     reduction.reduce_prod: lambda args, params: f"np.prod({args[0]}, axis={_axes(params['axes'])})",
@@ -373,6 +376,105 @@ def _unpack_lines(parameter, structure, path=""):
     return lines
 
 
+def _without_needless_broadcasts(graph):
+    """The graph with ``broadcast_to(x)`` replaced by ``x`` wherever it feeds an operation written as a NumPy
+    operator or ufunc (which broadcasts by itself) whose result keeps its shape without it: staging broadcasts
+    operands to a common shape, and each explicit ``np.broadcast_to`` costs microseconds in generated code.
+    Only among operands of one dtype, so that no promotion changes either."""
+    sources = {}
+    for equation in graph.equations:
+        if equation.primitive is structure.broadcast_to_primitive and isinstance(equation.inputs[0], Var):
+            sources[equation.outputs[0]] = equation.inputs[0]
+    if not sources:
+        return graph
+    equations = []
+    for equation in graph.equations:
+        inputs = list(equation.inputs)
+        if any(a in sources for a in inputs if type(a) is Var) and \
+                getattr(CODE.get(equation.primitive), "broadcasts", False) and not equation.primitive.multiple_results:
+            shape = equation.outputs[0].aval.shape
+            if len({np.dtype(_atom_aval(a).dtype) for a in inputs}) == 1:
+                for position, atom in enumerate(inputs):
+                    source = sources.get(atom) if type(atom) is Var else None
+                    if source is None:
+                        continue
+                    trial = inputs[:position] + [source] + inputs[position + 1:]
+                    if tuple(np.broadcast_shapes(*(_atom_aval(a).shape for a in trial))) == tuple(shape):
+                        inputs = trial
+            equation = Equation(equation.primitive, inputs, equation.params, equation.outputs)
+        equations.append(equation)
+    return eliminate_dead_code(Graph(graph.invars, equations, graph.outvars, graph.in_tree, graph.out_tree))
+
+
+def _scalings_folded(graph):
+    """The graph with ``s * (C * x)`` written ``(s*C) * x`` where s is a power of two and C a constant array
+    (tangent seeds times a weight, in compressed Jacobians): one pass over the data instead of two, and the
+    same bits, since scaling by a power of two is exact (kept only where s*C stays finite and normal)."""
+    uses = {}
+    for equation in graph.equations:
+        for atom in equation.inputs:
+            if type(atom) is Var:
+                uses[atom] = uses.get(atom, 0) + 1
+    for atom in graph.outvars:
+        if type(atom) is Var:
+            uses[atom] = uses.get(atom, 0) + 2
+    products = {}  # output of C * x used once -> (C, x)
+    equations = []
+    changed = False
+    for equation in graph.equations:
+        if equation.primitive is arithmetic.mul:
+            scale, other = _split_literal(equation.inputs, scalar=True)
+            if scale is not None and other in products and _exact_scale(scale):
+                constant, operand = products[other]
+                folded = np.asarray(constant * scale, dtype=np.asarray(constant).dtype)
+                if _stays_exact(constant, folded):
+                    equation = Equation(arithmetic.mul, [Literal(folded), operand], equation.params,
+                                        equation.outputs)
+                    changed = True
+            constant, operand = _split_literal(equation.inputs, scalar=False)
+            if constant is not None and uses.get(equation.outputs[0]) == 1 and \
+                    len({np.asarray(constant).dtype, operand.aval.dtype, equation.outputs[0].aval.dtype}) == 1:
+                products[equation.outputs[0]] = (constant, operand)
+        equations.append(equation)
+    if not changed:
+        return graph
+    return eliminate_dead_code(Graph(graph.invars, equations, graph.outvars, graph.in_tree, graph.out_tree))
+
+
+def _split_literal(inputs, scalar):
+    """(the literal's value, the Var) of a two-input equation with one literal (0-d with ``scalar``, an array
+    without), else (None, None)."""
+    if len(inputs) != 2:
+        return None, None
+    for literal, var in (inputs, inputs[::-1]):
+        if isinstance(literal, Literal) and type(var) is Var and (np.ndim(literal.value) == 0) == scalar:
+            return literal.value, var
+    return None, None
+
+
+def _exact_scale(value):
+    """Whether multiplying by ``value`` is exact: a real power of two."""
+    value = np.asarray(value)
+    return value.dtype.kind == "f" and bool(np.isfinite(value)) and value != 0 and \
+        abs(float(np.frexp(value)[0])) == 0.5
+
+
+def _stays_exact(constant, folded):
+    """Whether the scaled constant neither overflowed nor became subnormal (where scaling would round)."""
+    constant, folded = np.asarray(constant), np.asarray(folded)
+    if folded.dtype.kind != "f":
+        return False
+    tiny = np.finfo(folded.dtype).tiny
+    nonzero = constant != 0
+    return bool(np.all(np.isfinite(folded) | ~np.isfinite(constant)) and
+                np.all(np.abs(folded[nonzero & np.isfinite(constant)]) >= tiny))
+
+
+def _atom_aval(atom):
+    """An atom's shape and dtype: a Var's aval, or a literal's as an array."""
+    return atom.aval if isinstance(atom, Var) else np.asarray(atom.value)
+
+
 def to_python(function, *example_args, name=None, compile=False):
     """NumPy source of ``function`` (e.g. ``cr.grad(f)``) staged at ``example_args``: a plain function,
     one statement per equation, that needs no chainrule. ``compile=True`` returns the function itself.
@@ -391,6 +493,7 @@ def to_python(function, *example_args, name=None, compile=False):
     True
     """
     graph, names, _ = stage(function, example_args)
+    graph = _scalings_folded(_without_needless_broadcasts(graph))
     numbers = number_variables(graph)
     function_name = name or "_".join(filter(None, [getattr(function, "__name__", "function").replace(
         "<lambda>", "f").replace("make_graph_", "")])) or "f"

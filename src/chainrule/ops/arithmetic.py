@@ -92,11 +92,13 @@ def _div_vjp_y(out, x, y):
 
 
 add = ElementwisePrimitive("add", np.add, shape_rule=elementwise_shape_rule, jvp=_add_jvp,
-                           input_vjps=(_pass_vjp, _pass_vjp), linear=True, left_identity=0, right_identity=0)
+                           input_vjps=(_pass_vjp, _pass_vjp), linear=True, left_identity=0, right_identity=0,
+                           commutative=True)
 sub = ElementwisePrimitive("sub", np.subtract, shape_rule=elementwise_shape_rule, jvp=_sub_jvp,
                            input_vjps=(_pass_vjp, _negate_vjp), linear=True, right_identity=0)
 mul = ElementwisePrimitive("mul", np.multiply, shape_rule=elementwise_shape_rule, jvp=_mul_jvp,
-                           input_vjps=(_mul_vjp_x, _mul_vjp_y), left_identity=1, right_identity=1)
+                           input_vjps=(_mul_vjp_x, _mul_vjp_y), left_identity=1, right_identity=1,
+                           commutative=True)
 div = ElementwisePrimitive("div", np.true_divide, shape_rule=families.float_shape_rule, jvp=_div_jvp,
                            input_vjps=(_div_vjp_x, _div_vjp_y), right_identity=1)
 

@@ -17,7 +17,7 @@ _FORMATS = ("csr", "csc")
 class Plan:
     """What one input signature needs: the pattern, the colors, the seed matrix and the entries' places."""
 
-    __slots__ = ("pattern", "colors", "mode", "seeds", "rows", "columns", "lane", "position")
+    __slots__ = ("pattern", "colors", "mode", "seeds", "rows", "columns", "lane", "position", "_flat_places")
 
     def __init__(self, pattern, colors, mode, seeds):
         self.pattern = scipy.sparse.csr_array(pattern)
@@ -32,10 +32,20 @@ class Plan:
                                     "reverse": (colors[self.rows], self.columns),
                                     "star": star_places(self.rows, self.columns, colors),
                                     "acyclic": (None, None)}[mode]
+        self._flat_places = {}
 
     @property
     def color_count(self):
         return int(self.colors.max(initial=-1)) + 1
+
+    def entries(self, compressed):
+        """The pattern's entries (in CSR order) read from ``compressed[lane, position]``. One flat ``take`` with
+        the places flattened once per row width: several times faster than indexing by the two arrays."""
+        width = compressed.shape[1]
+        places = self._flat_places.get(width)
+        if places is None:
+            places = self._flat_places[width] = self.lane * width + self.position
+        return compressed.reshape(-1).take(places)
 
 
 class BidirectionalPlan:
@@ -265,14 +275,14 @@ def decompress_jacobian(plan, compressed, format="csr"):
     if plan.mode == "forward" and compressed.shape[1] != plan.pattern.shape[0]:
         raise ValueError(f"sparse.jacobian: the function has {compressed.shape[1]} outputs, but the sparsity "
                          f"pattern has {plan.pattern.shape[0]} rows")
-    return _assembled(compressed[plan.lane, plan.position], plan, format)
+    return _assembled(plan.entries(compressed), plan, format)
 
 
 def decompress_hessian(plan, compressed, format="csr"):
     """Recover the Hessian's entries from the compressed one (direct for star, substitution for acyclic)."""
     compressed = np.asarray(compressed)
     if plan.mode == "star":
-        values = compressed[plan.lane, plan.position]
+        values = plan.entries(compressed)
     else:
         values = _substituted_values(plan, compressed)
     return _assembled(values, plan, format)
