@@ -163,5 +163,44 @@ def test_hessian_sparsity_through_scan_and_cond(dtype):
         assert numpy.array_equal(sparse.hessian_sparsity(f)(points[0]).toarray(), _true_hessian_pattern(f, points))
 
 
-def test_while_loop_stays_dense_with_a_reason():
-    assert "trip count" in rules.DENSE[rules.control.while_loop]
+def _halving_until_small(x):
+    # elementwise body, value-dependent trip count: the pattern is the diagonal whatever the count
+    def body(carry):
+        return carry * 0.5 + 0.01 * np.sin(carry)
+    return control.while_loop(lambda c: np.max(np.abs(c)) > 0.05, body, x)
+
+
+def _counted_smoothing(steps):
+    # each step couples neighbours (a circulant band that widens by one per step); the count lives in the carry
+    def body(state):
+        count, c = state
+        return count + 1, c + 0.1 * np.roll(c, 1) * c
+    return lambda x: control.while_loop(lambda state: state[0] < steps, body, (0, x))[1]
+
+
+def test_while_loop_pattern_is_every_trip_count_at_once_and_never_misses():
+    assert rules.rule_kind(rules.control.while_loop) == "while"
+    points = _points(6)
+    detected = sparse.jacobian_sparsity(_halving_until_small)(points[0]).toarray()
+    assert numpy.array_equal(detected, numpy.eye(6, dtype=bool))
+    assert numpy.array_equal(detected, _true_jacobian_pattern(_halving_until_small, points))
+    smoothing = _counted_smoothing(2)
+    true = _true_jacobian_pattern(smoothing, points)
+    assert numpy.array_equal(true, _true_jacobian_pattern(_banded_recurrence(2), points)[:6])
+    global_pattern = sparse.jacobian_sparsity(smoothing)(points[0]).toarray()
+    assert not (true & ~global_pattern).any()  # the trip count is unknown: a superset (here every count: dense)
+    assert global_pattern.all()
+    local = sparse.jacobian_sparsity(smoothing, local=True)(points[0]).toarray()
+    assert numpy.array_equal(local, true)  # at this x the loop runs twice: exact
+
+
+def test_while_loop_hessian_pattern_and_compressed_jacobian():
+    points = _points(6)
+    f = lambda x: np.sum(_halving_until_small(x) ** 3)
+    assert numpy.array_equal(sparse.hessian_sparsity(f)(points[0]).toarray(), numpy.eye(6, dtype=bool))
+    local = sparse.hessian_sparsity(lambda x: np.sum(_counted_smoothing(2)(x) ** 2), local=True)(points[0])
+    assert numpy.array_equal(local.toarray(), _true_hessian_pattern(
+        lambda x: np.sum(_counted_smoothing(2)(x) ** 2), points))
+    jacobian = sparse.jacobian(_halving_until_small)(points[0])
+    assert jacobian.nnz == 6
+    numpy.testing.assert_allclose(jacobian.toarray(), cr.jacfwd(_halving_until_small)(points[0]), rtol=1e-13)

@@ -153,6 +153,8 @@ def _step(equation, first, second, values, size):
         outputs = _scan(equation, in_first, in_second, operand_values, values is not None, size)
     elif kind == "cond":
         outputs = _cond(equation, in_first, in_second, operand_values, values is not None, size)
+    elif kind == "while":
+        outputs = _while(equation, in_first, in_second, operand_values, values is not None, size)
     else:
         outputs = [_dense(in_first, in_second, _rows(var), size) for var in equation.outputs]
     for var, (out_first, out_second) in zip(equation.outputs, outputs):
@@ -437,6 +439,42 @@ def _all_steps(sets, rows, length):
         return None
     in_row = np.arange(rows * length, dtype=np.int64)
     return sets.gather_union(rows, in_row % rows, in_row)
+
+
+def _while(equation, in_first, in_second, operand_values, local, size):
+    """A while loop's final carry. Under the global pattern the trip count is unknown, so the carry's sets are
+    those of every trip count at once: unioned with one more step of the body until they stop changing (a
+    superset of the true sets at each x, as for a long scan). With ``local=True`` the loop runs as it does at
+    this x, step by step (exact); past ``_UNROLLED_STEPS`` steps it finishes with that fixed point."""
+    params = equation.params
+    num_cond, num_body = params["num_cond_consts"], params["num_body_consts"]
+    cond_consts_end, carry_start = num_cond, num_cond + num_body
+    second_order = in_second is not None
+    in_second = in_second if second_order else [None] * len(in_first)
+    body_first, body_second = in_first[cond_consts_end:carry_start], in_second[cond_consts_end:carry_start]
+    carry = list(zip(in_first[carry_start:], in_second[carry_start:]))
+    if local:
+        carry_values = list(operand_values[carry_start:])
+        for _ in range(_UNROLLED_STEPS):
+            predicate = _through_graph(params["cond_body"], [None] * (num_cond + len(carry_values)), None,
+                                       list(operand_values[:num_cond]) + carry_values, size)[0][2]
+            if not bool(np.asarray(predicate)):
+                return carry
+            outs = _through_graph(params["body"], body_first + [c[0] for c in carry],
+                                  body_second + [c[1] for c in carry] if second_order else None,
+                                  list(operand_values[cond_consts_end:carry_start]) + carry_values, size)
+            carry = [(sets, pairs) for sets, pairs, _ in outs]
+            carry_values = [value for _, _, value in outs]
+    carry_rows = [_rows(v) for v in equation.outputs]
+    while True:
+        outs = _through_graph(params["body"], body_first + [c[0] for c in carry],
+                              body_second + [c[1] for c in carry] if second_order else None, None, size)
+        grown = [(union([old[0], new[0]], rows, size),
+                  union([old[1], new[1]], rows, size * size) if second_order else None)
+                 for old, new, rows in zip(carry, outs, carry_rows)]
+        if all(_same_sets(old[0], new[0]) and _same_sets(old[1], new[1]) for old, new in zip(carry, grown)):
+            return carry
+        carry = grown
 
 
 def _cond(equation, in_first, in_second, operand_values, local, size):

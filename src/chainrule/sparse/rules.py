@@ -280,13 +280,13 @@ RULES = {
 BILINEAR_RULES = {contraction.contract: contract_dependences}
 
 _FACTORIZATION = "a matrix function or factorization: every output entry depends on every input entry"
-_WHILE = ("a while loop: its trip count depends on values, not on the program's structure, so no step-by-step "
-          "pattern holds for every x; treated as dense")
+_WHILE_VJP = "the reverse pass of a while loop: a staged loop over the step's VJP, treated as dense"
 _CHECKPOINTED = "the reverse pass of a checkpointed scan: a staged loop over the step's VJP, treated as dense"
 
 # Loops and branches whose staged bodies detection propagates index sets through (see detection.py):
-# ``scan`` step by step (or to a fixed point of the carry for long loops), ``cond`` over its branches.
-STAGED = {control.scan: "scan", control.cond: "cond"}
+# ``scan`` step by step (or to a fixed point of the carry for long loops), ``cond`` over its branches,
+# ``while_loop`` to a fixed point of the carry (every trip count at once; step by step with ``local=True``).
+STAGED = {control.scan: "scan", control.cond: "cond", control.while_loop: "while"}
 
 DENSE = {
     linalg.solve: "a linear solve: each solution entry depends on every entry of the matrix and right-hand side",
@@ -305,14 +305,13 @@ DENSE = {
     decompositions.sqrtm: _FACTORIZATION,
     decompositions.expm: _FACTORIZATION,
     control.checkpointed_scan_vjp: _CHECKPOINTED,
-    control.while_loop: _WHILE,
-    control.while_loop_vjp: _WHILE,
+    control.while_loop_vjp: _WHILE_VJP,
 }
 
 
 def rule_kind(primitive):
     """How detection treats ``primitive``: 'zero derivative', 'elementwise', 'rule', 'bilinear', 'scan',
-    'cond' or 'dense' (also for primitives no table knows, with no warning: dense is pessimistic, never
+    'cond', 'while' or 'dense' (also for primitives no table knows, with no warning: dense is pessimistic, never
     wrong)."""
     if not primitive.differentiable:
         return "zero derivative"
