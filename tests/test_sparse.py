@@ -235,7 +235,24 @@ def test_column_colors_never_exceed_networkx_greedy(name):
     graph.remove_edges_from(networkx.selfloop_edges(graph))
     best = min(max(networkx.greedy_color(graph, strategy).values()) + 1
                for strategy in ("largest_first", "smallest_last", "DSATUR", "connected_sequential_bfs"))
+    assert sparse.coloring(pattern, "column").max() + 1 <= best  # the default order
     assert sparse.coloring(pattern, "column", "best").max() + 1 <= best
+
+
+@pytest.mark.parametrize("size, density", [(150, 0.05), (500, 0.02), (1000, 0.01), (1000, 0.003)])
+def test_default_colors_of_irregular_patterns_never_exceed_networkx_greedy(size, density):
+    import networkx
+    for seed in range(2):
+        pattern = scipy.sparse.random(size, size, density, random_state=seed, format="csr") + scipy.sparse.eye(size)
+        pattern = scipy.sparse.csr_array(pattern != 0)
+        product = scipy.sparse.csr_array(pattern.T.astype(int) @ pattern.astype(int))
+        graph = networkx.from_scipy_sparse_array(product)
+        graph.remove_edges_from(networkx.selfloop_edges(graph))
+        best = min(max(networkx.greedy_color(graph, strategy).values()) + 1
+                   for strategy in ("largest_first", "smallest_last", "DSATUR", "connected_sequential_bfs"))
+        colors = sparse.coloring(pattern, "column")
+        assert sparse.is_structurally_orthogonal(pattern, colors)
+        assert colors.max() + 1 <= best
 
 
 def test_coloring_errors():

@@ -46,6 +46,11 @@ _MARK_BITS = 62
 _BLOCK = 60
 # Up to this many pattern entries, the first pass is the sequential natural order (a few milliseconds).
 _SEQUENTIAL_BUDGET = 20_000
+# Up to this many edges in the column intersection graph (about 60 ms of DSATUR), "auto" also tries the
+# sequential degree-aware orders on irregular patterns when the vectorized pass is above the lower bound.
+_SEQUENTIAL_EDGES = 150_000
+# ... and on any pattern with up to this many (a few milliseconds).
+_SMALL_EDGES = 10_000
 # How many within-row column differences of each kind propose the periods to check.
 _PERIOD_SAMPLE = 512
 # Iterated greedy stops after this many passes, or after _PATIENCE passes without fewer colors.
@@ -66,7 +71,8 @@ def coloring(pattern, kind="column", order="auto"):
 
     ``order``: ``"auto"`` (default; vectorized, a few milliseconds for 10,000 columns of a stencil
     pattern) colors columns and rows by first fit over sets of structurally orthogonal columns followed by
-    iterated greedy passes; a star coloring is then the fewest colors of a distance-2 coloring, the same
+    iterated greedy passes, and on small or irregular patterns (random, unstructured: where degree-aware
+    orders win) also by the sequential largest-first, smallest-last and DSATUR orders; a star coloring is then the fewest colors of a distance-2 coloring, the same
     with the densest vertices given colors of their own, and (on small graphs) the sequential star pass.
     The sequential greedy orders are ``"natural"``, ``"largest_first"`` (by degree), ``"smallest_last"``
     (Matula-Beck degeneracy order) and ``"dsatur"`` (most distinct neighbor colors first; column and row
@@ -99,12 +105,10 @@ def coloring(pattern, kind="column", order="auto"):
     if order == "best":
         candidates = [coloring(matrix, kind, each) for each in ("auto",) + _GREEDY_ORDERS[kind]]
         return min(candidates, key=lambda colors: colors.max(initial=-1))
-    if kind == "column":
-        return _fast_columns(matrix) if order == "auto" else _distance1(_intersection_graph(matrix.tocsc()), order)
-    if kind == "row":
-        transposed = matrix.T.tocsr()
-        return _fast_columns(transposed) if order == "auto" else \
-            _distance1(_intersection_graph(transposed.tocsc()), order)
+    if kind in ("column", "row"):
+        columns_of = matrix if kind == "column" else matrix.T.tocsr()
+        return _auto_columns(columns_of) if order == "auto" else \
+            _distance1(_intersection_graph(columns_of.tocsc()), order)
     graph = _symmetric_graph(matrix, kind)
     if kind == "star":
         return _fast_star(graph) if order == "auto" else _star(graph, order)
@@ -186,6 +190,33 @@ class _Columns:
 
 def _colors_of_bits(bits):
     return (np.frexp(bits.astype(np.float64))[1] - 1).astype(np.int64)
+
+
+def _auto_columns(csr):
+    """The vectorized coloring, and, where it is above the lower bound (the longest row) and the column
+    intersection graph is small (or irregular and not large), the sequential largest-first, smallest-last and
+    DSATUR orders too: irregular patterns (random, unstructured meshes) are where a degree-aware order beats
+    the vectorized natural start. The fewest colors win."""
+    colors = _fast_columns(csr)
+    row_lengths = np.diff(csr.indptr)
+    if int(colors.max(initial=-1)) + 1 <= int(row_lengths.max(initial=0)):
+        return colors  # optimal
+    column_counts = np.bincount(csr.indices, minlength=csr.shape[1])
+    irregular = _irregular(row_lengths) or _irregular(column_counts)
+    # sum of squared row lengths: the intersection graph's edges, counted with multiplicity (an upper bound)
+    edges = int(np.sum(row_lengths.astype(np.int64) ** 2))
+    if edges > (_SEQUENTIAL_EDGES if irregular else _SMALL_EDGES):
+        return colors  # a large stencil: the vectorized pass with its periods is at its best there
+    graph = _intersection_graph(csr.tocsc())
+    candidates = [colors] + [_distance1(graph, order) for order in ("largest_first", "smallest_last", "dsatur")]
+    return min(candidates, key=lambda each: int(each.max(initial=-1)))  # the first of the fewest: auto on ties
+
+
+def _irregular(counts):
+    """Whether entry counts vary (coefficient of variation above 0.2): random or unstructured patterns, not
+    stencils, whose counts differ only at the boundary."""
+    counts = counts[counts > 0]
+    return counts.size > 1 and float(counts.std()) > 0.2 * float(counts.mean())
 
 
 def _fast_columns(csr):
