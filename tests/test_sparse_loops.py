@@ -204,3 +204,14 @@ def test_while_loop_hessian_pattern_and_compressed_jacobian():
     jacobian = sparse.jacobian(_halving_until_small)(points[0])
     assert jacobian.nnz == 6
     numpy.testing.assert_allclose(jacobian.toarray(), cr.jacfwd(_halving_until_small)(points[0]), rtol=1e-13)
+
+
+def test_dense_operations_inside_loops_and_branches_are_reported_with_their_container():
+    def body(c, _):
+        return np.linalg.solve(np.eye(3) + np.outer(c, c), c), None
+    in_scan = lambda x: control.scan(body, x, None, length=2)[0]
+    in_cond = lambda x: control.cond(x[0] > 0, lambda v: np.linalg.solve(np.eye(3) + np.outer(v, v), v),
+                                     lambda v: v * 2.0, x)
+    assert set(sparse.dense_primitives(in_scan)(numpy.ones(3))) == {"solve (in scan)"}
+    assert set(sparse.dense_primitives(in_cond)(numpy.ones(3))) == {"solve (in cond)"}
+    assert sparse.dense_primitives(_halving_until_small)(numpy.ones(3)) == {}

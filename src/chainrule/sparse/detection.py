@@ -4,7 +4,7 @@ equations with the rules of ``rules.py``.
 """
 import numpy as np
 
-from ..core.graph import Literal, inline_calls, make_graph
+from ..core.graph import Graph, Literal, inline_calls, make_graph
 from .index_sets import IndexSets, stack, union
 from . import rules
 
@@ -71,15 +71,28 @@ def dense_primitives(function):
     {'solve': 'a linear solve: each solution entry depends on every entry of the matrix and right-hand side'}
     """
     def report(x):
-        graph = inline_calls(make_graph(function)(_checked_point(x, "dense_primitives")))
         found = {}
-        for equation in graph.equations:
-            primitive = equation.primitive
-            if rules.rule_kind(primitive) == "dense":
-                found[primitive.name] = rules.DENSE.get(primitive, "no sparsity rule is known for this primitive")
+        _collect_dense(inline_calls(make_graph(function)(_checked_point(x, "dense_primitives"))), found, "")
         return found
 
     return report
+
+
+def _collect_dense(graph, found, inside):
+    """Add the dense operations of ``graph`` and of the bodies of its loops and branches (named
+    ``"solve (in scan)"``) to ``found``."""
+    for equation in graph.equations:
+        primitive = equation.primitive
+        kind = rules.rule_kind(primitive)
+        if kind == "dense":
+            found[primitive.name + inside] = rules.DENSE.get(primitive, "no sparsity rule is known for this primitive")
+        elif kind in ("scan", "cond", "while"):
+            for name, value in equation.params.items():
+                if name == "cond_body":
+                    continue  # a while loop's predicate: no derivative flows through it
+                for body in value if isinstance(value, (list, tuple)) else (value,):
+                    if isinstance(body, Graph):
+                        _collect_dense(inline_calls(body), found, f" (in {primitive.name})")
 
 
 def _checked_point(x, what):
