@@ -68,6 +68,38 @@ def test_final_value_at_tight_tolerance(method):
     assert onp.allclose(ys[-1], reference(lotka_volterra, Y0, [0.0, 5.0], *RATES)[-1], rtol=1e-8, atol=0)
 
 
+def test_tsit5_interpolant_meets_the_order_conditions_and_ends_at_the_step():
+    from chainrule.integrate.tableaus import TSIT5
+    a, c = TSIT5.a, TSIT5.c
+    b = a[-1]
+    weights_at_one, _ = TSIT5.dense_weights(1.0)
+    assert onp.allclose(weights_at_one, b, rtol=0, atol=1e-14)
+    for theta in (0.1, 0.37, 0.5, 0.82):
+        w, slope = TSIT5.dense_weights(theta)
+        # the eight order conditions up to order four, with theta^k / (k * gamma) on the right
+        conditions = [(w.sum(), theta), (w @ c, theta ** 2 / 2), (w @ c ** 2, theta ** 3 / 3),
+                      (w @ (a @ c), theta ** 3 / 6), (w @ c ** 3, theta ** 4 / 4), (w @ (c * (a @ c)), theta ** 4 / 8),
+                      (w @ (a @ c ** 2), theta ** 4 / 12), (w @ (a @ (a @ c)), theta ** 4 / 24)]
+        for value, expected in conditions:
+            assert abs(value - expected) < 1e-13
+        step = 1e-6
+        assert onp.allclose(slope, (TSIT5.dense_weights(theta + step)[0] - TSIT5.dense_weights(theta - step)[0])
+                            / (2 * step), rtol=0, atol=1e-8)
+
+
+@pytest.mark.parametrize("method", ["dopri5", "tsit5"])
+def test_dense_output_errors_are_those_of_the_steps(method):
+    # a fourth-order interpolant keeps the error between steps at the size of the steps' own
+    oscillator = lambda y, t: np.stack([y[1], -y[0]])
+    t = onp.linspace(0.0, 20.0, 997)
+    for rtol in (1e-4, 1e-6, 1e-8):
+        dense = odeint(oscillator, onp.array([1.0, 0.0]), t, method=method, rtol=rtol, atol=rtol * 1e-2)
+        end = odeint(oscillator, onp.array([1.0, 0.0]), onp.array([0.0, 20.0]), method=method, rtol=rtol,
+                     atol=rtol * 1e-2)
+        end_error = abs(end[-1, 0] - onp.cos(20.0))
+        assert onp.max(onp.abs(dense[:, 0] - onp.cos(t))) < 3 * end_error + 1e-12
+
+
 def test_dense_output_is_fourth_order_accurate():
     # Between steps dopri5's own interpolant is used: its error is near the tolerance's, not the step's.
     t = onp.linspace(0.0, 5.0, 101)
@@ -190,8 +222,7 @@ def test_rk4_gradient_equals_finite_differences_of_the_solver():
     assert onp.allclose(cr.grad(loss)(p), central_difference(lambda q: loss(q), p, step=1e-5), rtol=1e-8)
 
 
-# tsit5's dense output is cubic Hermite: the slope it gives an output time is accurate to ~1e-6 here, not 1e-9.
-@pytest.mark.parametrize("method,options,tolerance", [("dopri5", TIGHT, 1e-8), ("tsit5", TIGHT, 1e-5),
+@pytest.mark.parametrize("method,options,tolerance", [("dopri5", TIGHT, 1e-8), ("tsit5", TIGHT, 1e-8),
                                                       ("rk4", dict(step=0.01), 1e-8)])
 def test_time_gradients_match_jax(method, options, tolerance):
     t = onp.array([0.2, 0.9, 1.7])

@@ -334,7 +334,7 @@ def odeint(func, y0, t, *args, rtol=1e-7, atol=1e-9, method="dopri5", events=Non
 
     Methods: ``"dopri5"`` (default) and ``"tsit5"`` choose their steps from an embedded error estimate
     (``rtol``/``atol``; ``controller="pi"`` or ``"standard"``) and give values at the times ``t`` by dense output
-    (dopri5 its own, tsit5 cubic Hermite); ``"rk4"`` takes the intervals of ``t`` as its steps (``step=`` bounds
+    (each its own fourth-order interpolant); ``"rk4"`` takes the intervals of ``t`` as its steps (``step=`` bounds
     the step size by dividing each interval evenly). ``t`` may decrease (integration backward in time).
 
     Derivatives (grad, vjp, jvp, jacfwd, hessian, vmap, ...) with respect to y0, t and args are by default the
