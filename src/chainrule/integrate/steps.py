@@ -12,7 +12,9 @@ from ..autodiff.transforms import jvp, vjp
 from ..core.avals import ShapedArray
 from ..core.graph import Var
 from ..core.interpreter import ChainruleError
+from ..core.graph import inline_calls, make_graph
 from ..export.python import to_python
+from ..export.scalar import to_scalar_python, with_fallback
 from ..ops.loops import run_graph, stage
 
 # Generating a step's code takes milliseconds: a solve with fewer steps runs them eagerly (unless the code for this
@@ -37,11 +39,17 @@ def clear_cache():
 
 def _compile(function, examples):
     """``function`` compiled for the examples' signature, or None when it cannot be staged (the eager path then
-    raises any error where it happens)."""
+    raises any error where it happens). Where every value is a float64 array of a few elements (small ODE
+    systems), the step is written with Python floats (``export.scalar``), with the NumPy code as its fallback."""
     try:
-        return to_python(function, *examples, compile=True)
+        graph = inline_calls(make_graph(function)(*examples))
+        vectorized = to_python(graph, *examples, compile=True)
     except _STAGING_ERRORS:
         return None
+    if any(isinstance(example, (list, tuple, dict)) for example in examples):
+        return vectorized
+    scalar = to_scalar_python(graph, getattr(function, "__name__", "step"))
+    return vectorized if scalar is None else with_fallback(scalar, vectorized)
 
 
 def _signature(values):
