@@ -125,3 +125,44 @@ def test_odeint_steps_run_as_scalar_code_with_the_same_derivatives(monkeypatch):
     for got, expected in zip(fast, plain):
         np.testing.assert_allclose(np.asarray(got, dtype=float), np.asarray(expected, dtype=float),
                                    rtol=1e-12, atol=1e-14)
+
+
+def test_integers_count_as_in_numpy_and_overflow_falls_back():
+    function = lambda i, x: (i * 3 - 1, x * i + (i > 2), cnp.where(i > 1, x, -x))
+    i, x = np.int64(4), np.array([0.5, -1.5])
+    scalar, vectorized = _both(function, i, x)
+    assert scalar is not None
+    for got, expected in zip(scalar(i, x), vectorized(i, x)):
+        assert np.result_type(got) == np.result_type(expected)
+        np.testing.assert_array_equal(got, expected)
+    big = np.array([4, 5], dtype=np.int64)
+    scalar, vectorized = _both(lambda n: n * (2 ** 62), big)
+    with pytest.raises(OverflowError):  # Python's integers do not wrap around; putting one back in int64 fails
+        scalar(big)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        np.testing.assert_array_equal(with_fallback(scalar, vectorized)(big), vectorized(big))
+
+
+def test_an_index_computed_at_run_time_is_not_written():
+    scalar, _ = _both(lambda x, i: x[i] * 2.0, np.array([1.0, 2.0, 3.0]), np.int64(1))
+    assert scalar is None
+
+
+def test_long_loops_with_tiny_carries_run_scalar_bodies():
+    from chainrule import control
+
+    def f(x):
+        def body(i, c):
+            return cnp.stack([c[0] + 0.01 * c[1], c[1] - 0.01 * cnp.sin(c[0]) * (1.0 + 0.0 * i)])
+        return control.fori_loop(0, 400, body, x)[0]
+    x = np.array([1.0, 0.0])
+    generated = cr.jit(cr.grad(f))
+    np.testing.assert_allclose(cr.grad(f)(x), generated(x), rtol=1e-13)
+    reference = x.copy()
+    for _ in range(400):
+        reference = np.array([reference[0] + 0.01 * reference[1], reference[1] - 0.01 * np.sin(reference[0])])
+    np.testing.assert_allclose(f(x), reference[0], rtol=1e-14)
+    from chainrule.core.graph import make_graph as stage_graph
+    body = next(e for e in stage_graph(f)(x).equations if e.primitive.name in ("scan", "while_loop"))
+    assert to_scalar_python(body.params["body"]) is not None

@@ -5,14 +5,15 @@ A NumPy call costs about half a microsecond whatever the array's size; a Python 
 nanoseconds. For the few-element states of small ODE systems (a pendulum's two, a trebuchet's six), a step
 written with floats runs several times faster than the same step written with NumPy. ``to_scalar_python``
 writes such code for a staged graph when every value in it is a float64 (or boolean) array of at most
-``MAX_ELEMENTS`` elements and every operation is one it knows; otherwise it returns None and the caller keeps
+``MAX_ELEMENTS`` elements (int64 and boolean ones too) and every operation is one it knows; otherwise it returns None and the caller keeps
 its NumPy code.
 
 Python's float semantics differ from NumPy's where NumPy returns inf or nan with a warning (``1.0 / 0.0``,
 ``math.log(0.0)``, ``math.exp(1000.0)``, ``math.sin(math.inf)``): Python raises. ``with_fallback`` runs the
 scalar code and, on those errors, the NumPy code, which then gives NumPy's values and warnings. Elsewhere the
 two agree to rounding: the same IEEE operations, sums of fewer than eight terms in the same order, libm's
-functions (NumPy may use its own vectorized ones, within an ulp).
+functions (NumPy may use its own vectorized ones, within an ulp). Python's integers do not wrap around: an
+int64 result out of range raises OverflowError when it is put back into an array, and NumPy answers.
 """
 import builtins
 import math
@@ -53,11 +54,16 @@ _BINARY = {
     comparison.logical_and: "({0} and {1})", comparison.logical_or: "({0} or {1})",
 }
 _TERNARY = {comparison.select: "({1} if {0} else {2})"}
+# Integer results NumPy computes in integers, but these expressions would give floats.
+_FLOAT_ONLY = {arithmetic.power, arithmetic.div, arithmetic.atan2, arithmetic.hypot}
 # Operations that only move elements (or put zeros): which input element lands where is found by running the
 # operation itself on arrays of element numbers.
 _MOVING = (structure.reshape, structure.transpose, structure.broadcast_to_primitive, structure.rev, structure.pad,
            structure.concatenate, indexing.gather, indexing.scatter, indexing.scatter_add)
-_KINDS = {np.dtype(np.float64): "float", np.dtype(np.bool_): "bool"}
+# Of the indexing operations, the operands that are data (the others are indices, which must be constants).
+_DATA_OPERANDS = {indexing.gather: (0,), indexing.scatter: (0, 1), indexing.scatter_add: (0,)}
+_KINDS = {np.dtype(np.float64): "float", np.dtype(np.int64): "int", np.dtype(np.bool_): "bool"}
+_DTYPE_CODE = {"float": "np.float64", "int": "np.int64", "bool": "np.bool_"}
 
 
 class _Unsupported(Exception):
@@ -146,7 +152,7 @@ def _size(shape):
 
 
 def _is_atom(expression):
-    return expression.isidentifier() or expression in ("0.0", "True", "False") or _is_number(expression)
+    return expression.isidentifier() or expression in ("True", "False") or _is_number(expression)
 
 
 def _is_number(text):
@@ -161,8 +167,9 @@ def _literal_code(value):
     value = value.item() if isinstance(value, np.generic) else value
     if isinstance(value, (bool, np.bool_)):
         return repr(bool(value))
-    if isinstance(value, (int, float)):
-        value = float(value)
+    if isinstance(value, int):
+        return repr(value)
+    if isinstance(value, float):
         if math.isnan(value):
             return "_nan"
         if math.isinf(value):
@@ -186,6 +193,8 @@ def _element_expressions(equation, inputs):
     out_shape = equation.outputs[0].aval.shape
     template = _UNARY.get(primitive) or _BINARY.get(primitive) or _TERNARY.get(primitive)
     if template is not None and not equation.params:
+        if np.dtype(equation.outputs[0].aval.dtype).kind == "i" and primitive in _FLOAT_ONLY:
+            raise _Unsupported(f"{primitive.name} of integers")  # math.pow and friends answer floats
         return _elementwise(template, inputs, out_shape)
     if primitive is structure.convert_element_type:
         source_kind = _KINDS.get(np.dtype(equation.inputs[0].aval.dtype)) if isinstance(equation.inputs[0], Var) \
@@ -226,15 +235,17 @@ def _summed(operand, axes):
 def _moved(equation, inputs):
     """Run the operation on element numbers (1, 2, ...; integer index operands as they are) and read back which
     element of which input each output element is; 0 is a zero the operation put."""
-    operands, table = [], ["0.0"]
-    for atom, (shape, expressions) in zip(equation.inputs, inputs):
-        if isinstance(atom, Var) and np.dtype(atom.aval.dtype) in _KINDS:
+    zero = {"float": "0.0", "int": "0", "bool": "False"}[_KINDS[np.dtype(equation.outputs[0].aval.dtype)]]
+    operands, table = [], [zero]
+    data = _DATA_OPERANDS.get(equation.primitive)
+    for position, (atom, (shape, expressions)) in enumerate(zip(equation.inputs, inputs)):
+        if data is None or position in data:
             operands.append(np.arange(len(table), len(table) + len(expressions), dtype=np.int64).reshape(shape))
             table += expressions
         elif isinstance(atom, Literal) and np.asarray(atom.value).dtype.kind in "iu":
             operands.append(np.asarray(atom.value))  # a constant index
         else:
-            raise _Unsupported(f"{equation.primitive.name} operand")
+            raise _Unsupported(f"{equation.primitive.name} with an index computed at run time")
     params = dict(equation.params)
     if equation.primitive is structure.convert_element_type:
         raise _Unsupported("convert")
@@ -255,8 +266,8 @@ def _output_code(atom, elements):
     else:
         value = np.asarray(atom.value)
         shape, expressions = value.shape, [_literal_code(v) for v in value.ravel().tolist()]
-        kind = "bool" if value.dtype.kind == "b" else "float"
-    dtype = "np.float64" if kind == "float" else "np.bool_"
+        kind = {"b": "bool", "i": "int", "u": "int"}.get(value.dtype.kind, "float")
+    dtype = _DTYPE_CODE[kind]
     if shape == ():
         return f"{dtype}({expressions[0]})"
     array = f"np.array([{', '.join(expressions)}], dtype={dtype})"
