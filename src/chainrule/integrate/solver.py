@@ -110,9 +110,7 @@ class _Stepper:
         if self.compiled is not None:
             if h != self.h:
                 self.h, self.h_vector = h, steps.step_vector(self.problem, y.size, h)
-            out = self.compiled(y, k, self.time_type(t), self.time_type(h), self.h_vector, *self.arg_leaves)
-            count = len(out) // 2
-            return np.array((y,) + out[:count]), np.array((k,) + out[count:])
+            return self.compiled(y, k, self.time_type(t), self.time_type(h), self.h_vector, *self.arg_leaves)
         self.until_compiled -= 1
         if self.look_for_generated:
             self.look_for_generated = False

@@ -173,8 +173,9 @@ def combination(coefficients, vectors):
 # 0-d array would be staged as an explicit broadcast, a slow call), and the stages come back as vectors.
 
 def forward_step(problem, y, k_first, t_n, h, arg_leaves, generated_only=False):
-    """The compiled step ``(y, k_first, t_n, h, h_vector, *arg_leaves) -> (stage inputs 1..S-1, stages 1..S-1)``,
-    or None when ``func`` cannot be staged (or, with ``generated_only``, when no earlier call generated it)."""
+    """The compiled step ``(y, k_first, t_n, h, h_vector, *arg_leaves) -> (stage inputs, stages)``, each S x n
+    (row 0: y and k_first), or None when ``func`` cannot be staged (or, with ``generated_only``, when no earlier
+    call generated it)."""
     tableau, a = problem.tableau, problem.tableau.a
 
     def make(func):
@@ -185,7 +186,8 @@ def forward_step(problem, y, k_first, t_n, h, arg_leaves, generated_only=False):
                 stage_input = y if weighted is None else _as_state(problem, y + h_vector * weighted)
                 inputs.append(stage_input)
                 stages.append(_as_state(problem, func(stage_input, t_n + float(tableau.c[i]) * h, arg_leaves)))
-            return tuple(inputs[1:]) + tuple(stages[1:])
+            # stacked here, so that the step's code builds each array once (one list of floats, as scalar code)
+            return cnp.stack(inputs), cnp.stack(stages)
         return rk_step
 
     time = _time(problem, t_n)
