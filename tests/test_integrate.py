@@ -199,7 +199,7 @@ def _exactness_setup(method, t):
         rules.discrete_vjp = original
 
     def same_steps(p):
-        ys = replay(captured["problem"], captured["trajectory"], captured["slopes"], p[:2], t, list(p[2:]))[0]
+        ys = replay(captured["problem"], captured["trajectory"], p[:2], t, list(p[2:]))[0]
         return onp.sum(onp.asarray(ys)[-1] ** 2)
     return gradient, same_steps
 
@@ -353,6 +353,33 @@ def test_event_time_gradient_with_respect_to_args():
     grad_k, grad_level = cr.grad(first_passage, argnums=(0, 1))(0.8, 0.3)
     assert onp.isclose(grad_k, onp.log(0.3) / 0.8 ** 2, rtol=1e-7)
     assert onp.isclose(grad_level, -1.0 / (0.3 * 0.8), rtol=1e-7)
+
+
+def test_event_time_derivatives_of_second_and_third_order():
+    # Dropped from rest at height h, the ground is hit at t*(h, g) = sqrt(2 h / g): every derivative is known.
+    def impact_time(h, g):
+        y0 = np.stack([h, 0.0 * h])
+        return odeint(falling, y0, onp.array([0.0, 5.0]), g, events=hit_ground, **TIGHT)[1][0][0]
+    h, g = 2.0, 9.81
+    assert onp.isclose(impact_time(h, g), onp.sqrt(2 * h / g), rtol=1e-10)
+    second = cr.grad(cr.grad(impact_time))(h, g)
+    assert onp.isclose(second, -0.25 * onp.sqrt(2 / g) * h ** -1.5, rtol=1e-7)
+    third = cr.grad(cr.grad(cr.grad(impact_time)))(h, g)
+    assert onp.isclose(third, 0.375 * onp.sqrt(2 / g) * h ** -2.5, rtol=1e-6)
+    hessian = cr.hessian(impact_time, argnums=(0, 1))(h, g)
+    expected = [[-0.25 * onp.sqrt(2 / g) * h ** -1.5, -0.25 * onp.sqrt(2) * (h * g ** 3) ** -0.5],
+                [-0.25 * onp.sqrt(2) * (h * g ** 3) ** -0.5, 0.75 * onp.sqrt(2 * h) * g ** -2.5]]
+    assert onp.allclose(onp.array(hessian, dtype=float), expected, rtol=1e-7)
+    # forward over reverse and reverse over forward agree
+    assert onp.isclose(cr.jacfwd(cr.grad(impact_time))(h, g), second, rtol=1e-10)
+    assert onp.isclose(cr.grad(lambda h: cr.jvp(lambda h: impact_time(h, g), (h,), (1.0,))[1])(h), second,
+                       rtol=1e-10)
+
+    # the state at a terminal event moves with the event time: speed at impact -sqrt(2 g h)
+    def impact_speed(h):
+        y0 = np.stack([h, 0.0 * h])
+        return odeint(falling, y0, onp.array([0.0, 5.0]), g, events=hit_ground, **TIGHT)[0][-1, 1]
+    assert onp.isclose(cr.grad(cr.grad(impact_speed))(h), 0.25 * onp.sqrt(2 * g) * h ** -1.5, rtol=1e-6)
 
 
 # ------------------------------------------------------------------------------------------- errors

@@ -162,12 +162,17 @@ def _replayed_derivative(problem, kind, trajectory, leaves):
     if kind == "jvp":
         count = _input_count(problem, kind, leaves)
         inputs, dots = list(leaves[:count]), list(leaves[count:])
-        slopes = rules.event_slopes(problem, trajectory, _split_inputs(_concrete(inputs, problem))[2])
-        return jvp_flat(lambda values: replay(problem, trajectory, slopes, *_split_inputs(values)), inputs, dots)[1]
+        _check_event_slopes(problem, trajectory, inputs)
+        return jvp_flat(lambda values: replay(problem, trajectory, *_split_inputs(values)), inputs, dots)[1]
     inputs, bars = _split_vjp(problem, leaves)
-    slopes = rules.event_slopes(problem, trajectory, _split_inputs(_concrete(inputs, problem))[2])
-    _, pullback = record(lambda values: replay(problem, trajectory, slopes, *_split_inputs(values)), inputs)
+    _check_event_slopes(problem, trajectory, inputs)
+    _, pullback = record(lambda values: replay(problem, trajectory, *_split_inputs(values)), inputs)
     return [instantiate(c, x) for c, x in zip(pullback(bars), inputs)]
+
+
+def _check_event_slopes(problem, trajectory, inputs):
+    """Refuse an event crossed tangentially (zero slope), whose time has no derivative (see event_slopes)."""
+    rules.event_slopes(problem, trajectory, _split_inputs(_concrete(inputs, problem))[2])
 
 
 def _derivative_jvp(primals, tangents, *, problem, kind, trajectory):

@@ -4,6 +4,7 @@ the compiled per-step rules of ``adjoint.py`` do not apply."""
 import numpy as np
 
 from .. import numpy as cnp
+from ..autodiff.transforms import jvp
 from ..custom import stop_gradient
 
 
@@ -50,10 +51,9 @@ def _dense(tableau, start_state, stages, h, theta):
     return start_state if combination is None else start_state + h * combination
 
 
-def replay(problem, trajectory, slopes, y0, t, arg_leaves):
+def replay(problem, trajectory, y0, t, arg_leaves):
     """The outputs ``[ys, *event times]`` recomputed on the trajectory's steps: same values, differentiable in
-    y0, t and the arguments. ``slopes``: d/dtau of each event function along the dense output at its event
-    (plain numbers, see ``adjoint.event_slopes``)."""
+    y0, t and the arguments (event times to third order)."""
     tableau, a, dtype = problem.tableau, problem.a, problem.state_dtype
     count = tableau.stages
     states = [None] * len(trajectory.steps)     # (start state, stages, t_n, h_n) of each step
@@ -78,12 +78,21 @@ def replay(problem, trajectory, slopes, y0, t, arg_leaves):
         return _as_state(problem, _dense(tableau, start_state, stages, h, (time - t_n) / h))
 
     event_times = []
-    for record, slope in zip(trajectory.events, slopes):
-        # The implicit function theorem: the residual's derivative, divided by the slope, moves the root;
-        # (g - stop_gradient(g)) keeps the value the solver found.
-        y_event = dense_at(record.step, record.time)
-        residual = problem.traced_event_value(record.function, y_event, record.time, arg_leaves)
-        event_times.append(record.time - (residual - stop_gradient(residual)) / slope)
+    for record in trajectory.events:
+        # The implicit function theorem, as Newton steps on g(tau) = g(y(tau), tau, args) along the dense output:
+        # tau - (g - stop_gradient(g)) / g'(tau) keeps the value the solver found ((g - stop_gradient(g)) is 0)
+        # and, from the root, moves it as the root moves. One step from the constant root has the right first
+        # derivative; a second step, from that traced root, also the right second and third (Newton's map has
+        # zero slope at the root, so each step doubles the orders it gets right).
+        def residual(tau, record=record):
+            return problem.traced_event_value(record.function, dense_at(record.step, tau), tau, arg_leaves)
+
+        def newton(tau, residual=residual):
+            value, slope = jvp(residual, (tau,), (cnp.ones_like(tau),))
+            return tau - (value - stop_gradient(value)) / slope
+
+        root = np.asarray(record.time, problem.time_dtype)
+        event_times.append(newton(newton(root)))
     rows = [y0]
     for row in range(1, len(trajectory.outputs)):
         output = trajectory.outputs[row]
