@@ -345,3 +345,24 @@ def test_show_draws_the_pattern(tmp_path):
     assert (tmp_path / "pattern.png").stat().st_size > 0 and path.endswith("pattern.png")
     with pytest.raises(ValueError, match="one color per column"):
         sparse.show(pattern, [0, 1], str(tmp_path / "bad.png"))
+
+
+@pytest.mark.parametrize("mode", ["auto", "forward", "reverse", "bidirectional"])
+@pytest.mark.parametrize("dtype", [numpy.float64, numpy.float32, numpy.complex128])
+def test_every_mode_on_a_jacobian_with_more_outputs_than_inputs(mode, dtype):
+    # seven outputs of six inputs: forward mode read the row colors of a column coloring and failed
+    f = lambda x: np.concatenate([x[1:] * np.sin(x[:-1]), np.cumsum(x)[-1:] * x[:1], np.exp(x[2:3])])
+    x = (numpy.linspace(0.1, 1.0, 6) + (0.2j if dtype == numpy.complex128 else 0)).astype(dtype)
+    expected = numpy.asarray(cr.jacfwd(f, holomorphic=dtype == numpy.complex128)(x))
+    for jit in (False, True):
+        J = sparse.jacobian(f, mode=mode, jit=jit)(x)
+        assert J.shape == (7, 6) and J.dtype == expected.dtype
+        numpy.testing.assert_allclose(J.toarray(), expected, rtol=1e-5 if dtype == numpy.float32 else 1e-13)
+
+
+def test_a_traced_point_is_refused_with_the_way_out():
+    f = lambda x: x[1:] * x[:-1]
+    with pytest.raises(TypeError, match="scipy.sparse matrix of numbers.*jacfwd"):
+        cr.grad(lambda x: np.sum(sparse.jacobian(f)(x).data))(numpy.ones(4))
+    with pytest.raises(TypeError, match="traced value"):
+        cr.vmap(lambda x: sparse.hessian(lambda y: np.sum(y ** 3))(x))(numpy.ones((2, 3)))

@@ -8,7 +8,7 @@ import scipy.sparse
 from ..autodiff.transforms import hvp, jvp, vjp, vmap
 from ..finite_diff.coloring import bicolor_rounds, star_places
 from .coloring import coloring
-from .detection import hessian_sparsity, jacobian_sparsity
+from .detection import checked_point, hessian_sparsity, jacobian_sparsity
 
 _MODES = ("auto", "forward", "reverse", "bidirectional")
 _FORMATS = ("csr", "csc")
@@ -28,10 +28,14 @@ class Plan:
         self.rows = np.repeat(np.arange(self.pattern.shape[0], dtype=np.int64), np.diff(self.pattern.indptr))
         self.columns = self.pattern.indices.astype(np.int64)
         # Where each entry (in CSR order) sits in the compressed result: compressed[lane, position].
-        self.lane, self.position = {"forward": (colors[self.columns], self.rows),
-                                    "reverse": (colors[self.rows], self.columns),
-                                    "star": star_places(self.rows, self.columns, colors),
-                                    "acyclic": (None, None)}[mode]
+        if mode == "forward":
+            self.lane, self.position = colors[self.columns], self.rows
+        elif mode == "reverse":
+            self.lane, self.position = colors[self.rows], self.columns
+        elif mode == "star":
+            self.lane, self.position = star_places(self.rows, self.columns, colors)
+        else:
+            self.lane, self.position = None, None  # acyclic: recovered by substitution
         self._flat_places = {}
 
     @property
@@ -103,7 +107,7 @@ def jacobian(function, sparsity=None, mode="auto", *, order="auto", format="csr"
     plans, passes = {}, {}
 
     def jacobian_function(x):
-        x = _checked_point(x, "sparse.jacobian")
+        x = checked_point(x, "sparse.jacobian")
         def make_plan():
             pattern = _given_pattern(sparsity, None, x.size, "jacobian") if sparsity is not None else \
                 jacobian_sparsity(function, local=local)(x)
@@ -140,7 +144,7 @@ def hessian(function, sparsity=None, *, coloring_kind="star", order="auto", form
     plans, passes = {}, {}
 
     def hessian_function(x):
-        x = _checked_point(x, "sparse.hessian")
+        x = checked_point(x, "sparse.hessian")
         if x.dtype.kind == "c":
             raise TypeError(f"sparse.hessian: x has complex dtype {x.dtype} (shape {x.shape}); Hessians are "
                             f"taken over real x: pass the real and imaginary parts as separate real inputs")
@@ -357,14 +361,6 @@ def _substituted_values(plan, compressed):
 
 
 # ------------------------------------------------------------------------------------------ arguments
-
-def _checked_point(x, what):
-    x = np.asarray(x)
-    if x.dtype.kind not in "fc":
-        raise TypeError(f"{what}: x has dtype {x.dtype} (shape {x.shape}); derivatives are taken with respect to "
-                        f"floating-point inputs: pass x.astype(float)")
-    return x
-
 
 def _compiler(jit, local, what):
     """The function compiling a compressed pass, or None. ``True`` means ``chainrule.jit``, taken from the

@@ -5,6 +5,7 @@ equations with the rules of ``rules.py``.
 import numpy as np
 
 from ..core.graph import Graph, Literal, inline_calls, make_graph
+from ..core.interpreter import Tracer
 from .index_sets import IndexSets, stack, union
 from . import rules
 
@@ -26,7 +27,7 @@ def jacobian_sparsity(function, *, local=False):
            [0, 0, 1, 1]])
     """
     def pattern(x):
-        x = _checked_point(x, "jacobian_sparsity")
+        x = checked_point(x, "jacobian_sparsity")
         first, _ = _propagate(function, x, local=local, second_order=False)
         return first.to_matrix()
 
@@ -50,7 +51,7 @@ def hessian_sparsity(function, *, local=False):
            [0, 0, 1, 1]])
     """
     def pattern(x):
-        x = _checked_point(x, "hessian_sparsity")
+        x = checked_point(x, "hessian_sparsity")
         first, second = _propagate(function, x, local=local, second_order=True)
         if first.rows != 1:
             raise ValueError(f"hessian_sparsity: the function must return a scalar, but its output has "
@@ -72,7 +73,7 @@ def dense_primitives(function):
     """
     def report(x):
         found = {}
-        _collect_dense(inline_calls(make_graph(function)(_checked_point(x, "dense_primitives"))), found, "")
+        _collect_dense(inline_calls(make_graph(function)(checked_point(x, "dense_primitives"))), found, "")
         return found
 
     return report
@@ -95,7 +96,12 @@ def _collect_dense(graph, found, inside):
                         _collect_dense(inline_calls(body), found, f" (in {primitive.name})")
 
 
-def _checked_point(x, what):
+def checked_point(x, what):
+    """x as an array of floating-point numbers, or a clear error (a traced or integer x)."""
+    if isinstance(x, Tracer):
+        raise TypeError(f"{what}: x is a traced value (inside grad, vmap or jit); the result is a scipy.sparse "
+                        f"matrix of numbers, which transforms cannot carry. Differentiate or batch with "
+                        f"chainrule.jacfwd/jacrev, or call {what} on arrays outside the transform")
     x = np.asarray(x)
     if x.dtype.kind not in "fc":
         raise TypeError(f"{what}: x has dtype {x.dtype} (shape {x.shape}); derivatives are taken with respect to "
