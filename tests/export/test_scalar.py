@@ -166,3 +166,13 @@ def test_long_loops_with_tiny_carries_run_scalar_bodies():
     from chainrule.core.graph import make_graph as stage_graph
     body = next(e for e in stage_graph(f)(x).equations if e.primitive.name in ("scan", "while_loop"))
     assert to_scalar_python(body.params["body"]) is not None
+
+
+def test_empty_arrays_and_logical_operations_of_floats():
+    function = lambda x, e: (cnp.logical_and(x, x * 2.0) + x, cnp.logical_or(x, 0.0) * 1.5, e * 2.0, cnp.sum(e) + x)
+    x, empty = np.array([0.0, 2.0]), np.zeros(0)
+    scalar, vectorized = _both(function, x, empty)
+    assert scalar is not None
+    for got, expected in zip(scalar(x, empty), vectorized(x, empty)):
+        assert np.shape(got) == np.shape(expected) and np.result_type(got) == np.result_type(expected)
+        np.testing.assert_array_equal(got, expected)

@@ -51,7 +51,8 @@ _BINARY = {
     arithmetic.minimum: "({0} if {0} <= {1} or {0} != {0} else {1})",
     comparison.lt: "({0} < {1})", comparison.le: "({0} <= {1})", comparison.gt: "({0} > {1})",
     comparison.ge: "({0} >= {1})", comparison.eq: "({0} == {1})", comparison.ne: "({0} != {1})",
-    comparison.logical_and: "({0} and {1})", comparison.logical_or: "({0} or {1})",
+    # bool(): Python's ``and`` answers an operand (2.0 and 3.0 is 3.0), NumPy's logical_and a boolean
+    comparison.logical_and: "bool({0} and {1})", comparison.logical_or: "bool({0} or {1})",
 }
 _TERNARY = {comparison.select: "({1} if {0} else {2})"}
 # Integer results NumPy computes in integers, but these expressions would give floats.
@@ -110,6 +111,8 @@ def _source(graph, name):
         if var.aval.shape == ():
             lines.append(f"{parameter}_0 = {kind}({parameter})")
             elements[var] = [f"{parameter}_0"]
+        elif _size(var.aval.shape) == 0:
+            elements[var] = []
         else:
             names = [f"{parameter}_{k}" for k in range(_size(var.aval.shape))]
             reader = f"{parameter}.tolist()" if len(var.aval.shape) == 1 else f"np.ravel({parameter}).tolist()"
