@@ -557,3 +557,21 @@ def test_jit_of_odeint_with_events_is_refused_clearly():
                                 events=hit_ground)[0])(9.81)
     with pytest.raises(cr.ChainruleError, match="second derivatives .* cannot be staged"):
         cr.jit(cr.hessian(lambda k: odeint(forced, 1.0, onp.array([0.0, 1.0]), k)[-1]))(0.5)
+
+
+def test_small_state_error_norm_equals_numpys(monkeypatch):
+    from types import SimpleNamespace
+    from chainrule.integrate import solver
+    rng = onp.random.default_rng(2)
+    cases = [(rng.normal(size=3), rng.normal(size=3), rng.normal(size=3) * 1e-6, 1e-9, 1e-7),
+             (onp.array([0.0, 1.0]), onp.array([0.0, onp.nan]), onp.array([1e-3, 1e-3]), 1e-9, 1e-7),
+             (onp.array([0.0, 2.0]), onp.array([0.0, 1.0]), onp.array([1e-3, 0.0]), 0.0, 1e-7),
+             (onp.array([1 + 2j, -1j]), onp.array([1 + 1j, 0.5]), onp.array([1e-4j, 1e-5]), 1e-9, 1e-6)]
+    for y, y_new, error, atol, rtol in cases:
+        problem = SimpleNamespace(atol=atol, rtol=rtol)
+        small = solver._error_norm(problem, y, y_new, error)
+        monkeypatch.setattr(solver, "_SMALL_STATE", 0)
+        with onp.errstate(all="ignore"):
+            vectorized = solver._error_norm(problem, y, y_new, error)
+        monkeypatch.setattr(solver, "_SMALL_STATE", 16)
+        assert (onp.isnan(small) and onp.isnan(vectorized)) or onp.isclose(small, vectorized, rtol=1e-14)
