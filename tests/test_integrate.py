@@ -575,3 +575,35 @@ def test_small_state_error_norm_equals_numpys(monkeypatch):
             vectorized = solver._error_norm(problem, y, y_new, error)
         monkeypatch.setattr(solver, "_SMALL_STATE", 16)
         assert (onp.isnan(small) and onp.isnan(vectorized)) or onp.isclose(small, vectorized, rtol=1e-14)
+
+
+def test_backsolve_adjoint_with_terminal_and_non_terminal_events_matches_the_exact_one():
+    def drag(y, t, g, c):
+        return np.stack([y[1], -g - c * y[1] * np.abs(y[1])])
+
+    def ground(y, t, g, c):
+        return y[0]
+    ground.terminal, ground.direction = True, -1
+    times = onp.linspace(0.0, 3.0, 7)
+    tight = dict(rtol=1e-11, atol=1e-13)
+
+    def loss(p, adjoint):
+        ys, (impact,) = odeint(drag, p[:2], times, p[2], p[3], events=ground, adjoint=adjoint, **tight)
+        return np.sum(ys[:, 0] ** 2) + 3.0 * impact[0] + ys[-1, 1] ** 2   # rows after the impact hold its state
+    p = onp.array([2.0, 1.0, 9.81, 0.2])
+    exact, continuous = cr.grad(loss)(p, None), cr.grad(loss)(p, "backsolve")
+    assert onp.allclose(continuous, exact, rtol=1e-8) and not onp.array_equal(continuous, exact)
+    time_loss = lambda t, adjoint: np.sum(odeint(drag, p[:2], t, 9.81, 0.2, events=ground, adjoint=adjoint,  # noqa: E731
+                                                 **tight)[0][:, 0] ** 2)
+    assert onp.allclose(cr.grad(time_loss)(times, "backsolve"), cr.grad(time_loss)(times, None), rtol=1e-8,
+                        atol=1e-10)
+
+    def crossing(y, t, w):
+        return y[0]
+
+    def oscillation(q, adjoint):
+        ys, (crossings,) = odeint(lambda y, t, w: np.stack([y[1], -w * w * y[0]]), q[:2], onp.array([0.0, 5.0]),
+                                  q[2], events=crossing, adjoint=adjoint, **tight)
+        return np.sum(crossings ** 2) + np.sum(ys[-1] ** 2)
+    q = onp.array([1.0, 0.3, 1.7])
+    assert onp.allclose(cr.grad(oscillation)(q, "backsolve"), cr.grad(oscillation)(q, None), rtol=1e-8)

@@ -167,14 +167,7 @@ def _events_cotangents(problem, trajectory, slopes, arg_leaves, ys_bar, event_ba
     if not trajectory.events:
         return None
     arg_bars = [np.zeros(np.shape(leaf), np.result_type(leaf)) for leaf in arg_leaves]
-    time_bars = [0.0] * len(trajectory.events)
-    positions = {}
-    for index, record in enumerate(trajectory.events):
-        position = positions.get(record.function, 0)
-        positions[record.function] = position + 1
-        bars = event_bars[record.function]
-        if bars is not None:
-            time_bars[index] += float(np.real(bars[position]))
+    time_bars = _event_time_cotangents(trajectory, event_bars)
     terminal = trajectory.terminal
     if terminal is not None and ys_bar is not None:
         hold_rows = [r for r in range(1, len(trajectory.outputs)) if trajectory.outputs[r][0] == "hold"]
@@ -302,34 +295,79 @@ class _AugmentedProblem:
         return np.concatenate(pieces)
 
 
-def backsolve_vjp(problem, trajectory, y0, t, arg_leaves, ys_bar):
+def backsolve_vjp(problem, trajectory, slopes, y0, t, arg_leaves, ys_bar, event_bars):
     """The continuous adjoint (torchdiffeq's ``odeint_adjoint``): the adjoint ODE solved backward from the last
-    time, with the output cotangents added at their times. Approximate: its error is the backward solve's."""
+    time (or from a terminal event), with the output cotangents added at their times and each event time's
+    cotangent added at the event, by the implicit function theorem (a jump of -(c / slope) dg/dy in the
+    adjoint, -(c / slope) dg/dargs in the arguments'). Approximate: its error is the backward solve's."""
     n = y0.size
     dtype = problem.state_dtype
-    t_bar = np.zeros(len(t), np.result_type(float, problem.time_dtype))
+    time = problem.time_dtype
+    t_bar = np.zeros(len(t), np.result_type(float, time))
     arg_bars = [np.zeros(np.shape(leaf), np.result_type(leaf)) for leaf in arg_leaves]
     ys_bar = np.zeros((len(t), n), dtype) if ys_bar is None else np.asarray(ys_bar, dtype)
     if len(t) == 1:
         return np.array(ys_bar[0]), t_bar, arg_bars
-    pullback = step_rules.func_vjp(problem, y0, np.asarray(t[0], problem.time_dtype), arg_leaves)
+    direction = 1.0 if t[-1] > t[0] else -1.0
+
+    def slope_at(y, when):
+        return np.asarray(problem.flat_func(y, np.asarray(when, time), arg_leaves), dtype)
+
+    # The marks the backward solve stops at, latest first: output rows (their cotangents join the adjoint) and
+    # events with a time cotangent (the adjoint jumps). A terminal event starts it; rows after it hold its state.
+    terminal = trajectory.terminal
+    held = [row for row in range(1, len(t)) if trajectory.outputs[row][0] == "hold"]
+    time_bars = _event_time_cotangents(trajectory, event_bars)
+    marks = [(float(t[row]), "row", row) for row in range(1, len(t)) if row not in held]
+    if terminal is not None:
+        y_end = trajectory.dense(problem.tableau, terminal.step, terminal.theta)
+        hold_bar = np.sum(ys_bar[held], axis=0) if held else np.zeros(n, dtype)
+        index = trajectory.events.index(terminal)
+        time_bars[index] += float(np.real(hold_bar @ slope_at(y_end, terminal.time)))
+        start, y, adjoint = float(terminal.time), y_end, np.array(hold_bar)
+    else:
+        start, y, adjoint = float(t[-1]), trajectory.ys[-1], np.zeros(n, dtype)
+    marks += [(float(record.time), "event", k) for k, record in enumerate(trajectory.events) if time_bars[k] != 0.0]
+    marks.sort(key=lambda mark: -direction * mark[0])
+
+    pullback = step_rules.func_vjp(problem, y0, np.asarray(t[0], time), arg_leaves)
     augmented = _AugmentedProblem(problem, arg_leaves, pullback, n, trajectory.substeps)
     sizes = [int(np.size(leaf)) for leaf in arg_leaves]
-    y = trajectory.ys[-1]
-    adjoint = np.array(ys_bar[-1])
     argument_adjoint = np.zeros(sum(sizes), dtype)
-    for row in range(len(t) - 1, 0, -1):
-        slope = np.asarray(problem.flat_func(y, np.asarray(t[row], problem.time_dtype), arg_leaves), dtype)
-        t_bar[row] += float(np.real(ys_bar[row] @ slope))
-        z0 = np.concatenate([y, adjoint, argument_adjoint])
-        backward = solve(augmented, z0, np.array([t[row], t[row - 1]]), [])
-        z = backward.ys[-1]
-        y, adjoint, argument_adjoint = z[:n], z[n:2 * n] + ys_bar[row - 1], z[2 * n:]
-    slope = np.asarray(problem.flat_func(y0, np.asarray(t[0], problem.time_dtype), arg_leaves), dtype)
-    t_bar[0] -= float(np.real((adjoint - ys_bar[0]) @ slope))
-    start = 0
+    current = start
+    for when, kind, which in marks + [(float(t[0]), "start", 0)]:
+        if when != current:
+            z0 = np.concatenate([y, adjoint, argument_adjoint])
+            z = solve(augmented, z0, np.array([current, when], time), []).ys[-1]
+            y, adjoint, argument_adjoint = z[:n], z[n:2 * n], z[2 * n:]
+            current = when
+        if kind == "row":
+            t_bar[which] += float(np.real(ys_bar[which] @ slope_at(y, when)))
+            adjoint = adjoint + ys_bar[which]
+        elif kind == "event":
+            record = trajectory.events[which]
+            y_event = trajectory.dense(problem.tableau, record.step, record.theta)
+            state_bar, bars = _event_pullback(problem, record, y_event, arg_leaves, -time_bars[which] / slopes[which])
+            adjoint = adjoint + np.asarray(state_bar, dtype)
+            arg_bars = [total + np.asarray(bar) for total, bar in zip(arg_bars, bars)]
+    t_bar[0] -= float(np.real(adjoint @ slope_at(y0, t[0])))
+    start_index = 0
     for k, size in enumerate(sizes):
-        piece = argument_adjoint[start:start + size].reshape(np.shape(arg_leaves[k]))
-        arg_bars[k] = (piece if np.iscomplexobj(arg_bars[k]) else np.real(piece)).astype(arg_bars[k].dtype)
-        start += size
-    return adjoint, t_bar, arg_bars
+        piece = argument_adjoint[start_index:start_index + size].reshape(np.shape(arg_leaves[k]))
+        piece = piece if np.iscomplexobj(arg_bars[k]) else np.real(piece)
+        arg_bars[k] = (arg_bars[k] + piece).astype(np.result_type(arg_leaves[k]))
+        start_index += size
+    return adjoint + ys_bar[0], t_bar, arg_bars
+
+
+def _event_time_cotangents(trajectory, event_bars):
+    """Each event's time cotangent, in the order of trajectory.events (event_bars: one array per function)."""
+    time_bars = [0.0] * len(trajectory.events)
+    positions = {}
+    for index, record in enumerate(trajectory.events):
+        position = positions.get(record.function, 0)
+        positions[record.function] = position + 1
+        bars = event_bars[record.function] if event_bars else None
+        if bars is not None:
+            time_bars[index] += float(np.real(bars[position]))
+    return time_bars
