@@ -76,7 +76,9 @@ def to_scalar_python(graph, name="scalar"):
     Python floats inside; None when the graph is outside what scalar code covers (see the module's docstring)."""
     try:
         source = _source(graph, name)
-    except _Unsupported:
+    except (_Unsupported, TypeError, ValueError, IndexError):
+        # _Unsupported: outside what scalar code covers; the others: an operation that would not run on element
+        # numbers. Either way the NumPy code stays, which is always right.
         return None
     namespace = {"_m": math, "np": np, "_inf": math.inf, "_nan": math.nan}
     # The source is generated here from the graph (names, operators, math calls, literals), never from user text.
