@@ -495,3 +495,22 @@ def test_transforms_agree_with_jax(name):
 def test_integer_inputs_are_refused_with_the_argument_named(transform):
     with pytest.raises(TypeError, match=f"{transform}: cannot differentiate with respect to argument 0.*int64"):
         getattr(cr, transform)(lambda v: v * 2.0)(numpy.array([1, 2]))
+
+
+def test_gradients_keep_the_input_dtype_under_jit_and_vmap_too():
+    # a float64 NumPy scalar inside f promotes its values to float64; grad answers in the input's dtype, and so
+    # do jit(grad) and vmap(grad), as the Hessian (the gradient's Jacobian) does
+    x = numpy.array([0.7, 0.25], dtype=numpy.float32)
+    f = lambda z: np.sum(z * numpy.float64(0.1) * z)
+    eager = cr.grad(f)(x)
+    assert eager.dtype == numpy.float32
+    for got in (cr.jit(cr.grad(f))(x), cr.vmap(cr.grad(f))(numpy.stack([x, x]))[0]):
+        assert got.dtype == numpy.float32
+        numpy.testing.assert_array_equal(got, eager)
+    hessian = cr.hessian(f)(x)
+    assert hessian.dtype == numpy.float32
+    numpy.testing.assert_allclose(hessian, numpy.diag([0.2, 0.2]), rtol=1e-6)
+    # a real input of a function computing in complex: the gradient is real, staged too
+    g = lambda z: np.real(np.sum(np.exp(1j * z)))
+    assert cr.jit(cr.grad(g))(x.astype(numpy.float64)).dtype == numpy.float64
+    numpy.testing.assert_allclose(cr.jit(cr.grad(g))(x.astype(numpy.float64)), -numpy.sin(x.astype(numpy.float64)), rtol=1e-14)

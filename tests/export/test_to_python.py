@@ -179,3 +179,25 @@ def test_pad_matches_numpy_pad(dtype):
         np.testing.assert_array_equal(padded, np.pad(x, widths))
     with pytest.raises(ValueError):
         structure.pad(x, widths=((-1, 0), (0, 0)))
+
+
+def test_a_scaling_that_promotes_is_not_folded():
+    constant = np.linspace(1.0, 2.0, 4).astype(np.float32)
+    function = lambda y: np.float64(2.0) * (constant * y)  # float32 times a float64 scalar: float64
+    x = np.linspace(0.5, 1.0, 4).astype(np.float32)
+    generated = to_python(function, x, compile=True)
+    assert generated(x).dtype == function(x).dtype == np.float64
+    np.testing.assert_array_equal(generated(x), function(x))
+
+
+def test_numpy_scalars_keep_numpys_promotion_in_generated_code():
+    # NumPy 2: a float32 array with a NumPy float64 scalar computes in float64, with a Python float in float32
+    x = np.array([0.7, 0.25], dtype=np.float32)
+    for function in (lambda y: y * np.float64(0.1), lambda y: cnp.float64(3.0) + y, lambda y: y >= np.float64(0.7),
+                     lambda y: y * 0.1, lambda y: cr.grad(lambda z: cnp.sum(z * np.float64(0.1) * z))(y)):
+        expected = function(x)
+        got = cr.jit(function)(x)
+        assert np.result_type(got) == np.result_type(expected)
+        np.testing.assert_array_equal(got, expected)
+    assert "np.float64(0.1)" in cr.jit(lambda y: y * np.float64(0.1)).source(x)
+    assert "np.float64" not in cr.jit(lambda y: y * np.float64(0.1)).source(x.astype(np.float64))

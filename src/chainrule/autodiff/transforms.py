@@ -11,7 +11,7 @@ from ..core.interpreter import Tracer, interpreter_depth
 from ..core.tracebacks import user_facing
 from ..core.tree import tree_flatten, tree_unflatten, tree_map
 from ..core.zeros import instantiate
-from ..ops import structure
+from ..ops import elementwise, structure
 from . import unit_batch
 from .batching import batch_flat
 from .forward import JVPTracer, jvp_flat
@@ -104,6 +104,12 @@ def _finalize(value, like):
     if kind is np.float64 and (type(like) is float or type(like) is np.float64):
         return value
     if isinstance(value, Tracer):
+        # staged or batched, the same dtype as on arrays (jit(grad(f)) and vmap(grad(f)) as grad(f))
+        target = aval_of(like).dtype
+        if is_complex(value) and not np.issubdtype(target, np.complexfloating):
+            value = elementwise.real(value)
+        if aval_of(value).dtype != target:
+            value = structure.convert_element_type(value, dtype=target)
         return value
     array = np.asarray(value)
     target = aval_of(like).dtype

@@ -334,16 +334,33 @@ class _Name:
         return self.name
 
 
-def _literal_code(value):
+def _literal_code(value, typed=False):
+    """A literal as source: a number as Python writes it, or, where NumPy's type of it matters (a float32
+    literal; or, with ``typed``, a NumPy scalar that raises the precision of the equation's result, which a
+    Python number, taken as weakly typed, would not), wrapped in its NumPy type."""
     array = np.asarray(value)
     if array.ndim == 0:
         item = array.item()
+        is_numpy = isinstance(value, (np.generic, np.ndarray))
         if isinstance(item, float) and not np.isfinite(item):
-            return "np.nan" if np.isnan(item) else ("np.inf" if item > 0 else "-np.inf")
-        if isinstance(value, (np.generic, np.ndarray)) and array.dtype != np.float64 and array.dtype.kind in "fc":
+            code = "np.nan" if np.isnan(item) else ("np.inf" if item > 0 else "-np.inf")
+            return f"{_dtype(array.dtype)}({code})" if is_numpy and (typed or array.dtype != np.float64) else code
+        if is_numpy and array.dtype.kind in "fciub" and (typed or (array.dtype != np.float64 and
+                                                                   array.dtype.kind in "fc")):
             return f"{_dtype(array.dtype)}({item!r})"
         return repr(item)
     return _array_code(array)
+
+
+def _promoting_literals(equation):
+    """The NumPy-scalar literals of the equation that raise the precision its variables alone would compute
+    in (float32 array times np.float64(2.0) is float64 in NumPy 2, float32 times 2.0 is float32)."""
+    variables = [a.aval.dtype for a in equation.inputs if isinstance(a, Var)]
+    if not variables or len(variables) == len(equation.inputs):
+        return ()
+    alone = np.result_type(*variables)
+    return tuple(a for a in equation.inputs if isinstance(a, Literal) and isinstance(a.value, (np.generic, np.ndarray))
+                 and np.ndim(a.value) == 0 and np.result_type(alone, np.asarray(a.value).dtype) != alone)
 
 
 def _bound_description(value):
@@ -424,7 +441,8 @@ def _scalings_folded(graph):
     for equation in graph.equations:
         if equation.primitive is arithmetic.mul:
             scale, other = _split_literal(equation.inputs, scalar=True)
-            if scale is not None and other in products and _exact_scale(scale):
+            if scale is not None and other in products and _exact_scale(scale) and \
+                    equation.outputs[0].aval.dtype == other.aval.dtype:  # no promotion by the scale
                 constant, operand = products[other]
                 folded = np.asarray(constant * scale, dtype=np.asarray(constant).dtype)
                 if _stays_exact(constant, folded):
@@ -515,11 +533,11 @@ def to_python(function, *example_args, name=None, compile=False):
     constants = {}  # array literals, hoisted to module level so each call does not rebuild them
     bound = {}  # compile=True: arrays other than a repeated value are bound by reference, not written out
 
-    def atom_code(atom):
+    def atom_code(atom, promotes=False):
         if isinstance(atom, Var):
             return var_names[atom]
         if np.ndim(atom.value) == 0:
-            return _literal_code(atom.value)
+            return _literal_code(atom.value, typed=promotes)
         array = np.asarray(atom.value)
         key = ("bound", id(atom.value)) if compile and not _is_uniform(array) else _array_code(array)
         if key not in constants:
@@ -549,10 +567,12 @@ def to_python(function, *example_args, name=None, compile=False):
     for position, equation in enumerate(graph.equations):
         primitive = equation.primitive
         row = row_of(primitive)
+        typed = _promoting_literals(equation)
+        arguments = [atom_code(a, any(a is literal for literal in typed)) for a in equation.inputs]
         if getattr(row, "binds_objects", False):
-            code = row([atom_code(a) for a in equation.inputs], equation.params, bind_object)
+            code = row(arguments, equation.params, bind_object)
         else:
-            code = row([atom_code(a) for a in equation.inputs], equation.params)
+            code = row(arguments, equation.params)
         modules.update(module for module in ("scipy.linalg", "scipy.special") if module + "." in str(code))
         copied = getattr(row, "copies", None)
         if copied is not None:
