@@ -13,7 +13,9 @@ Python's float semantics differ from NumPy's where NumPy returns inf or nan with
 scalar code and, on those errors, the NumPy code, which then gives NumPy's values and warnings. Elsewhere the
 two agree to rounding: the same IEEE operations, sums of fewer than eight terms in the same order, libm's
 functions (NumPy may use its own vectorized ones, within an ulp). Python's integers do not wrap around: an
-int64 result out of range raises OverflowError when it is put back into an array, and NumPy answers.
+int64 result out of range raises OverflowError when it is put back into an array, and NumPy answers. What the
+scalar code does not repeat are NumPy's warnings for results it computes silently as IEEE arithmetic does
+(``1e308 * 10.0`` is inf, ``inf - inf`` is nan, with no RuntimeWarning).
 """
 import builtins
 import math
