@@ -424,6 +424,19 @@ def share_common_subexpressions(graph):
     return Graph(graph.invars, equations, [resolve(v) for v in graph.outvars], graph.in_tree, graph.out_tree)
 
 
+def use_counts(graph):
+    """How many times each variable is read: by equations, and once more for each place among the outputs."""
+    uses = {}
+    for equation in graph.equations:
+        for atom in equation.inputs:
+            if type(atom) is Var:
+                uses[atom] = uses.get(atom, 0) + 1
+    for atom in graph.outvars:
+        if type(atom) is Var:
+            uses[atom] = uses.get(atom, 0) + 1
+    return uses
+
+
 def eliminate_dead_code(graph):
     """Drop equations none of whose outputs reach the graph's outputs.
 

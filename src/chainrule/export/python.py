@@ -11,7 +11,7 @@ import weakref
 
 import numpy as np
 
-from ..core.graph import Equation, Graph, Literal, Var, eliminate_dead_code
+from ..core.graph import Equation, Graph, Literal, Var, eliminate_dead_code, use_counts
 from ..core.tree import tree_flatten, tree_unflatten
 from ..ops import (arithmetic, comparison, contraction, control, decompositions, elementwise, fft, indexing, linalg,
                    reduction, special, structure)
@@ -427,14 +427,7 @@ def _scalings_folded(graph):
     """The graph with ``s * (C * x)`` written ``(s*C) * x`` where s is a power of two and C a constant array
     (tangent seeds times a weight, in compressed Jacobians): one pass over the data instead of two, and the
     same bits, since scaling by a power of two is exact (kept only where s*C stays finite and normal)."""
-    uses = {}
-    for equation in graph.equations:
-        for atom in equation.inputs:
-            if type(atom) is Var:
-                uses[atom] = uses.get(atom, 0) + 1
-    for atom in graph.outvars:
-        if type(atom) is Var:
-            uses[atom] = uses.get(atom, 0) + 2
+    uses = use_counts(graph)  # a product that is also an output is read twice: not folded
     products = {}  # output of C * x used once -> (C, x)
     equations = []
     changed = False

@@ -2,7 +2,7 @@
 SymPy -> a chainrule-differentiable function, both through ``table.TABLE``."""
 import numpy as np
 
-from ..core.graph import Literal, Var, inline_calls
+from ..core.graph import Literal, Var, inline_calls, use_counts
 from ..ops import arithmetic, comparison, elementwise
 from .table import REFUSED, TABLE
 
@@ -263,14 +263,7 @@ def graph_to_sympy(graph, inputs, *, shared=True, prefix="v", taken=()):
     """
     sympy = sympy_module()
     graph = inline_calls(graph)
-    uses = {}
-    for equation in graph.equations:
-        for atom in equation.inputs:
-            if type(atom) is Var:
-                uses[atom] = uses.get(atom, 0) + 1
-    for atom in graph.outvars:
-        if isinstance(atom, Var):
-            uses[atom] = uses.get(atom, 0) + 1
+    uses = use_counts(graph)
     env = dict(zip(graph.invars, inputs))
     shortcuts = _Shortcuts(sympy)
     for value in inputs:
