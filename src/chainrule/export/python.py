@@ -437,7 +437,8 @@ def _scalings_folded(graph):
             if scale is not None and other in products and _exact_scale(scale) and \
                     equation.outputs[0].aval.dtype == other.aval.dtype:  # no promotion by the scale
                 constant, operand = products[other]
-                folded = np.asarray(constant * scale, dtype=np.asarray(constant).dtype)
+                with np.errstate(over="ignore", under="ignore"):  # a trial: overflowed results are not used
+                    folded = np.asarray(constant * scale, dtype=np.asarray(constant).dtype)
                 if _stays_exact(constant, folded):
                     equation = Equation(arithmetic.mul, [Literal(folded), operand], equation.params,
                                         equation.outputs)
