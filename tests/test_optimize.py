@@ -387,16 +387,37 @@ def test_minimize_pytree_float32_and_refusals():
         opt.minimize(quadratic, numpy.zeros(2), numpy.eye(2), numpy.ones(2), method=None)
 
 
-def test_minimize_with_bounds_differentiates_only_interior_minimizers():
+def test_minimize_with_bounds_differentiates_interior_and_active_coordinates():
     A, b = quadratic_problem(n=2)
     interior = [(-10.0, 10.0)] * 2
     jacobian = cr.jacobian(lambda b: opt.minimize(quadratic, numpy.zeros(2), A, b, method="L-BFGS-B",
                                                   bounds=interior).x)(b)
     assert relative_error(jacobian, numpy.linalg.inv(A)) < 1e-8
+    # x0 held at 0 by its bounds: it stays there, and x1 = b1 / A11 moves alone
     active = [(0.0, 0.0), (None, None)]
-    with pytest.raises(NotImplementedError, match="bounds"):
-        cr.grad(lambda b: np.sum(opt.minimize(quadratic, numpy.zeros(2), A, b, method="L-BFGS-B",
-                                              bounds=active).x))(b)
+    jacobian = cr.jacobian(lambda b: opt.minimize(quadratic, numpy.zeros(2), A, b, method="L-BFGS-B",
+                                                  bounds=active).x)(b)
+    numpy.testing.assert_allclose(jacobian, [[0.0, 0.0], [0.0, 1.0 / A[1, 1]]], atol=1e-10)
+
+
+def test_a_box_constrained_minimizer_has_the_derivative_of_its_free_coordinates():
+    # a quadratic on a box: with the active set fixed, x_F = A_FF^-1 (p_F - A_FA x_A); rows of active coordinates
+    # are zero, and so are the columns of the parameters of active coordinates
+    A = numpy.array([[3.0, 1.0, 0.2], [1.0, 2.0, 0.3], [0.2, 0.3, 1.5]])
+    objective = lambda x, p: 0.5 * x @ A @ x - p @ x  # noqa: E731
+    bounds = [(0.0, 1.0), (-1.0, 0.2), (None, 0.5)]
+    minimizer = lambda p: opt.minimize(objective, numpy.zeros(3), p, method="L-BFGS-B", bounds=bounds,  # noqa: E731
+                                       options={"gtol": 1e-14, "ftol": 1e-16}).x
+    for p, free in ((numpy.array([2.0, 1.5, 0.3]), [0, 2]), (numpy.array([-1.0, 0.5, 2.0]), [1]),
+                    (numpy.array([0.5, 0.1, 0.2]), [0, 1, 2])):
+        expected = numpy.zeros((3, 3))
+        expected[numpy.ix_(free, free)] = numpy.linalg.inv(A[numpy.ix_(free, free)])
+        for transform in (cr.jacfwd, cr.jacrev, lambda f: cr.jit(cr.jacfwd(f))):
+            numpy.testing.assert_allclose(transform(minimizer)(p), expected, atol=1e-9)
+    # on a bound with a zero gradient (the unconstrained minimizer sits on it): no derivative, refused
+    with pytest.raises(NotImplementedError, match="zero gradient"):
+        cr.jacfwd(lambda p: opt.minimize(objective, numpy.zeros(3), p, method="L-BFGS-B", bounds=bounds).x)(
+            numpy.zeros(3))
 
 
 # ------------------------------------------------------------------------------------------- first order

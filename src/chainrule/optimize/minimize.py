@@ -7,6 +7,7 @@ import numpy as np
 import scipy.optimize
 
 from ..autodiff.transforms import grad, hessian, hvp, value_and_grad
+from ..core.tree import tree_map, tree_unflatten
 from .convergence import ConvergenceWarning
 from .implicit import checked_value, implicit_solution
 from .linear import LinearSystem, check_method
@@ -97,8 +98,10 @@ def minimize(fun, x0, *params, method="BFGS", tol=None, bounds=None, constraints
     (``linear_solve`` as in ``root``). With ``polish=True`` (default, unconstrained problems) up to three
     Newton steps follow SciPy's answer, each kept only if it lowers ``|grad|`` without raising ``fun``, so
     that x and its derivatives are accurate to near machine precision instead of to the method's ``gtol``.
-    Differentiating a minimizer that sits on an active bound or constraint is refused (the stationarity
-    condition does not hold there).
+    With ``bounds``, the condition is that of projected gradient descent, ``x = clip(x - grad, lower, upper)``:
+    coordinates on an active bound stay there, the others satisfy ``grad = 0`` (a coordinate on its bound with a
+    zero gradient has no derivative and is refused). Differentiating a minimizer under ``constraints`` is
+    refused (the stationarity condition does not hold there).
 
     >>> import chainrule as cr, chainrule.numpy as np
     >>> A = np.array([[3.0, 1.0], [1.0, 2.0]])
@@ -136,12 +139,18 @@ def minimize(fun, x0, *params, method="BFGS", tol=None, bounds=None, constraints
             raise NotImplementedError("minimize: differentiating a minimizer under constraints is not supported "
                                       "(grad fun = 0 does not hold there); remove the constraints, or "
                                       "differentiate a penalty formulation")
-        if bounds is not None:
-            if found.get("vector") is None:   # staged (jit) or batched (vmap): no single solve to inspect
-                raise NotImplementedError("minimize: the derivative of a bounded minimizer is checked against its "
-                                          "active bounds after an eager solve; differentiate it outside jit/vmap")
-            _refuse_active_bounds(found["vector"], bounds)
-        return gradient_fun(x, *params)
+        gradient = gradient_fun(x, *params)
+        if bounds is None:
+            return gradient
+        # Box constraints: the minimizer is the fixed point of the projected gradient step,
+        # x = clip(x - grad, lower, upper). Where a bound is active (the gradient pushes out of the box) clip's
+        # derivative is 0, so that coordinate stays on its bound; elsewhere the condition is grad = 0.
+        if found.get("vector") is not None:  # an eager solve: refuse coordinates where neither holds clearly
+            _refuse_degenerate_bounds(found["vector"], found["results"][0].jac, bounds, space)
+        from .. import numpy as cnp
+        lower, upper = _bound_trees(bounds, space)
+        return tree_map(lambda x_leaf, g_leaf, low, high: x_leaf - cnp.clip(x_leaf - g_leaf, low, high), x,
+                        gradient, lower, upper)
 
     def solver(x0, *params):
         derivatives = {} if name in DERIVATIVE_FREE_METHODS else {"jac": True}
@@ -160,7 +169,9 @@ def minimize(fun, x0, *params, method="BFGS", tol=None, bounds=None, constraints
         found["vector"] = result.x if len(found["results"]) == 1 else None
         return space.unflatten(result.x)
 
-    x = implicit_solution(solver, optimality, x0, params, linear_method=linear_solve, symmetric=True, where=where)
+    # the projected condition's Jacobian is not symmetric (rows of active coordinates are the identity's)
+    x = implicit_solution(solver, optimality, x0, params, linear_method=linear_solve, symmetric=bounds is None,
+                          where=where)
     results = found.get("results", [])
     if len(results) != 1:
         # staged (jit: the solve runs later, on each call's values) or batched (vmap: one solve per example):
@@ -171,17 +182,37 @@ def minimize(fun, x0, *params, method="BFGS", tol=None, bounds=None, constraints
     return result
 
 
-def _refuse_active_bounds(vector, bounds):
+def _bound_arrays(bounds, size):
+    """(lower, upper) arrays over the flat coordinates, from a Bounds object or (low, high) pairs (None: none)."""
     if isinstance(bounds, scipy.optimize.Bounds):
-        lower, upper = np.broadcast_to(bounds.lb, vector.shape), np.broadcast_to(bounds.ub, vector.shape)
-    else:
-        pairs = [(-np.inf if lo is None else lo, np.inf if hi is None else hi) for lo, hi in bounds]
-        lower, upper = np.array([p[0] for p in pairs], float), np.array([p[1] for p in pairs], float)
+        return (np.broadcast_to(np.asarray(bounds.lb, float), (size,)),
+                np.broadcast_to(np.asarray(bounds.ub, float), (size,)))
+    pairs = [(-np.inf if lo is None else lo, np.inf if hi is None else hi) for lo, hi in bounds]
+    if len(pairs) != size:
+        raise ValueError(f"minimize: bounds has {len(pairs)} (low, high) pairs, but x0 has {size} coordinates")
+    return np.array([p[0] for p in pairs], float), np.array([p[1] for p in pairs], float)
+
+
+def _bound_trees(bounds, space):
+    """The lower and the upper bounds as two pytrees shaped like x."""
+    return tuple(tree_unflatten(space.tree, space.unflatten_leaves(limit))
+                 for limit in _bound_arrays(bounds, space.size))
+
+
+def _refuse_degenerate_bounds(vector, gradient, bounds, space):
+    """Refuse coordinates on a bound whose gradient is zero: there the minimizer moves off the bound for some
+    directions of the parameters and stays for others (no strict complementarity), so it has no derivative."""
+    if gradient is None:
+        return
+    lower, upper = _bound_arrays(bounds, space.size)
+    vector, gradient = np.asarray(vector, float), np.asarray(gradient, float)
     margin = 1e-8 * (1.0 + np.abs(vector))
-    active = np.flatnonzero((vector - lower <= margin) | (upper - vector <= margin))
-    if active.size:
+    on_bound = (vector - lower <= margin) | (upper - vector <= margin)
+    flat = np.abs(gradient) <= 1e-8 * (1.0 + np.max(np.abs(gradient), initial=0.0))
+    degenerate = np.flatnonzero(on_bound & flat)
+    if degenerate.size:
         raise NotImplementedError(
-            f"minimize: the minimizer is on its bounds at coordinate(s) {active.tolist()[:10]}, where grad fun = 0 "
-            f"does not hold, so it cannot be differentiated by the stationarity condition; differentiate a "
-            f"problem whose minimizer is interior (or reparametrize the bound away, e.g. x = exp(y)).")
+            f"minimize: the minimizer is on its bounds at coordinate(s) {degenerate.tolist()[:10]} with a zero "
+            f"gradient there: it leaves the bound for some changes of the parameters and stays for others, so it "
+            f"has no derivative. Move the bound, or reparametrize it away (e.g. x = exp(y)).")
 
