@@ -176,3 +176,19 @@ def test_empty_arrays_and_logical_operations_of_floats():
     for got, expected in zip(scalar(x, empty), vectorized(x, empty)):
         assert np.shape(got) == np.shape(expected) and np.result_type(got) == np.result_type(expected)
         np.testing.assert_array_equal(got, expected)
+
+
+def test_values_only_moved_may_be_larger_than_computed_ones():
+    # a dopri5-like step of a three-element state stacks seven stages: 21 elements moved, none computed at once
+    def step(y):
+        stages = [y]
+        for k in range(6):
+            stages.append(cnp.sin(stages[-1]) * (0.5 + k))
+        return cnp.stack(stages), cnp.reshape(cnp.stack(stages), (21,))[::2]
+    y = np.array([0.1, 0.2, 0.3])
+    scalar, vectorized = _both(step, y)
+    assert scalar is not None
+    for got, expected in zip(scalar(y), vectorized(y)):
+        np.testing.assert_array_equal(got, expected)
+    scalar, _ = _both(lambda y: cnp.sin(cnp.concatenate([y] * 6)), y)   # 18 elements computed at once
+    assert scalar is None

@@ -4,9 +4,9 @@ expression per element (``math.sin(v3_1)``), straight-line.
 A NumPy call costs about half a microsecond whatever the array's size; a Python float operation costs tens of
 nanoseconds. For the few-element states of small ODE systems (a pendulum's two, a trebuchet's six), a step
 written with floats runs several times faster than the same step written with NumPy. ``to_scalar_python``
-writes such code for a staged graph when every value in it is a float64 (or boolean) array of at most
-``MAX_ELEMENTS`` elements (int64 and boolean ones too) and every operation is one it knows; otherwise it returns None and the caller keeps
-its NumPy code.
+writes such code for a staged graph when every value it computes is a float64, int64 or boolean array of at
+most ``MAX_ELEMENTS`` elements and every operation is one it knows; otherwise it returns None and the caller
+keeps its NumPy code.
 
 Python's float semantics differ from NumPy's where NumPy returns inf or nan with a warning (``1.0 / 0.0``,
 ``math.log(0.0)``, ``math.exp(1000.0)``, ``math.sin(math.inf)``): Python raises. ``with_fallback`` runs the
@@ -27,8 +27,10 @@ from ..core.tree import tree_unflatten
 from ..ops import arithmetic, comparison, control, elementwise, indexing, reduction, structure
 from .python import _Name
 
-# Above this many elements in one value, NumPy's per-call cost is repaid: the scalar code is not written.
+# Above this many elements in one computed value, NumPy's per-call cost is repaid: the scalar code is not
+# written. Values that are only moved (inputs, stacks, reshapes, slices) cost no statement and may be larger.
 MAX_ELEMENTS = 16
+MAX_MOVED_ELEMENTS = 1024
 # Nor for graphs whose scalar code would exceed this many assignments.
 MAX_STATEMENTS = 20_000
 
@@ -108,7 +110,7 @@ def _source(graph, name):
     lines = []
     parameters = []
     for position, var in enumerate(graph.invars):
-        _check_aval(var.aval)
+        _check_aval(var.aval, MAX_MOVED_ELEMENTS)
         parameter = f"x{position}"
         parameters.append(parameter)
         kind = _KINDS[np.dtype(var.aval.dtype)]
@@ -126,7 +128,7 @@ def _source(graph, name):
         if equation.primitive.multiple_results:
             raise _Unsupported(equation.primitive.name)
         out = equation.outputs[0]
-        _check_aval(out.aval)
+        _check_aval(out.aval, MAX_MOVED_ELEMENTS if equation.primitive in _MOVING else MAX_ELEMENTS)
         expressions = _element_expressions(equation, [_elements_of(a, elements) for a in equation.inputs])
         names = []
         for k, expression in enumerate(expressions):
@@ -149,8 +151,8 @@ def _source(graph, name):
     return "\n".join(body) + "\n"
 
 
-def _check_aval(aval):
-    if np.dtype(aval.dtype) not in _KINDS or _size(aval.shape) > MAX_ELEMENTS:
+def _check_aval(aval, limit):
+    if np.dtype(aval.dtype) not in _KINDS or _size(aval.shape) > limit:
         raise _Unsupported(str(aval))
 
 
@@ -190,7 +192,7 @@ def _elements_of(atom, elements):
     if isinstance(atom, Var):
         return atom.aval.shape, elements[atom]
     array = np.asarray(atom.value)
-    if array.dtype.kind not in "biuf" or array.size > MAX_ELEMENTS:
+    if array.dtype.kind not in "biuf" or array.size > MAX_MOVED_ELEMENTS:
         raise _Unsupported("literal")
     return array.shape, [_literal_code(v) for v in array.ravel().tolist()]
 

@@ -7,6 +7,7 @@ stage. Step sizes are constants, as in ``replay.py``, which states the same deri
 (and is what nested transforms differentiate)."""
 import numpy as np
 
+from .. import numpy as cnp
 from ..autodiff.transforms import jvp, vjp
 from . import steps as step_rules
 from .solver import IntegrationError, solve
@@ -284,15 +285,28 @@ class _AugmentedProblem:
         return self.substeps
 
     def evaluator(self, _):
-        return lambda z, t: self.flat_func(z, t, None)
+        """On arrays, with func's compiled pullback: the few steps taken before the whole step is compiled."""
+        n, problem = self.n, self.problem
 
-    def flat_func(self, z, t, _):
+        def evaluate(z, t):
+            y, adjoint = z[:n], z[n:2 * n]
+            dy = np.asarray(problem.flat_func(y, t, self.arg_leaves), z.dtype)
+            out = self.pullback(y, np.asarray(t, self.time_dtype), *self.arg_leaves, adjoint)
+            pieces = [dy, -np.asarray(out[0], z.dtype)] + [-np.ravel(bar).astype(z.dtype) for bar in out[2:]]
+            return np.concatenate(pieces)
+        return evaluate
+
+    def flat_func(self, z, t, arg_leaves):
+        """The same with chainrule operations and the arguments as inputs, so that the backward solve's steps
+        are staged and compiled as the forward solve's are (Python-float code for small states)."""
         n, problem = self.n, self.problem
         y, adjoint = z[:n], z[n:2 * n]
-        dy = np.asarray(problem.flat_func(y, t, self.arg_leaves), z.dtype)
-        out = self.pullback(y, np.asarray(t, self.time_dtype), *self.arg_leaves, adjoint)
-        pieces = [dy, -np.asarray(out[0], z.dtype)] + [-np.ravel(bar).astype(z.dtype) for bar in out[2:]]
-        return np.concatenate(pieces)
+        dy, pullback = vjp(lambda y, *leaves: problem.flat_func(y, t, list(leaves)), y, *arg_leaves)
+        bars = pullback(cnp.astype(adjoint, cnp.result_type(dy)))
+        pieces = [cnp.astype(dy, z.dtype), -cnp.astype(bars[0], z.dtype)]
+        complex_state = np.dtype(cnp.result_type(z)).kind == "c"
+        pieces += [-cnp.astype(cnp.ravel(bar if complex_state else cnp.real(bar)), z.dtype) for bar in bars[1:]]
+        return cnp.concatenate(pieces)
 
 
 def backsolve_vjp(problem, trajectory, slopes, y0, t, arg_leaves, ys_bar, event_bars):
@@ -338,7 +352,7 @@ def backsolve_vjp(problem, trajectory, slopes, y0, t, arg_leaves, ys_bar, event_
     for when, kind, which in marks + [(float(t[0]), "start", 0)]:
         if when != current:
             z0 = np.concatenate([y, adjoint, argument_adjoint])
-            z = solve(augmented, z0, np.array([current, when], time), []).ys[-1]
+            z = solve(augmented, z0, np.array([current, when], time), list(arg_leaves)).ys[-1]
             y, adjoint, argument_adjoint = z[:n], z[n:2 * n], z[2 * n:]
             current = when
         if kind == "row":
