@@ -536,3 +536,13 @@ def test_first_order_refusals():
         opt.rmsprop(lambda x, i: numpy.zeros(2), numpy.zeros(3))
     with pytest.raises(ValueError, match="num_iters"):
         opt.momentum(gradient, numpy.zeros(3), num_iters=-1)
+
+
+@pytest.mark.parametrize("method", ["L-BFGS-B", "TNC", "SLSQP", "Powell", "trust-constr"])
+def test_every_bounded_method_gives_the_active_set_derivative(method):
+    # the unconstrained minimizer A^-1 p = (1.4, -0.2) leaves the box on x0: x0 = 1 stays, x1 = (p1 - 1) / 2
+    A = numpy.array([[3.0, 1.0], [1.0, 2.0]])
+    minimizer = lambda p: opt.minimize(lambda x, p: 0.5 * x @ A @ x - p @ x, numpy.zeros(2), p,  # noqa: E731
+                                       method=method, bounds=[(0.0, 1.0), (-1.0, 1.0)]).x
+    numpy.testing.assert_allclose(cr.jacfwd(minimizer)(numpy.array([4.0, 1.0])), [[0.0, 0.0], [0.0, 0.5]],
+                                  atol=1e-7)

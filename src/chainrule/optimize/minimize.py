@@ -146,7 +146,7 @@ def minimize(fun, x0, *params, method="BFGS", tol=None, bounds=None, constraints
         # x = clip(x - grad, lower, upper). Where a bound is active (the gradient pushes out of the box) clip's
         # derivative is 0, so that coordinate stays on its bound; elsewhere the condition is grad = 0.
         if found.get("vector") is not None:  # an eager solve: refuse coordinates where neither holds clearly
-            _refuse_degenerate_bounds(found["vector"], found["results"][0].jac, bounds, space)
+            _refuse_degenerate_bounds(found["vector"], found["gradient"], bounds, space)
         from .. import numpy as cnp
         lower, upper = _bound_trees(bounds, space)
         return tree_map(lambda x_leaf, g_leaf, low, high: x_leaf - cnp.clip(x_leaf - g_leaf, low, high), x,
@@ -166,6 +166,8 @@ def minimize(fun, x0, *params, method="BFGS", tol=None, bounds=None, constraints
             warnings.warn(f"minimize ({method}) did not converge: {result.message} The minimizer, and derivatives "
                           f"of it, are inexact.", ConvergenceWarning, stacklevel=4)
         found.setdefault("results", []).append(result)
+        if bounds is not None:  # the gradient at the minimizer (not every method returns it), for the bounds
+            found["gradient"] = objective(result.x)[1]
         found["vector"] = result.x if len(found["results"]) == 1 else None
         return space.unflatten(result.x)
 
