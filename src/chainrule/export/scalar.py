@@ -121,7 +121,7 @@ def _source(graph, name):
             elements[var] = []
         else:
             names = [f"{parameter}_{k}" for k in range(_size(var.aval.shape))]
-            reader = f"{parameter}.tolist()" if len(var.aval.shape) == 1 else f"np.ravel({parameter}).tolist()"
+            reader = f"{parameter}.tolist()" if len(var.aval.shape) == 1 else f"{parameter}.ravel().tolist()"
             lines.append(f"{', '.join(names)}{',' if len(names) == 1 else ''} = {reader}")
             elements[var] = names
     for number, equation in enumerate(graph.equations):
