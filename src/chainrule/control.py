@@ -30,12 +30,8 @@ __all__ = ["scan", "fori_loop", "while_loop", "cond", "switch", "count_steps", "
 def _compile_graph(graph):
     """A staged body as generated NumPy code (what jit runs), for the long loops of ``ops.loops``; a body whose
     values are all a few elements runs as Python-float code (``export.scalar``), the NumPy code its fallback."""
-    # imported on the first long loop: export loads more than loops need
-    from .export.python import to_python
-    from .export.scalar import to_scalar_python, with_fallback
-    vectorized = to_python(graph, *[var.aval for var in graph.invars], compile=True)
-    scalar = to_scalar_python(graph, "loop_body")
-    return _loops.on_list(vectorized if scalar is None else with_fallback(scalar, vectorized))
+    from .export.scalar import compiled  # imported on the first long loop: export loads more than loops need
+    return _loops.on_list(compiled(graph, [var.aval for var in graph.invars], "loop_body"))
 
 
 _loops.use_graph_compiler(_compile_graph)

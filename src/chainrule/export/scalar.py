@@ -25,7 +25,7 @@ import numpy as np
 from ..core.graph import Literal, Var
 from ..core.tree import tree_unflatten
 from ..ops import arithmetic, comparison, control, elementwise, indexing, reduction, structure
-from .python import _Name
+from .python import _Name, to_python
 
 # Above this many elements in one computed value, NumPy's per-call cost is repaid: the scalar code is not
 # written. Values that are only moved (inputs, stacks, reshapes, slices) cost no statement and may be larger.
@@ -90,6 +90,16 @@ def to_scalar_python(graph, name="scalar"):
     function = namespace[name]
     function.__source__ = source
     return function
+
+
+def compiled(graph, examples, name):
+    """The graph as generated code for the examples' signature: scalar code with the NumPy code as its fallback
+    where scalar code can be written (flat examples, tiny values), else the NumPy code alone."""
+    vectorized = to_python(graph, *examples, compile=True)
+    if any(isinstance(example, (list, tuple, dict)) for example in examples):
+        return vectorized  # pytree arguments: the scalar code takes one array per graph input
+    scalar = to_scalar_python(graph, name)
+    return vectorized if scalar is None else with_fallback(scalar, vectorized)
 
 
 def with_fallback(scalar, vectorized):

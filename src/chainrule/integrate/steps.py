@@ -10,11 +10,9 @@ import numpy as np
 from .. import numpy as cnp
 from ..autodiff.transforms import jvp, vjp
 from ..core.avals import ShapedArray
-from ..core.graph import Var
+from ..core.graph import Var, inline_calls, make_graph
 from ..core.interpreter import ChainruleError
-from ..core.graph import inline_calls, make_graph
-from ..export.python import to_python
-from ..export.scalar import to_scalar_python, with_fallback
+from ..export.scalar import compiled
 from ..ops.loops import run_graph, stage
 
 # Generating a step's code takes milliseconds: a solve with fewer steps runs them eagerly (unless the code for this
@@ -42,14 +40,9 @@ def _compile(function, examples):
     raises any error where it happens). Where every value is a float64 array of a few elements (small ODE
     systems), the step is written with Python floats (``export.scalar``), with the NumPy code as its fallback."""
     try:
-        graph = inline_calls(make_graph(function)(*examples))
-        vectorized = to_python(graph, *examples, compile=True)
+        return compiled(inline_calls(make_graph(function)(*examples)), examples, getattr(function, "__name__", "step"))
     except _STAGING_ERRORS:
         return None
-    if any(isinstance(example, (list, tuple, dict)) for example in examples):
-        return vectorized
-    scalar = to_scalar_python(graph, getattr(function, "__name__", "step"))
-    return vectorized if scalar is None else with_fallback(scalar, vectorized)
 
 
 def _signature(values):
