@@ -7,11 +7,12 @@ import numpy as np
 import scipy.optimize
 
 from ..autodiff.transforms import grad, hessian, hvp, value_and_grad
-from ..core.tree import tree_map, tree_unflatten
+from ..core.tree import tree_flatten, tree_map, tree_unflatten
 from .convergence import ConvergenceWarning
 from .implicit import checked_value, implicit_solution
 from .linear import LinearSystem, check_method
-from .spaces import RealSpace, traced_unravel
+from .constraints import KKT, constraint_rows, with_exact_jacobians
+from .spaces import RealSpace, has_tracer, traced_unravel
 
 # What each of SciPy's methods takes besides the gradient (lower-case names, as SciPy compares them).
 HESSIAN_VECTOR_METHODS = ("newton-cg", "trust-ncg", "trust-krylov", "trust-constr")
@@ -95,13 +96,17 @@ def minimize(fun, x0, *params, method="BFGS", tol=None, bounds=None, constraints
     ``result.x`` is differentiable with respect to ``params`` (argmin differentiation): at a minimizer
     ``grad_x fun = 0``, so ``dx* = -H⁻¹ (d grad_x fun / dθ) dθ`` with H the Hessian, applied by
     Hessian-vector products and solved densely (up to 50 unknowns) or by conjugate gradients
-    (``linear_solve`` as in ``root``). With ``polish=True`` (default, unconstrained problems) up to three
+    (``linear_solve`` as in ``root``). With ``polish=True`` (default; problems without bounds alone) up to three
     Newton steps follow SciPy's answer, each kept only if it lowers ``|grad|`` without raising ``fun``, so
     that x and its derivatives are accurate to near machine precision instead of to the method's ``gtol``.
     With ``bounds``, the condition is that of projected gradient descent, ``x = clip(x - grad, lower, upper)``:
     coordinates on an active bound stay there, the others satisfy ``grad = 0`` (a coordinate on its bound with a
-    zero gradient has no derivative and is refused). Differentiating a minimizer under ``constraints`` is
-    refused (the stationarity condition does not hold there).
+    zero gradient has no derivative and is refused). With ``constraints`` (SciPy's dicts, ``NonlinearConstraint``,
+    ``LinearConstraint``; functions of the flat x, independent of ``params``) the condition is the KKT system in x
+    and the Lagrange multipliers (see ``constraints.py``): the multipliers are fitted at SciPy's answer and, with
+    ``polish``, up to three Newton steps meet the conditions to rounding; constraint Jacobians SciPy would take by
+    finite differences are given exactly. An active inequality with a zero multiplier has no derivative and is
+    refused. Constraint functions must be written with chainrule.numpy to differentiate the minimizer.
 
     >>> import chainrule as cr, chainrule.numpy as np
     >>> A = np.array([[3.0, 1.0], [1.0, 2.0]])
@@ -134,11 +139,7 @@ def minimize(fun, x0, *params, method="BFGS", tol=None, bounds=None, constraints
         return grad(fun)(x, *params)
 
     def optimality(x, *params):
-        # Called only to differentiate the minimizer: refuse where stationarity does not characterize it.
-        if constraints:
-            raise NotImplementedError("minimize: differentiating a minimizer under constraints is not supported "
-                                      "(grad fun = 0 does not hold there); remove the constraints, or "
-                                      "differentiate a penalty formulation")
+        # Called only to differentiate the minimizer.
         gradient = gradient_fun(x, *params)
         if bounds is None:
             return gradient
@@ -152,6 +153,13 @@ def minimize(fun, x0, *params, method="BFGS", tol=None, bounds=None, constraints
         return tree_map(lambda x_leaf, g_leaf, low, high: x_leaf - cnp.clip(x_leaf - g_leaf, low, high), x,
                         gradient, lower, upper)
 
+    kkt = None
+    if constraints:
+        example = space.flatten(x0) if not has_tracer(x0) else np.zeros(space.size)
+        kkt = KKT(fun, traced_unravel(space), constraint_rows(constraints, bounds, space.size, example), space.size)
+        if kkt.check_traceable(example):
+            constraints = with_exact_jacobians(constraints, example, name)
+
     def solver(x0, *params):
         derivatives = {} if name in DERIVATIVE_FREE_METHODS else {"jac": True}
         objective = _objective(fun, space, params)
@@ -162,18 +170,46 @@ def minimize(fun, x0, *params, method="BFGS", tol=None, bounds=None, constraints
                                          **derivatives)
         if polish and not constrained:
             result.x, result.fun, result.jac = _polish(fun, gradient_fun, space, params, result.x, linear_solve)
+        multipliers = None
+        if kkt is not None and kkt.untraceable is None:
+            multipliers = kkt.multipliers(result.x, objective(result.x)[1])
+            if polish:
+                result.x, multipliers = _kkt_polish(kkt, params, result.x, multipliers, linear_solve)
+                result.fun, result.jac = objective(result.x)
         if not result.success:
             warnings.warn(f"minimize ({method}) did not converge: {result.message} The minimizer, and derivatives "
                           f"of it, are inexact.", ConvergenceWarning, stacklevel=4)
         found.setdefault("results", []).append(result)
-        if bounds is not None:  # the gradient at the minimizer (not every method returns it), for the bounds
+        if bounds is not None or kkt is not None:  # the gradient at the minimizer (not every method returns it)
             found["gradient"] = objective(result.x)[1]
         found["vector"] = result.x if len(found["results"]) == 1 else None
-        return space.unflatten(result.x)
+        if kkt is None:
+            return space.unflatten(result.x)
+        if multipliers is None:
+            multipliers = np.full(kkt.count, np.nan)
+        found["multipliers"] = multipliers
+        return space.unflatten(result.x), multipliers.astype(space.dtype)
 
-    # the projected condition's Jacobian is not symmetric (rows of active coordinates are the identity's)
-    x = implicit_solution(solver, optimality, x0, params, linear_method=linear_solve, symmetric=bounds is None,
-                          where=where)
+    if kkt is None:
+        # the projected condition's Jacobian is not symmetric (rows of active coordinates are the identity's)
+        x = implicit_solution(solver, optimality, x0, params, linear_method=linear_solve, symmetric=bounds is None,
+                              where=where)
+    else:
+        def kkt_optimality(unknowns, *params):
+            # Called only to differentiate the minimizer: the KKT conditions in (x, multipliers).
+            x, multipliers = unknowns
+            if kkt.untraceable is not None:
+                raise TypeError(f"minimize: differentiating a minimizer under constraints needs the constraint "
+                                f"functions' derivatives, but they do not run on traced values "
+                                f"({kkt.untraceable}). Write them with chainrule.numpy.")
+            if found.get("vector") is not None:  # an eager solve: refuse where the active set is ambiguous
+                _refuse_degenerate_constraints(kkt, found["vector"], found["multipliers"], found["gradient"])
+            residual = kkt.residual(_traced_ravel(x), multipliers, params)
+            return kkt.unravel(residual[:space.size]), residual[space.size:]
+
+        start = (x0, np.zeros(kkt.count, dtype=space.dtype))
+        x, _ = implicit_solution(solver, kkt_optimality, start, params, linear_method=linear_solve,
+                                 where=where)
     results = found.get("results", [])
     if len(results) != 1:
         # staged (jit: the solve runs later, on each call's values) or batched (vmap: one solve per example):
@@ -218,3 +254,58 @@ def _refuse_degenerate_bounds(vector, gradient, bounds, space):
             f"gradient there: it leaves the bound for some changes of the parameters and stays for others, so it "
             f"has no derivative. Move the bound, or reparametrize it away (e.g. x = exp(y)).")
 
+
+
+def _traced_ravel(tree):
+    """The flat coordinates of a real pytree, in chainrule operations (the inverse of ``traced_unravel``)."""
+    from .. import numpy as cnp
+    leaves = tree_flatten(tree)[0]
+    return cnp.concatenate([cnp.reshape(leaf, (-1,)) for leaf in leaves]) if leaves else cnp.zeros(0)
+
+
+def _kkt_polish(kkt, params, vector, multipliers, linear_solve):
+    """Up to ``POLISH_STEPS`` (semismooth) Newton steps on the KKT conditions from SciPy's answer, each kept only if
+    it lowers their residual within the same active set: constrained methods stop at their ``ftol`` (SLSQP: 1e-6), derivatives of the
+    minimizer need the conditions met to near machine precision."""
+    size = kkt.size
+    point = np.concatenate([np.asarray(vector, dtype=float), multipliers])
+    joint = RealSpace(point, "minimize")
+
+    def residual(z):
+        return kkt.residual(z[:size], z[size:], params)
+
+    value = np.asarray(residual(point), dtype=float)
+    # complementarity's min() lets an inactive row's constraint go negative (or an active row's multiplier): a
+    # step is kept only if every row keeps its side, else it would be the Newton step of another active set
+    active = kkt.active_rows(point[:size], point[size:])
+    for _ in range(POLISH_STEPS):
+        norm = np.linalg.norm(value)
+        if norm == 0.0 or not np.isfinite(norm):
+            break
+        system = LinearSystem(residual, point, (), joint, method=linear_solve, where="minimize")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            try:
+                step = system.solve(-value)
+            except np.linalg.LinAlgError:  # singular KKT matrix: keep SciPy's point
+                break
+        candidate = point + step
+        candidate_value = np.asarray(residual(candidate), dtype=float)
+        if not (np.linalg.norm(candidate_value) < norm
+                and np.array_equal(kkt.active_rows(candidate[:size], candidate[size:]), active)):
+            break
+        point, value = candidate, candidate_value
+    return point[:size], point[size:]
+
+
+def _refuse_degenerate_constraints(kkt, vector, multipliers, gradient):
+    """Refuse active inequality constraints with a zero multiplier (no strict complementarity): the minimizer
+    leaves them for some changes of the parameters and stays on them for others, so it has no derivative."""
+    degenerate = kkt.degenerate_rows(np.asarray(vector, dtype=float), multipliers, gradient)
+    if degenerate.size:
+        names = ", ".join(kkt.describe(degenerate)[:5])
+        raise NotImplementedError(
+            f"minimize: the minimizer is on the inequality constraint(s) {names} with a zero multiplier there "
+            f"(the constraint is active but does not push): the minimizer leaves it for some changes of the "
+            f"parameters and stays for others, so it has no derivative. Perturb the problem, or make the "
+            f"constraint an equality if it should hold.")
