@@ -173,3 +173,54 @@ def test_nothing_reads_bytecode():
             if marker in text:
                 offenders.append(f"{path.relative_to(source)}: {marker}")
     assert offenders == []
+
+
+# ------------------------------------------------------------------------------------------- arrays changed in place
+
+def test_a_buffer_refilled_after_its_use_keeps_its_value_for_the_derivative():
+    # the pullback of x * buffer kept the buffer itself: refilled in a loop, every step's derivative used the last
+    # contents (9 instead of 1 + 2 + 3 = 6)
+    def refilled(x):
+        buffer = numpy.empty(3)
+        total = 0.0
+        for i in range(3):
+            buffer[:] = i + 1.0
+            total = total + np.sum(x * buffer)
+        return total
+
+    x = numpy.ones(3)
+    for derivative in (cr.grad(refilled), cr.jacrev(refilled), cr.jit(cr.grad(refilled)),
+                       lambda x: cr.hvp(lambda v: refilled(v) ** 2, (x,), (numpy.ones(3),))[0] / 36.0):
+        numpy.testing.assert_array_equal(derivative(x), [6.0, 6.0, 6.0])
+
+
+def test_an_array_changed_between_vjp_and_its_pullback():
+    weights = numpy.array([1.0, 2.0, 3.0])
+    _, pullback = cr.vjp(lambda x: x * weights, numpy.ones(3))
+    weights[:] = 0.0  # small: the pullback holds a copy made when it was used
+    numpy.testing.assert_array_equal(pullback(numpy.ones(3))[0], [1.0, 2.0, 3.0])
+    data = numpy.ones((600, 400))  # 1.9 MB: kept by reference with a fingerprint, a change is an error
+    _, pullback = cr.vjp(lambda w: np.sum(data @ w), numpy.ones(400))
+    numpy.testing.assert_array_equal(pullback(1.0)[0], numpy.full(400, 600.0))
+    data[:] = 2.0
+    with pytest.raises(cr.ChainruleError, match=r"shape \(600, 400\).*'contract'.*changed in place"):
+        pullback(1.0)
+
+
+def test_a_large_array_changed_inside_the_function_is_an_error_not_a_wrong_number():
+    data = numpy.ones((600, 400))
+
+    def changes_its_data(w):
+        out = np.sum(data @ w)
+        data[::2] = 5.0  # after its use: the backward pass would read the new rows
+        return out
+
+    with pytest.raises(cr.ChainruleError, match="changed in place"):
+        cr.grad(changes_its_data)(numpy.ones(400))
+    data[:] = 1.0
+    with pytest.raises(cr.ChainruleError, match="changed in place"):
+        cr.jit(changes_its_data)(numpy.ones(400))
+    # read-only arrays cannot change: kept as they are
+    frozen = numpy.ones((600, 400))
+    frozen.flags.writeable = False
+    numpy.testing.assert_array_equal(cr.grad(lambda w: np.sum(frozen @ w))(numpy.ones(400)), numpy.full(400, 600.0))

@@ -119,3 +119,22 @@ def test_scatter_add_with_slices_and_index_arrays_generates_valid_code():
     matrix = onp.arange(6.0).reshape(2, 3)
     gradient = cr.grad(lambda m: np.sum(m[1:, onp.array([0, 0, 2])] ** 3))
     onp.testing.assert_array_equal(cr.jit(gradient)(matrix), gradient(matrix))
+
+
+def test_a_buffer_changed_after_its_use_keeps_the_value_it_had_then():
+    # Staging kept a reference to the array: a scale doubled in place after each use gave every use its final
+    # value (x * 8 three times instead of x * 1, x * 2, x * 4). Writeable arrays are copied when they become
+    # constants of the graph (reverse mode's pullbacks: tests/test_reverse.py).
+    def doubling(x):
+        scale, out = onp.ones(2), []
+        for _ in range(3):
+            out.append(x * scale)
+            scale *= 2.0
+        return np.stack(out)
+
+    x = onp.array([1.0, -1.0])
+    onp.testing.assert_array_equal(cr.jit(doubling)(x), doubling(x))
+    onp.testing.assert_array_equal(doubling(x)[:, 0], [1.0, 2.0, 4.0])
+    weights = onp.array([1.0, 2.0])
+    shared = cr.make_graph(lambda x: x * weights + x * weights)(x)  # one unchanged array: one constant, shared
+    assert len([e for e in shared.equations if e.primitive.name == "mul"]) == 1

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..core.config import config
 from ..core.cotangents import SliceSum, dense
+from ..core.external import ExternalArrays
 from ..core.interpreter import (Interpreter, PrimalTracer, Tracer, bind, pop_interpreter, push_interpreter,
                                 set_backward_primitive)
 from ..ops.arithmetic import add
@@ -38,13 +39,16 @@ class ReverseTracer(PrimalTracer):
 
 
 class ReverseInterpreter(Interpreter):
-    __slots__ = ("tape", "slots")
+    __slots__ = ("tape", "slots", "external")
 
     def __init__(self):
         self.level = -1  # Interpreter's fields, set here directly: one call fewer per transform call
         self.active = False
         self.tape = []
         self.slots = 0  # slots handed out so far: the inputs' first, then one per recorded output
+        # writeable arrays passed in from outside the recording: pullbacks keep them, and the function (or its
+        # caller, before calling the pullback) may change them afterwards (see core.external)
+        self.external = ExternalArrays()
 
     def new_slot(self):
         slot = self.slots
@@ -60,7 +64,8 @@ class ReverseInterpreter(Interpreter):
                 primal = arg.primal
                 parents.append(arg.slot)
             else:
-                primal = arg
+                primal = arg if type(arg) is not np.ndarray or not arg.flags.writeable else \
+                    self.external.constant(arg, primitive.name)
                 parents.append(None)
             primals.append(primal)
             if isinstance(primal, Tracer):
@@ -135,8 +140,11 @@ def record(function, primals):
         pop_interpreter(interpreter)
     tape = interpreter.tape  # complete: the interpreter is inactive now, so nothing is recorded on it again
     slot_count = interpreter.slots
+    external = interpreter.external if interpreter.external.guards else None
 
     def pullback(out_cotangents):
+        if external is not None:
+            external.check()  # large arrays the pullbacks keep by reference: unchanged since their use
         cotangents = [None] * slot_count  # this call's own state: nothing shared is written
         for slot, cotangent in zip(out_slots, out_cotangents):
             if slot is not None and cotangent is not None:

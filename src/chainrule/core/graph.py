@@ -11,6 +11,7 @@ import traceback
 import numpy as np
 
 from .avals import ShapedArray, aval_of
+from .external import ExternalArrays
 from .interpreter import ConcretizationError, Interpreter, Tracer, interpreter_scope, ChainruleError
 from .tree import tree_flatten, tree_unflatten
 
@@ -155,11 +156,14 @@ def _user_line():
 
 
 class StagingInterpreter(Interpreter):
-    __slots__ = ("equations",)
+    __slots__ = ("equations", "external")
 
     def __init__(self):
         super().__init__()
         self.equations = []
+        # writeable arrays become constants of the graph as they are now: the function may change them after
+        # this use (``buffer[:] = ...`` in a loop), and the graph must keep the value an eager run would use
+        self.external = ExternalArrays()
 
     def atom(self, value):
         if isinstance(value, StagingTracer) and value._trace is self:
@@ -168,6 +172,12 @@ class StagingInterpreter(Interpreter):
             raise ChainruleError(
                 "make_graph: the staged function uses a value traced by an enclosing transform (it closes "
                 "over it). Pass that value to the staged function as an argument instead.")
+        return self.literal(value)
+
+    def literal(self, value):
+        """A constant of the graph (see ``core.external`` for arrays the function may change afterwards)."""
+        if type(value) is np.ndarray and value.flags.writeable:
+            value = self.external.constant(value, "a constant of the staged function")
         return Literal(value)
 
     def process(self, primitive, args, params):
@@ -224,6 +234,7 @@ def make_graph(function, *, simplify=True):
             out = function(*tree_unflatten(in_tree, tracers))
             out_leaves, out_tree = tree_flatten(out)
             outvars = [interpreter.atom(o) for o in out_leaves]
+        interpreter.external.check()
         graph = Graph(invars, interpreter.equations, outvars, in_tree, out_tree)
         return simplify_graph(graph) if simplify else graph
 

@@ -45,7 +45,7 @@ class _CapturingInterpreter(StagingInterpreter):
                 var = self.captured_vars[id(value)] = Var(value.aval)
                 self.captured.append(value)
             return var
-        return Literal(value)
+        return self.literal(value)
 
 
 def stage(function, avals):
@@ -58,6 +58,7 @@ def stage(function, avals):
         invars = [Var(a) for a in avals]
         outs = function([StagingTracer(interpreter, v) for v in invars])
         outvars = [interpreter.atom(o) for o in outs]
+    interpreter.external.check()
     captured_vars = [interpreter.captured_vars[id(v)] for v in interpreter.captured]
     graph = simplify_graph(Graph(captured_vars + invars, interpreter.equations, outvars))
     return graph, list(interpreter.captured)

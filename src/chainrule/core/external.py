@@ -1,0 +1,66 @@
+"""Arrays a traced function hands to primitives from outside the trace (what it closes over, buffers it fills):
+kept with the values they had when they were used.
+
+Reverse mode keeps them in pullbacks, staging keeps them as constants of a graph, and both use them later,
+after the function has gone on running: a function that refills a buffer (``buffer[:] = ...`` in a loop) or
+changes an array in place after using it would otherwise be differentiated (or compiled) with the new values,
+silently. NumPy arrays have no version counter to check, so:
+
+- an array of up to ``COPY_LIMIT`` bytes is copied when used (uses of the same unchanged array share one copy);
+- a larger one (data matrices: copying them would cost as much as the derivative) is kept by reference with a
+  fingerprint of a spread sample of its elements, checked when the recorded values are used (``check``): a
+  change that touches the sample is a clear error, not a wrong number. A change of a few elements of a large
+  array can miss the sample; such arrays should not be changed in place while being differentiated.
+"""
+import numpy as np
+
+from .interpreter import ChainruleError
+
+COPY_LIMIT = 1 << 20  # bytes
+SAMPLE_SIZE = 4096  # elements of a larger array read into its fingerprint
+
+
+class ExternalArrays:
+    """The arrays one recording or staging has used, with their copies or fingerprints."""
+
+    __slots__ = ("copies", "guards")
+
+    def __init__(self):
+        self.copies = {}  # id -> (original, read-only copy)
+        self.guards = {}  # id -> (original, sample positions, sample bytes, where)
+
+    def constant(self, array, where):
+        """What to keep for ``array`` (a writeable NumPy array) used by the primitive named ``where``."""
+        if array.nbytes <= COPY_LIMIT:
+            known = self.copies.get(id(array))
+            if known is not None and known[1].shape == array.shape and np.array_equal(
+                    known[1], array, equal_nan=array.dtype.kind in "fc"):
+                return known[1]
+            copy = array.copy()
+            copy.flags.writeable = False
+            self.copies[id(array)] = (array, copy)  # the original kept alive: its id stays its own
+            return copy
+        if id(array) not in self.guards:
+            sample = _sampler(array)
+            self.guards[id(array)] = (array, sample, sample(array), where)
+        return array
+
+    def check(self):
+        """Raise if a large array used so far changed since (where its fingerprint sees it)."""
+        for array, sample, before, where in self.guards.values():
+            if sample(array) != before:
+                raise ChainruleError(
+                    f"an array of shape {array.shape} ({array.dtype}) used by '{where}' was changed in place after "
+                    f"that use, before the derivative (or staged code) that keeps it was computed: the result "
+                    f"would use its new values. Change a copy (array = array.copy()) instead, or change it only "
+                    f"after the derivative is computed.")
+
+
+def _sampler(array):
+    """``array -> bytes`` of up to about ``SAMPLE_SIZE`` elements spread over it, read without copying it."""
+    step = max(1, array.size // SAMPLE_SIZE)
+    if array.flags.c_contiguous or array.flags.f_contiguous:
+        return lambda a: a.ravel(order="K")[::step].tobytes()  # a view of the memory, in its order
+    flat = np.arange(0, array.size, step, dtype=np.int64)
+    positions = np.unravel_index(flat, array.shape)
+    return lambda a: a[positions].tobytes()
