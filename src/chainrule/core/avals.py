@@ -1,4 +1,6 @@
 """Abstract values: what an interpreter knows about an array without its numbers (shape, dtype)."""
+import math
+
 import numpy as np
 
 
@@ -25,7 +27,7 @@ class ShapedArray:
 
     @property
     def size(self):
-        return int(np.prod(self.shape, dtype=np.int64))
+        return math.prod(self.shape)
 
     def __eq__(self, other):
         return isinstance(other, ShapedArray) and self.shape == other.shape and self.dtype == other.dtype

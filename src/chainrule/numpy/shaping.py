@@ -1,6 +1,7 @@
 """Shape manipulation with NumPy's names: reshape, transpose, stack, split, tile, pad, flip, roll, diag,
 take, sort, ... Gradients through indexing scatter-add back, so repeated positions accumulate."""
 import builtins
+import math
 
 import numpy as _np
 
@@ -16,11 +17,11 @@ def _resolve_shape(newshape, total):
     if newshape.count(-1) > 1:
         raise ValueError("can only specify one unknown dimension")
     if -1 in newshape:
-        known = int(_np.prod([d for d in newshape if d != -1], dtype=_np.int64))
+        known = math.prod(d for d in newshape if d != -1)
         if known == 0 or total % known:
             raise ValueError(f"cannot reshape array of size {total} into shape {tuple(newshape)}")
         newshape[newshape.index(-1)] = total // known
-    if int(_np.prod(newshape, dtype=_np.int64)) != total:
+    if math.prod(newshape) != total:
         raise ValueError(f"cannot reshape array of size {total} into shape {tuple(newshape)}")
     return tuple(newshape)
 
@@ -617,8 +618,11 @@ def roll(a, shift, axis=None):
             # two slices joined: cheaper to trace, batch and run than a gather of every element
             s = int(s) % size
             if s:
-                before = (slice(None),) * ax
-                a = concatenate([a[before + (slice(size - s, None),)], a[before + (slice(0, size - s),)]], axis=ax)
+                # the primitives themselves: these slices are internal (no views to track, shapes known)
+                before = (("slice", None, None, None),) * ax
+                tail = _ix.IndexTemplate(before + (("slice", size - s, None, None),))
+                head = _ix.IndexTemplate(before + (("slice", 0, size - s, None),))
+                a = _st.concatenate(_ix.gather(a, template=tail), _ix.gather(a, template=head), axis=ax)
             continue
         a = _take_along(a, ax, _np.roll(_np.arange(size), s))
     return a

@@ -69,13 +69,30 @@ def broadcast_traced(args, name="elementwise operation"):
     return tuple(broadcast_to(a, shape) if isinstance(a, Tracer) and a.shape != shape else a for a in args)
 
 
+_ELEMENTWISE_SHAPES = {}  # (shape, dtype) or (type, Python scalar) per operand -> result aval; cleared when full
+
+
 def elementwise_shape_rule(*avals, **params):
     first = avals[0]
     if type(first) is ShapedArray and all(a == first for a in avals[1:]):  # the common case, kept cheap
         return first
+    # Operands of several shapes or with Python scalars (weakly typed): broadcasting and promotion cost a few
+    # microseconds; staging meets the same combinations again and again.
+    key = tuple([(a.shape, a.dtype) if type(a) is ShapedArray else (type(a), a) for a in avals])
+    try:
+        known = _ELEMENTWISE_SHAPES.get(key)
+    except TypeError:  # an operand that is an array value: not cached
+        key = known = None
+    if known is not None:
+        return known
     shapes = [a.shape if isinstance(a, ShapedArray) else np.shape(a) for a in avals]
     dtypes = [a.dtype if isinstance(a, ShapedArray) else a for a in avals]
-    return ShapedArray(np.broadcast_shapes(*shapes), np.result_type(*dtypes))
+    out = ShapedArray(np.broadcast_shapes(*shapes), np.result_type(*dtypes))
+    if key is not None:
+        if len(_ELEMENTWISE_SHAPES) >= 4096:
+            _ELEMENTWISE_SHAPES.clear()
+        _ELEMENTWISE_SHAPES[key] = out
+    return out
 
 
 def float_shape_rule(*avals, **params):
