@@ -269,12 +269,14 @@ def test_coloring_errors():
 def test_sparse_jacobian_equals_jacfwd(mode, dtype):
     f = brusselator
     x = _rng().uniform(0.5, 2.0, 2 * 5 * 5).astype(dtype)
-    jacobian = sparse.jacobian(f, mode=mode)(x)
-    assert scipy.sparse.issparse(jacobian) and jacobian.dtype == dtype and jacobian.format == "csr"
     dense = cr.jacfwd(f)(x)
     # exact to rounding: reverse mode may add the same terms in another order
     tolerance = 4 * numpy.finfo(dtype).eps
-    numpy.testing.assert_allclose(jacobian.toarray(), dense, rtol=tolerance, atol=tolerance)
+    sparse_jacobian = sparse.jacobian(f, mode=mode)
+    for _ in range(3):  # traced on the first call, compiled code from the second
+        jacobian = sparse_jacobian(x)
+        assert scipy.sparse.issparse(jacobian) and jacobian.dtype == dtype and jacobian.format == "csr"
+        numpy.testing.assert_allclose(jacobian.toarray(), dense, rtol=tolerance, atol=tolerance)
 
 
 def test_sparse_jacobian_equals_jax():
@@ -301,11 +303,33 @@ def test_sparse_jacobian_of_complex_input():
 def test_sparse_hessian_equals_hessian(kind, dtype):
     f = lambda x: rosenbrock(x) + np.sum(x[2:] * x[1:-1] * x[:-2])
     x = _rng().uniform(0.5, 2.0, 40).astype(dtype)
-    hessian = sparse.hessian(f, coloring_kind=kind)(x)
-    assert hessian.dtype == dtype
     dense = cr.hessian(f)(x)
     tolerance = 1e-12 if dtype == numpy.float64 else 1e-4
-    numpy.testing.assert_allclose(hessian.toarray(), dense, rtol=tolerance, atol=tolerance * numpy.abs(dense).max())
+    sparse_hessian = sparse.hessian(f, coloring_kind=kind)
+    for _ in range(3):
+        hessian = sparse_hessian(x)
+        assert hessian.dtype == dtype
+        numpy.testing.assert_allclose(hessian.toarray(), dense, rtol=tolerance,
+                                      atol=tolerance * numpy.abs(dense).max())
+
+
+def test_the_default_reads_what_the_function_closes_over_at_every_call():
+    # jit="auto" stages f at each call: a closed-over array that changes is seen, as in eager mode; jit=True
+    # compiles it in once (jax.jit's semantics, documented)
+    state = {"weights": numpy.arange(1.0, 6.0)}
+    f = lambda x: x[1:] * x[:-1] * state["weights"][1:] + np.sin(x)[1:]  # noqa: E731
+    x = numpy.linspace(0.1, 0.9, 5)
+    default, compiled_once = sparse.jacobian(f), sparse.jacobian(f, jit=True)
+    first = compiled_once(x).toarray()
+    for scale in (1.0, 2.0, -3.0, 2.0):
+        state["weights"] = numpy.arange(1.0, 6.0) * scale
+        numpy.testing.assert_array_equal(default(x).toarray(), cr.jacfwd(f)(x))
+        numpy.testing.assert_array_equal(compiled_once(x).toarray(), first)
+    hessian = sparse.hessian(lambda x: np.sum(x[1:] * x[:-1] * state["weights"][1:]))
+    for scale in (1.0, 2.0, 5.0):
+        state["weights"] = numpy.arange(1.0, 6.0) * scale
+        expected = cr.hessian(lambda x: np.sum(x[1:] * x[:-1] * state["weights"][1:]))(x)
+        numpy.testing.assert_array_equal(hessian(x).toarray(), expected)
 
 
 def test_sparse_hessian_equals_jax():
@@ -354,10 +378,12 @@ def test_every_mode_on_a_jacobian_with_more_outputs_than_inputs(mode, dtype):
     f = lambda x: np.concatenate([x[1:] * np.sin(x[:-1]), np.cumsum(x)[-1:] * x[:1], np.exp(x[2:3])])
     x = (numpy.linspace(0.1, 1.0, 6) + (0.2j if dtype == numpy.complex128 else 0)).astype(dtype)
     expected = numpy.asarray(cr.jacfwd(f, holomorphic=dtype == numpy.complex128)(x))
-    for jit in (False, True):
-        J = sparse.jacobian(f, mode=mode, jit=jit)(x)
-        assert J.shape == (7, 6) and J.dtype == expected.dtype
-        numpy.testing.assert_allclose(J.toarray(), expected, rtol=1e-5 if dtype == numpy.float32 else 1e-13)
+    for jit in (False, True, "auto"):
+        jacobian = sparse.jacobian(f, mode=mode, jit=jit)
+        for _ in range(3):  # "auto" compiles on the second call of a structure
+            J = jacobian(x)
+            assert J.shape == (7, 6) and J.dtype == expected.dtype
+            numpy.testing.assert_allclose(J.toarray(), expected, rtol=1e-5 if dtype == numpy.float32 else 1e-13)
 
 
 def test_a_traced_point_is_refused_with_the_way_out():

@@ -201,3 +201,27 @@ def test_numpy_scalars_keep_numpys_promotion_in_generated_code():
         np.testing.assert_array_equal(got, expected)
     assert "np.float64(0.1)" in cr.jit(lambda y: y * np.float64(0.1)).source(x)
     assert "np.float64" not in cr.jit(lambda y: y * np.float64(0.1)).source(x.astype(np.float64))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.complex128])
+def test_a_function_of_overlapping_windows_is_evaluated_once_per_element(dtype):
+    # a stencil's sin(u[:-2]), sin(u[1:-1]), sin(u[2:]) (and cos in its derivative): sin(u) and cos(u) once, sliced
+    def stencil(u):
+        return cnp.sin(u[:-2]) - 2.0 * cnp.sin(u[1:-1]) + cnp.sin(u[2:]) + cnp.exp(u[1:-1])
+
+    u = (np.random.default_rng(3).uniform(-2.0, 2.0, 2003) + (0.5j if dtype == np.complex128 else 0)).astype(dtype)
+    tangent = np.linspace(-1.0, 1.0, u.size).astype(dtype)
+    value_and_direction = lambda u: cr.jvp(stencil, (u,), (tangent,))  # noqa: E731
+    source = cr.export.to_python(value_and_direction, u)
+    assert source.count("np.sin(") == 1 and source.count("np.cos(") == 1
+    assert source.count("np.exp(") == 1  # one window only: left as it is
+    # the same values (an element's sine does not depend on its window); to rounding, should a NumPy build
+    # compute the tail of an array by another instruction sequence than its body
+    epsilon = np.finfo(dtype).eps
+    for compiled, eager in zip(cr.jit(value_and_direction)(u), value_and_direction(u)):
+        np.testing.assert_allclose(compiled, eager, rtol=4 * epsilon, atol=4 * epsilon * np.abs(eager).max())
+
+
+def test_windows_covering_little_of_the_array_are_left_alone():
+    source = cr.export.to_python(lambda u: cnp.sin(u[:3]) + cnp.sin(u[5:8]), np.ones(100))
+    assert source.count("np.sin(") == 2

@@ -181,8 +181,12 @@ class StagingInterpreter(Interpreter):
         return Literal(value)
 
     def process(self, primitive, args, params):
-        inputs = [self.atom(a) for a in args]
-        out_aval = primitive.shape_rule(*_shape_arguments(primitive, inputs), **params)
+        # Runs for every operation staged (at every call of a retraced function): the common cases inlined.
+        inputs = [a.var if type(a) is StagingTracer and a._trace is self else self.atom(a) for a in args]
+        if primitive.elementwise:
+            out_aval = primitive.shape_rule(*_shape_arguments(primitive, inputs), **params)
+        else:
+            out_aval = primitive.shape_rule(*[a.aval for a in inputs], **params)
         if primitive.multiple_results:
             outputs = [Var(a) for a in out_aval]
             self.equations.append(Equation(primitive, inputs, params, outputs))

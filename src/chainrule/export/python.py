@@ -453,6 +453,56 @@ def _scalings_folded(graph):
     return eliminate_dead_code(Graph(graph.invars, equations, graph.outvars, graph.in_tree, graph.out_tree))
 
 
+def _shared_windows(graph):
+    """The graph with ``f(b[s1]), f(b[s2]), ...`` (one elementwise ``f`` of several slices of one array ``b``)
+    written ``y = f(b)`` and ``y[s1], y[s2], ...`` where the slices together cover at least ``b``'s size: a
+    stencil's ``sin(u[:-2]) + sin(u[1:-1]) + sin(u[2:])`` (and the derivative's cosines) evaluates each
+    function once per element instead of once per window. The same values: an elementwise function of an
+    element does not depend on the window it was read in."""
+    windows = {}  # output of a gather by slices only -> (its source Var, its template)
+    groups = {}  # (primitive, params, source) -> equations applying it to windows of the source
+    for equation in graph.equations:
+        primitive = equation.primitive
+        if primitive is indexing.gather and len(equation.inputs) == 1 and type(equation.inputs[0]) is Var and \
+                all(entry[0] == "slice" for entry in equation.params["template"]):
+            windows[equation.outputs[0]] = (equation.inputs[0], equation.params["template"])
+        elif primitive.elementwise and not primitive.multiple_results and len(equation.inputs) == 1 and \
+                equation.inputs[0] in windows:
+            params = _hashable_params(equation.params)
+            if params is not None:
+                source = windows[equation.inputs[0]][0]
+                groups.setdefault((primitive, params, source), []).append(equation)
+    whole_before = {}  # first member of a group -> the equation applying the function to the whole array
+    as_window = {}  # every member -> (that equation's output, the member's window)
+    for (primitive, _, source), members in groups.items():
+        covered = sum(member.outputs[0].aval.size for member in members)
+        if len(members) >= 2 and covered >= source.aval.size:
+            whole = Var(primitive.shape_rule(source.aval, **members[0].params))
+            whole_before[members[0]] = Equation(primitive, [source], members[0].params, [whole])
+            for member in members:
+                as_window[member] = (whole, windows[member.inputs[0]][1])
+    if not as_window:
+        return graph
+    equations = []
+    for equation in graph.equations:
+        if equation in whole_before:
+            equations.append(whole_before[equation])
+        if equation in as_window:
+            whole, template = as_window[equation]
+            equation = Equation(indexing.gather, [whole], {"template": template}, equation.outputs)
+        equations.append(equation)
+    return eliminate_dead_code(Graph(graph.invars, equations, graph.outvars, graph.in_tree, graph.out_tree))
+
+
+def _hashable_params(params):
+    items = tuple(params.items())
+    try:
+        hash(items)
+    except TypeError:
+        return None
+    return items
+
+
 def _split_literal(inputs, scalar):
     """(the literal's value, the Var) of a two-input equation with one literal (0-d with ``scalar``, an array
     without), else (None, None)."""
@@ -505,7 +555,7 @@ def to_python(function, *example_args, name=None, compile=False):
     True
     """
     graph, names, _ = stage(function, example_args)
-    graph = _scalings_folded(_without_needless_broadcasts(graph))
+    graph = _scalings_folded(_without_needless_broadcasts(_shared_windows(graph)))
     numbers = number_variables(graph)
     function_name = name or "_".join(filter(None, [getattr(function, "__name__", "function").replace(
         "<lambda>", "f").replace("make_graph_", "")])) or "f"

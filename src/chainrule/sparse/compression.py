@@ -79,7 +79,7 @@ class BidirectionalPlan:
         return self.seeds.shape[0] + self.reverse_seeds.shape[0]
 
 
-def jacobian(function, sparsity=None, mode="auto", *, order="auto", format="csr", local=False, jit=False):
+def jacobian(function, sparsity=None, mode="auto", *, order="auto", format="csr", local=False, jit="auto"):
     """Return ``x -> J``: the Jacobian of ``function`` at ``x`` as a ``scipy.sparse`` matrix of shape
     ``(f(x).size, x.size)``, exact (the same numbers as ``jacfwd``) at the cost of one batched pass with
     one lane per color instead of one per column.
@@ -90,9 +90,13 @@ def jacobian(function, sparsity=None, mode="auto", *, order="auto", format="csr"
     rows and dense columns, e.g. an arrow matrix) or ``"auto"`` (whichever needs the fewest passes; forward,
     then reverse, on ties). ``order``: the coloring order (see ``coloring``).
     ``format``: ``"csr"`` or ``"csc"``. ``local``: detect the pattern at this ``x`` (see
-    ``jacobian_sparsity``); it is then detected again at every call. ``jit``: compile the compressed pass
-    once per input shape and dtype (``True``: with ``chainrule.jit``; or any compiler ``f -> f``): several
-    times faster from the second call on.
+    ``jacobian_sparsity``); it is then detected again at every call. ``jit``: how the compressed pass runs.
+    ``"auto"`` (default): ``function`` is staged at every call, so it runs and reads what it closes over as in
+    eager mode, and the pass runs from code compiled once per structure of it (from the second call with that
+    structure; see ``chainrule.export.retraced``); a function that cannot be staged is traced as with
+    ``False``. ``False``: the batched pass is traced at every call. ``True`` (``chainrule.jit``) or any compiler
+    ``f -> f``: the pass is compiled once per input shape and dtype, with the arrays ``function`` closes over
+    fixed then (as ``jax.jit``): the fastest, for pure functions.
 
     >>> import chainrule.numpy as np
     >>> J = jacobian(lambda x: x[1:] * x[:-1])(np.array([1.0, 2.0, 3.0]))
@@ -113,8 +117,8 @@ def jacobian(function, sparsity=None, mode="auto", *, order="auto", format="csr"
                 jacobian_sparsity(function, local=local)(x)
             return jacobian_plan(pattern, mode, x.dtype, order=order)
 
-        plan, compressed = _planned_pass(x, plans, passes, local, compiler, make_plan,
-                                         lambda plan, y: compressed_jacobian(function, plan, y))
+        plan, compressed = _planned_pass(function, x, plans, passes, local, compiler, make_plan,
+                                         compressed_jacobian)
         return decompress_jacobian(plan, compressed, format)
 
     jacobian_function.plans = plans
@@ -122,7 +126,7 @@ def jacobian(function, sparsity=None, mode="auto", *, order="auto", format="csr"
 
 
 def hessian(function, sparsity=None, *, coloring_kind="star", order="auto", format="csr", local=False,
-            jit=False):
+            jit="auto"):
     """Return ``x -> H``: the Hessian of the scalar ``function`` at ``x`` as a ``scipy.sparse`` matrix of
     shape ``(x.size, x.size)``, from one batched Hessian-vector-product pass with one lane per color.
 
@@ -153,27 +157,33 @@ def hessian(function, sparsity=None, *, coloring_kind="star", order="auto", form
                 hessian_sparsity(function, local=local)(x)
             return hessian_plan(pattern, x.dtype, kind=coloring_kind, order=order)
 
-        plan, compressed = _planned_pass(x, plans, passes, local, compiler, make_plan,
-                                         lambda plan, y: compressed_hessian(function, plan, y))
+        plan, compressed = _planned_pass(function, x, plans, passes, local, compiler, make_plan,
+                                         compressed_hessian)
         return decompress_hessian(plan, compressed, format)
 
     hessian_function.plans = plans
     return hessian_function
 
 
-def _planned_pass(x, plans, passes, local, compiler, make_plan, compressed_pass):
+def _planned_pass(function, x, plans, passes, local, compiler, make_plan, compressed_pass):
     """(plan, compressed result) at ``x``: the plan (pattern and coloring) is made once per input shape and dtype
-    (every call with ``local=True``, whose pattern depends on x), the compressed pass compiled once per plan."""
+    (every call with ``local=True``, whose pattern depends on x), the compressed pass
+    ``compressed_pass(function, plan, x)`` compiled once per plan (or per structure of ``function``, retraced)."""
     key = (x.shape, x.dtype.str)
     plan = plans.get(key)
     if plan is None:
         plan = make_plan()
         if not local:
             plans[key] = plan
-    if compiler is None:
-        return plan, compressed_pass(plan, x)
+    if compiler is None or local:
+        return plan, compressed_pass(function, plan, x)
     if key not in passes:
-        passes[key] = compiler(lambda y: compressed_pass(plan, y))
+        if compiler is _RETRACE:
+            import chainrule  # see _compiler: export's public surface, looked up when used
+            passes[key] = chainrule.export.retraced(lambda staged: lambda y: compressed_pass(staged, plan, y),
+                                                    function)
+        else:
+            passes[key] = compiler(lambda y: compressed_pass(function, plan, y))
     return plan, passes[key](x)
 
 
@@ -362,11 +372,20 @@ def _substituted_values(plan, compressed):
 
 # ------------------------------------------------------------------------------------------ arguments
 
+_RETRACE = "auto"
+
+
 def _compiler(jit, local, what):
-    """The function compiling a compressed pass, or None. ``True`` means ``chainrule.jit``, taken from the
-    package's public surface when asked for (compiling is export's job; sparse only calls it)."""
+    """How the compressed pass runs: None (traced at every call), ``_RETRACE`` (``jit="auto"``: the function
+    staged at every call, the pass compiled per structure of it; with ``local=True``, traced) or a function
+    compiling it once per input signature. ``True`` means ``chainrule.jit``, taken from the package's public
+    surface when asked for (compiling is export's job; sparse only calls it)."""
     if jit is False or jit is None:
         return None
+    if isinstance(jit, str):
+        if jit != _RETRACE:
+            raise TypeError(f"sparse.{what}: jit must be 'auto', True, False or a compiler, got {jit!r}")
+        return _RETRACE
     if local:
         raise ValueError(f"sparse.{what}: jit=True needs one pattern per input shape; with local=True the pattern "
                          f"changes with x. Drop one of them")
@@ -376,8 +395,8 @@ def _compiler(jit, local, what):
         import chainrule
         return chainrule.jit
     if not callable(jit):
-        raise TypeError(f"sparse.{what}: jit must be True, False or a compiler (a function f -> compiled f), got "
-                        f"{jit!r}")
+        raise TypeError(f"sparse.{what}: jit must be 'auto', True, False or a compiler (a function f -> compiled "
+                        f"f), got {jit!r}")
     return jit
 
 
