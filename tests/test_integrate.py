@@ -398,6 +398,37 @@ def test_non_finite_derivative_names_the_time():
         odeint(lambda y, t: y / t, 1.0, onp.array([0.0, 1.0]))
 
 
+def pendulum_with_time(y, t, a):
+    return np.stack([y[1], -a * np.sin(y[0]) - 0.1 * y[1] * t])
+
+
+@pytest.mark.parametrize("method,adjoint", [("dopri5", None), ("tsit5", None), ("rk4", None),
+                                            ("dopri5", "backsolve")])
+def test_repeated_times_as_scipy_allows_them(method, adjoint):
+    # scipy.integrate.odeint accepts repeated times (autograd's odeint too): each row is the solution at its
+    # time, and each time's derivative is its own (one-sided differences: moving a repeated time one way only
+    # keeps t ordered)
+    options = dict(method=method, rtol=1e-10, atol=1e-12, **({"adjoint": adjoint} if adjoint else {}))
+    y0 = onp.array([0.5, 0.1])
+    t = onp.array([0.0, 0.0, 0.5, 1.0, 1.0, 1.7, 2.0, 2.0])
+    unique = odeint(pendulum_with_time, y0, onp.array([0.0, 0.5, 1.0, 1.7, 2.0]), 1.3, **options)
+    onp.testing.assert_array_equal(odeint(pendulum_with_time, y0, t, 1.3, **options),
+                                   unique[[0, 0, 1, 2, 2, 3, 4, 4]])
+    weights = onp.random.default_rng(0).normal(size=(len(t), 2))
+    loss = lambda t: np.sum(odeint(pendulum_with_time, y0, t, 1.3, **options) * weights)  # noqa: E731
+    gradient = cr.grad(loss)(t)
+    onp.testing.assert_allclose(cr.jit(cr.grad(loss))(t), gradient, rtol=1e-12)
+    # forward mode is the exact derivative; backsolve's reverse mode is the continuous adjoint, to tolerance
+    onp.testing.assert_allclose(cr.jacfwd(loss)(t), gradient, rtol=1e-7 if adjoint else 1e-9, atol=1e-12)
+    step = 1e-6
+    for k, side in [(0, -1), (1, 1), (3, -1), (4, 1), (6, -1), (7, 1)]:  # each of a repeated pair, its free side
+        moved = t.copy()
+        moved[k] += side * step
+        difference = (loss(moved) - loss(t)) / (side * step)
+        tolerance = 1e-3 if (method, adjoint) == ("rk4", "backsolve") else 2e-6
+        assert abs(gradient[k] - difference) <= tolerance * (1 + abs(difference)), (k, gradient[k], difference)
+
+
 @pytest.mark.parametrize("options,message", [
     (dict(method="euler"), "method must be one of"),
     (dict(rtol=-1.0), "rtol must be"),
@@ -410,8 +441,10 @@ def test_bad_options(options, message):
 
 
 def test_bad_times_and_shapes():
-    with pytest.raises(ValueError, match="strictly increasing"):
-        odeint(forced, 1.0, onp.array([0.0, 1.0, 1.0]), 0.5)
+    with pytest.raises(ValueError, match="unordered times"):
+        odeint(forced, 1.0, onp.array([0.0, 1.0, 0.5]), 0.5)
+    with pytest.raises(ValueError, match="every time in t is 1.0"):
+        odeint(forced, 1.0, onp.array([1.0, 1.0]), 0.5)
     with pytest.raises(ValueError, match=r"func returned shapes \[\(3,\)\]"):
         odeint(lambda y, t: np.ones(3), onp.zeros(2), onp.array([0.0, 1.0]))
 

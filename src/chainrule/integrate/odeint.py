@@ -294,9 +294,14 @@ def _check_times(t_values):
     if not np.all(np.isfinite(t_values)):
         raise ValueError("odeint: t holds non-finite times")
     steps = np.diff(t_values)
-    if steps.size and not (np.all(steps > 0) or np.all(steps < 0)):
-        raise ValueError("odeint: t must be strictly increasing (or strictly decreasing); got repeated or unordered "
-                         f"times {t_values.tolist() if t_values.size <= 8 else '...'}")
+    if not steps.size:
+        return
+    if not (np.all(steps >= 0) or np.all(steps <= 0)):
+        raise ValueError("odeint: t must be increasing (or decreasing), repeated times allowed as in "
+                         f"scipy.integrate.odeint; got unordered times {t_values.tolist() if t_values.size <= 8 else '...'}")
+    if not np.any(steps):
+        raise ValueError(f"odeint: every time in t is {float(t_values[0])!r}: there is no interval to integrate over (and no "
+                         f"derivative with respect to the times); give times that span an interval")
 
 
 def _peek(value):
@@ -335,7 +340,8 @@ def odeint(func, y0, t, *args, rtol=1e-7, atol=1e-9, method="dopri5", events=Non
     Methods: ``"dopri5"`` (default) and ``"tsit5"`` choose their steps from an embedded error estimate
     (``rtol``/``atol``; ``controller="pi"`` or ``"standard"``) and give values at the times ``t`` by dense output
     (each its own fourth-order interpolant); ``"rk4"`` takes the intervals of ``t`` as its steps (``step=`` bounds
-    the step size by dividing each interval evenly). ``t`` may decrease (integration backward in time).
+    the step size by dividing each interval evenly). ``t`` may decrease (integration backward in time) and may
+    repeat a time, as SciPy's allows: each row is the solution at its own time, with its own time derivative.
 
     Derivatives (grad, vjp, jvp, jacfwd, hessian, vmap, ...) with respect to y0, t and args are by default the
     exact derivatives of the computed solution: the discrete adjoint (reverse mode) or forward sensitivities of
