@@ -255,6 +255,21 @@ def test_default_colors_of_irregular_patterns_never_exceed_networkx_greedy(size,
         assert colors.max() + 1 <= best
 
 
+def test_default_colors_of_large_irregular_patterns_never_exceed_networkx_degree_orders():
+    # beyond the budget of every sequential order (here 325,000 column pairs), "auto" still runs largest-first
+    # and smallest-last on irregular patterns; the vectorized pass alone used 32 colors here, networkx 29
+    import networkx
+    pattern = scipy.sparse.random(3000, 3000, 0.003, random_state=1, format="csr") + scipy.sparse.eye(3000)
+    pattern = scipy.sparse.csr_array(pattern != 0)
+    graph = networkx.from_scipy_sparse_array(scipy.sparse.csr_array(pattern.T.astype(int) @ pattern.astype(int)))
+    graph.remove_edges_from(networkx.selfloop_edges(graph))
+    best = min(max(networkx.greedy_color(graph, strategy).values()) + 1
+               for strategy in ("largest_first", "smallest_last"))
+    colors = sparse.coloring(pattern, "column")
+    assert sparse.is_structurally_orthogonal(pattern, colors)
+    assert colors.max() + 1 <= best
+
+
 def test_coloring_errors():
     with pytest.raises(ValueError, match="square, symmetric"):
         sparse.coloring(numpy.ones((2, 3)), "star")
