@@ -205,6 +205,8 @@ REFUSED = {}
 # generated code calls the primitive itself (on arrays: its implementation), with the primitive and those objects
 # bound by reference when compiled (compile=True, jit).
 OPAQUE_CALLS = weakref.WeakSet()
+# Reverse mode twice through a while loop inside jit: its graphs are parameters, and it unrolls when it runs.
+OPAQUE_CALLS.add(control.while_loop_vjp_transpose)
 
 
 def _opaque_call(primitive):
@@ -364,9 +366,11 @@ def _promoting_literals(equation):
 
 
 def _bound_description(value):
+    """One line (it is written in a comment) naming a bound object."""
     if isinstance(value, np.ndarray):
         return f"{value.dtype} array of shape {value.shape}"
-    return f"{type(value).__name__} {value!r}"
+    text = repr(value).splitlines()
+    return f"{type(value).__name__} {text[0] if text else ''}{' ...' if len(text) > 1 else ''}"
 
 
 def _is_uniform(array):

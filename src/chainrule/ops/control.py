@@ -567,13 +567,6 @@ def _while_loop_vjp_unrolled(values, cond_body, body, step_vjp, num_cond_consts,
     return stage_closed(unrolled, avals_of(values))
 
 
-def _refuse_abstract_while_loop_vjp():
-    raise ChainruleError(
-        "while_loop: reverse mode applied twice to a while_loop inside jit (or vmap) needs its trip count, which "
-        "is known only when the loop runs. Use forward mode for the outer derivative (jacfwd, hvp), take it "
-        "outside jit, or use fori_loop/scan with a fixed number of steps.")
-
-
 def _while_loop_vjp_jvp(primals, tangents, *, cond_body, body, step_vjp, num_cond_consts, num_body_consts,
                         wanted_consts):
     # The reverse pass of g = jvp(loop) at (x, x_dot) with cotangents (y_bar_dot, y_bar) gives
@@ -607,7 +600,16 @@ def _while_loop_vjp_jvp(primals, tangents, *, cond_body, body, step_vjp, num_con
 def _while_loop_vjp_vjp(outs, *inputs, **params):
     unrolled = _while_loop_vjp_unrolled(inputs, **params)
     if unrolled is None:
-        _refuse_abstract_while_loop_vjp()
+        # Staged (jit) or batched: the trip count is a value of the call. One primitive that unrolls at run time.
+        wanted_inputs = [inexact(a) for a in avals_of(inputs)]
+
+        def while_loop_vjp_deferred_pullback(out_bars):
+            if all(b is None for b in out_bars):
+                return [None] * len(inputs)
+            bars = [instantiate(b, o) for b, o in zip(out_bars, outs)]
+            result = while_loop_vjp_transpose(*inputs, *bars, batch_size=None, **params)
+            return _scatter_wanted(wanted_inputs, result)
+        return while_loop_vjp_deferred_pullback
     wanted = [inexact(v.aval) for v in unrolled.invars]
 
     def while_loop_vjp_pullback(out_bars):
@@ -644,6 +646,58 @@ def _while_loop_vjp_batch(primitive, values, batched, params, size):
 while_loop_vjp = Primitive("while_loop_vjp", _while_loop_vjp_impl, shape_rule=_while_loop_vjp_shape_rule,
                            jvp=_while_loop_vjp_jvp, vjp=_while_loop_vjp_vjp, batch=_while_loop_vjp_batch,
                            multiple_results=True)
+
+
+# ------------------------------------------------------------------------------------------- while_loop_vjp_transpose
+# The reverse mode of while_loop_vjp (reverse mode applied twice to a while loop) where its trip count is a value
+# of the call (inside jit or vmap): the trip count is read when the primitive runs, and the pullback of the
+# unrolled computation (a scan and a reverse scan, see _while_loop_vjp_unrolled) is applied then.
+# Inputs: while_loop_vjp's, then the cotangents of its outputs. Outputs: cotangents of its inexact inputs.
+# ``batch_size``: None, or the leading axis of every input holds that many examples (vmap), run one by one.
+
+def _transpose_split(args, params):
+    count = len(params["step_vjp"].outvars)
+    return list(args[:len(args) - count]), list(args[len(args) - count:])
+
+
+def _while_loop_vjp_transpose_impl(*args, batch_size, **params):
+    if batch_size is not None:
+        examples = [_while_loop_vjp_transpose_impl(*[a[k] for a in args], batch_size=None, **params)
+                    for k in range(batch_size)]
+        return [np.stack(column) for column in zip(*examples)]
+    inputs, out_bars = _transpose_split(args, params)
+    unrolled = _while_loop_vjp_unrolled(inputs, **params)  # concrete now
+    wanted = [inexact(v.aval) for v in unrolled.invars]
+    bars = run_graph(vjp_graph(unrolled, wanted, [True] * len(out_bars)), inputs + out_bars)
+    return [np.asarray(bar) for bar in bars]
+
+
+def _while_loop_vjp_transpose_shape_rule(*avals, batch_size, **params):
+    inputs, _ = _transpose_split(avals, params)
+    return [a for a in inputs if inexact(a)]
+
+
+def _refuse_third_order(*_, **__):
+    raise ChainruleError(
+        "while_loop: a third derivative through a while_loop inside jit (or vmap) whose trip count depends on "
+        "values is not supported. Take the derivatives outside jit, or use fori_loop/scan with a fixed number of "
+        "steps.")
+
+
+def _while_loop_vjp_transpose_batch(primitive, values, batched, params, size):
+    values = [batch_rules.materialize(v, b, size) for v, b in zip(values, batched)]
+    inner = params["batch_size"]
+    if inner is None:
+        return while_loop_vjp_transpose(*values, **dict(params, batch_size=size))
+    # already batched (jacrev's own vmap inside a user's vmap): both batch axes as one
+    merged = [reshape(v, new_shape=(size * inner,) + tuple(v.shape[2:])) for v in values]
+    outs = while_loop_vjp_transpose(*merged, **dict(params, batch_size=size * inner))
+    return [reshape(o, new_shape=(size, inner) + tuple(o.shape[1:])) for o in outs]
+
+
+while_loop_vjp_transpose = Primitive(
+    "while_loop_vjp_transpose", _while_loop_vjp_transpose_impl, shape_rule=_while_loop_vjp_transpose_shape_rule,
+    jvp=_refuse_third_order, vjp=_refuse_third_order, batch=_while_loop_vjp_transpose_batch, multiple_results=True)
 
 
 # How code generated by chainrule.export calls each loop: ``writer(bodies, args, params) -> expression``, where
