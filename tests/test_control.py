@@ -432,6 +432,10 @@ def test_misuse_is_reported_clearly():
         scan(lambda c, x: (c, x), 0.0, numpy.arange(3.0), checkpoints=0)
     with pytest.raises(TypeError, match="boolean scalar"):
         while_loop(lambda c: c, lambda c: c, 1.0)
+    # a float32 carry plus the int64 loop index is float64 in NumPy: the message names the index and the cure
+    with pytest.raises(TypeError, match=r"loop index i is an int64.*i.astype\(val.dtype\)"):
+        fori_loop(0, 3, lambda i, v: v + i, numpy.ones(2, numpy.float32))
+    assert fori_loop(0, 3, lambda i, v: v + i.astype(v.dtype), numpy.ones(2, numpy.float32)).dtype == numpy.float32
     with pytest.raises(TypeError, match="same structure"):
         cond(True, lambda x: x, lambda x: (x, x), 1.0)
     with pytest.raises(TypeError, match="scalar"):

@@ -17,7 +17,7 @@ from .core.avals import aval_of
 from .core.config import config
 from .core.graph import Graph, Var
 from .core.interpreter import Tracer
-from .core.tree import tree_flatten, tree_unflatten
+from .core.tree import tree_flatten, tree_leaves, tree_unflatten
 from .ops import control as _primitives
 from .ops import loops as _loops
 from .ops.loops import count_steps, minimal_forward_steps, stage
@@ -233,28 +233,38 @@ def fori_loop(lower, upper, body_fun, init_val):
     13.0
     """
     low, high = _concrete_int(lower), _concrete_int(upper)
-    if low is not None and high is not None:
-        dtype = np.result_type(low, high)
-        steps = max(int(high) - int(low), 0)
+    try:
+        if low is not None and high is not None:
+            dtype = np.result_type(low, high)
+            steps = max(int(high) - int(low), 0)
 
-        def step(carry, _):
-            i, val = carry
-            return (i + np.asarray(1, dtype), body_fun(i, val)), None
+            def step(carry, _):
+                i, val = carry
+                return (i + np.asarray(1, dtype), body_fun(i, val)), None
 
-        (_, val), _ = scan(step, (np.asarray(low, dtype), init_val), None, length=steps)
-        return val
+            (_, val), _ = scan(step, (np.asarray(low, dtype), init_val), None, length=steps)
+            return val
 
-    def keep_going(carry):
-        i, stop, _ = carry
-        return i < stop
+        def keep_going(carry):
+            i, stop, _ = carry
+            return i < stop
 
-    def step_while(carry):
-        i, stop, val = carry
-        return i + 1, stop, body_fun(i, val)
+        def step_while(carry):
+            i, stop, val = carry
+            return i + 1, stop, body_fun(i, val)
 
-    start = lower if isinstance(lower, Tracer) else np.asarray(lower)
-    stop = upper if isinstance(upper, Tracer) else np.asarray(upper, dtype=np.result_type(start))
-    return while_loop(keep_going, step_while, (start, stop, init_val))[2]
+        start = lower if isinstance(lower, Tracer) else np.asarray(lower)
+        stop = upper if isinstance(upper, Tracer) else np.asarray(upper, dtype=np.result_type(start))
+        return while_loop(keep_going, step_while, (start, stop, init_val))[2]
+    except TypeError as error:
+        if "carry of shapes/dtypes" not in str(error) or not any(
+                aval_of(leaf).dtype in (np.float16, np.float32) for leaf in tree_leaves(init_val)):
+            raise
+        # The usual cause: a Python loop's i is a Python int, which leaves float32 values float32; here i is an
+        # int64 array, and NumPy promotes float32 combined with it to float64.
+        raise TypeError(f"fori_loop: {error} The loop index i is an int64 scalar array: NumPy promotes float32 "
+                        f"(or float16) values combined with it to float64. Convert it first, e.g. "
+                        f"i.astype(val.dtype).") from None
 
 
 # ------------------------------------------------------------------------------------------- cond, switch
