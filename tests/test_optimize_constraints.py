@@ -204,3 +204,51 @@ def test_scipy_receives_exact_constraint_derivatives():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         opt.minimize(quadratic, numpy.zeros(3), P, method="SLSQP", constraints=[ball])
+
+
+def test_constraints_that_depend_on_parameters_through_their_args():
+    # sum(x) = b with b a parameter of minimize given in the dict's args: x* = K⁻¹ [p; b] in both p and b
+    C = numpy.ones((1, 3))
+    kkt = numpy.block([[A, C.T], [C, numpy.zeros((1, 1))]])
+
+    def objective_of_b(x, p, b):  # fun must take every parameter; b enters through the constraint only
+        return quadratic(x, p)
+
+    def minimizer_b(p, b):
+        constraint = {"type": "eq", "fun": lambda x, b: np.sum(x) - b, "args": (b,)}
+        return opt.minimize(objective_of_b, numpy.zeros(3), p, b, method="SLSQP", constraints=[constraint]).x
+
+    b = numpy.array(0.7)
+    numpy.testing.assert_allclose(minimizer_b(P, b), numpy.linalg.solve(kkt, numpy.append(P, 0.7))[:3], atol=1e-12)
+    for transform in (cr.jacfwd, cr.jacrev, lambda f, **k: cr.jit(cr.jacfwd(f, **k))):
+        jac_p, jac_b = transform(minimizer_b, argnums=(0, 1))(P, b)
+        numpy.testing.assert_allclose(jac_p, numpy.linalg.inv(kkt)[:3, :3], atol=1e-12)
+        numpy.testing.assert_allclose(jac_b, numpy.linalg.inv(kkt)[:3, 3], atol=1e-12)
+    bs = numpy.array([0.5, 1.0, -0.3])
+    numpy.testing.assert_allclose(cr.vmap(lambda b: minimizer_b(P, b))(bs),
+                                  [numpy.linalg.solve(kkt, numpy.append(P, v))[:3] for v in bs], atol=1e-12)
+    # an inequality whose bound is a parameter: the ball's radius
+    def on_ball(radius):
+        ball = {"type": "ineq", "fun": lambda x, r: r - np.sum(x ** 2), "args": (radius,)}
+        return opt.minimize(lambda x, p, r: quadratic(x, p), numpy.zeros(3), P, radius, method="SLSQP",
+                            constraints=[ball]).x
+
+    radius = numpy.array(0.05)
+    numpy.testing.assert_allclose(cr.jacfwd(on_ball)(radius),
+                                  (on_ball(radius + 1e-6) - on_ball(radius - 1e-6)) / 2e-6, atol=1e-8)
+
+
+def test_a_traced_value_in_a_constraint_must_be_a_parameter():
+    def closes_over(b):
+        constraint = scipy.optimize.NonlinearConstraint(lambda x: np.sum(x) - b, 0.0, 0.0)
+        return opt.minimize(quadratic, numpy.zeros(3), P, method="SLSQP", constraints=[constraint]).x
+
+    with pytest.raises(TypeError, match="closes over a value being differentiated.*args"):
+        cr.jacfwd(closes_over)(numpy.array(1.0))
+
+    def not_a_parameter(b):
+        constraint = {"type": "eq", "fun": lambda x, b: np.sum(x) - b, "args": (b,)}
+        return opt.minimize(quadratic, numpy.zeros(3), P, method="SLSQP", constraints=[constraint]).x
+
+    with pytest.raises(TypeError, match="not a parameter of minimize"):
+        cr.jacfwd(not_a_parameter)(numpy.array(1.0))

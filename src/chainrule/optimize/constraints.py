@@ -18,6 +18,9 @@ import scipy.sparse
 import scipy.sparse.linalg
 
 from ..autodiff.transforms import grad, hvp, jacfwd, vjp
+from ..core.avals import aval_of
+from ..core.interpreter import Tracer
+from ..core.tree import tree_flatten, tree_unflatten
 
 # Inequality rows this close to zero (relative to the point's scale) may be active: their multipliers are fitted.
 # Loose, because solvers stop short (trust-constr leaves ~1e-6 of slack); the fit gives 0 to the inactive ones.
@@ -29,11 +32,12 @@ DEGENERATE_TOLERANCE = 1e-8
 
 
 class Rows:
-    """One constraint as rows: ``values(v) -> (equalities, inequalities)``, each a 1-d array."""
+    """One constraint as rows: ``values(v, params) -> (equalities, inequalities)``, each a 1-d array (``params``:
+    the leaves of minimize's parameters, which a constraint's ``args`` may hold)."""
 
     def __init__(self, function, equal, lower, upper, where):
-        # function(v) -> 1-d array g; rows: g[equal] - lower[equal] = 0, g[k] - lower[k] >= 0 for finite lower,
-        # upper[k] - g[k] >= 0 for finite upper (k not in equal)
+        # function(v, params) -> 1-d array g; rows: g[equal] - lower[equal] = 0, g[k] - lower[k] >= 0 for finite
+        # lower, upper[k] - g[k] >= 0 for finite upper (k not in equal)
         self.function, self.where = function, where
         self.equal = np.flatnonzero(equal)
         self.lower_rows = np.flatnonzero(~equal & np.isfinite(lower))
@@ -44,9 +48,9 @@ class Rows:
     def counts(self):
         return self.equal.size, self.lower_rows.size + self.upper_rows.size
 
-    def values(self, v):
+    def values(self, v, params):
         from .. import numpy as cnp
-        g = cnp.reshape(self.function(v), (-1,))
+        g = cnp.reshape(self.function(v, params), (-1,))
         equalities = cnp.take(g, self.equal) - self.lower[self.equal]
         inequalities = cnp.concatenate([cnp.take(g, self.lower_rows) - self.lower[self.lower_rows],
                                         self.upper[self.upper_rows] - cnp.take(g, self.upper_rows)])
@@ -62,28 +66,61 @@ def _dict_rows(constraint, position):
     return function, args, kind
 
 
-def constraint_rows(constraints, bounds, size, example):
+def as_list(constraints):
+    single = isinstance(constraints, (dict, scipy.optimize.NonlinearConstraint, scipy.optimize.LinearConstraint))
+    return [constraints] if single else list(constraints)
+
+
+class ParameterLinks:
+    """Which leaves of the constraints' ``args`` are minimize's parameters (the same objects): those are replaced
+    by the parameters of each solve (arrays, for SciPy) and of each derivative (traced), so that a constraint
+    such as ``{"type": "eq", "fun": lambda x, b: sum(x) - b, "args": (b,)}`` is differentiated in ``b`` too."""
+
+    def __init__(self, param_leaves):
+        self.ids = {id(leaf): k for k, leaf in enumerate(param_leaves)}
+
+    def resolve(self, args, params):
+        """``args`` with each parameter replaced by its counterpart in ``params`` (leaves in the same order)."""
+        leaves, tree = tree_flatten(tuple(args))
+        return tree_unflatten(tree, [params[self.ids[id(leaf)]] if id(leaf) in self.ids else leaf
+                                     for leaf in leaves])
+
+    def check(self, args, where):
+        for leaf in tree_flatten(tuple(args))[0]:
+            if isinstance(leaf, Tracer) and id(leaf) not in self.ids:
+                raise TypeError(f"minimize: {where}'s args hold a value being differentiated (or batched, or "
+                                f"staged) that is not a parameter of minimize: pass it as one too, "
+                                f"minimize(fun, x0, *params), so that the minimizer is differentiated in it")
+
+
+def placeholders(param_leaves):
+    """Arrays standing for the parameters where only shapes matter (reading the constraints' sizes)."""
+    return [np.zeros(np.shape(leaf), aval_of(leaf).dtype) if isinstance(leaf, Tracer) else leaf
+            for leaf in param_leaves]
+
+
+def constraint_rows(constraints, bounds, size, example, links, params):
     """The ``Rows`` of every constraint (and of the finite ``bounds``, when there are constraints too), their sizes
-    read by evaluating each constraint once at the plain vector ``example``."""
-    if isinstance(constraints, (dict, scipy.optimize.NonlinearConstraint, scipy.optimize.LinearConstraint)):
-        constraints = [constraints]
+    read by evaluating each constraint once at the plain vector ``example`` (with the parameters ``params``)."""
     rows = []
-    for position, constraint in enumerate(constraints):
+    for position, constraint in enumerate(as_list(constraints)):
         where = f"constraints[{position}]"
         if isinstance(constraint, scipy.optimize.LinearConstraint):
             matrix = constraint.A.toarray() if scipy.sparse.issparse(constraint.A) else np.atleast_2d(
                 np.asarray(constraint.A, dtype=float))
-            function = (lambda m: lambda v: _matmul(m, v))(matrix)
+            function = (lambda m: lambda v, params: _matmul(m, v))(matrix)
             count = matrix.shape[0]
             lower, upper = constraint.lb, constraint.ub
         elif isinstance(constraint, scipy.optimize.NonlinearConstraint):
-            function = constraint.fun
-            count = np.size(function(example))
+            function = (lambda f: lambda v, params: f(v))(constraint.fun)
+            count = _checked_size(function(example, params), where)
             lower, upper = constraint.lb, constraint.ub
         else:
             user_function, args, kind = _dict_rows(constraint, position)
-            function = (lambda f, a: lambda v: f(v, *a))(user_function, args)
-            count = np.size(user_function(example, *args))
+            links.check(args, where)
+            function = (lambda f, a: lambda v, params: f(v, *links.resolve(a, params)))(user_function, args)
+            with np.errstate(all="ignore"):  # placeholders for traced parameters: only the size is read
+                count = _checked_size(function(example, params), where)
             lower = np.zeros(count)
             upper = np.zeros(count) if kind == "eq" else np.full(count, np.inf)
         lower = np.broadcast_to(np.asarray(lower, dtype=float), (count,)).copy()
@@ -92,8 +129,24 @@ def constraint_rows(constraints, bounds, size, example):
     if bounds is not None and rows:
         from .minimize import _bound_arrays
         lower, upper = _bound_arrays(bounds, size)
-        rows.append(Rows(lambda v: v, lower == upper, lower, upper, "bounds"))
+        rows.append(Rows(lambda v, params: v, lower == upper, lower, upper, "bounds"))
     return rows
+
+
+def _checked_size(value, where):
+    if any(isinstance(leaf, Tracer) for leaf in tree_flatten(value)[0]):
+        raise TypeError(f"minimize: {where} returned a traced value for plain inputs: it closes over a value being "
+                        f"differentiated (or batched, or staged). Give it as a dict constraint's args and as a "
+                        f"parameter of minimize: {{'type': ..., 'fun': lambda x, p: ..., 'args': (p,)}}")
+    return int(np.size(value))
+
+
+def scipy_constraints(constraints, links, params, example, method, exact=True):
+    """The constraints as SciPy takes them for one solve: args holding parameters given their values ``params``,
+    and (``exact``) exact derivatives where SciPy would take differences (see ``with_exact_jacobians``)."""
+    resolved = [dict(c, args=links.resolve(c.get("args", ()), params)) if isinstance(c, dict) else c
+                for c in as_list(constraints)]
+    return with_exact_jacobians(resolved, example, method) if exact else resolved
 
 
 def _matmul(matrix, v):
@@ -111,37 +164,40 @@ class KKT:
         self.count = self.equality_count + self.inequality_count
         self.untraceable = None  # why the constraints cannot be differentiated, once found
 
-    def check_traceable(self, example):
+    def check_traceable(self, example, params):
         """Whether the constraint functions run on traced values (written with chainrule.numpy): the multipliers
         and every derivative of the minimizer need their Jacobians. Remembers why not."""
         try:
-            jacfwd(self.constraint_values)(np.asarray(example, dtype=float))
+            with np.errstate(all="ignore"):
+                jacfwd(lambda v: self.constraint_values(v, params))(np.asarray(example, dtype=float))
         except Exception as error:  # noqa: BLE001 - reported, with its cause, when a derivative is asked for
             self.untraceable = f"{type(error).__name__}: {error}"
         return self.untraceable is None
 
-    def constraint_values(self, v):
-        """``concatenate([c_E(v), c_I(v)])``."""
+    def constraint_values(self, v, params):
+        """``concatenate([c_E(v), c_I(v)])`` (``params``: the leaves of minimize's parameters)."""
         from .. import numpy as cnp
-        pieces = [r.values(v) for r in self.rows]
+        pieces = [r.values(v, params) for r in self.rows]
         return cnp.concatenate([p[0] for p in pieces] + [p[1] for p in pieces])
 
     def residual(self, v, multipliers, params):
         """F(v, λ): stationarity of the Lagrangian, then the equalities, then complementarity."""
         from .. import numpy as cnp
         gradient = grad(lambda w: self.fun(self.unravel(w), *params))(v)
-        values, pullback = vjp(self.constraint_values, v)
+        param_leaves = tree_flatten(tuple(params))[0]
+        values, pullback = vjp(lambda w: self.constraint_values(w, param_leaves), v)
         stationarity = cnp.astype(gradient, multipliers.dtype) - pullback(cnp.astype(multipliers, values.dtype))[0]
         split = self.equality_count
         complementarity = cnp.minimum(multipliers[split:], values[split:])
         return cnp.concatenate([cnp.astype(stationarity, multipliers.dtype), values[:split],
                                 cnp.astype(complementarity, multipliers.dtype)])
 
-    def multipliers(self, v, gradient):
+    def multipliers(self, v, gradient, params):
         """λ at a (near-)minimizer ``v``: least squares on ``Jᵀ λ = ∇f`` over the equalities and the inequalities
         near zero, with ``λ_I >= 0``; the others are 0."""
-        values = np.asarray(self.constraint_values(v), dtype=float)
-        jacobian = np.asarray(jacfwd(self.constraint_values)(v), dtype=float).reshape(self.count, self.size)
+        values = np.asarray(self.constraint_values(v, params), dtype=float)
+        jacobian = np.asarray(jacfwd(lambda w: self.constraint_values(w, params))(v), dtype=float).reshape(
+            self.count, self.size)
         split = self.equality_count
         scale = 1.0 + np.max(np.abs(v), initial=0.0)
         candidates = np.concatenate([np.arange(split),
@@ -154,14 +210,14 @@ class KKT:
             multipliers[candidates] = fit.x
         return multipliers
 
-    def active_rows(self, v, multipliers):
+    def active_rows(self, v, multipliers, params):
         """Which inequality rows complementarity treats as active (``c_I < λ_I``, so its ``min`` is ``c``)."""
-        values = np.asarray(self.constraint_values(v), dtype=float)[self.equality_count:]
+        values = np.asarray(self.constraint_values(v, params), dtype=float)[self.equality_count:]
         return values < multipliers[self.equality_count:]
 
-    def degenerate_rows(self, v, multipliers, gradient):
+    def degenerate_rows(self, v, multipliers, gradient, params):
         """Inequality rows that are active with a zero multiplier: no strict complementarity, no derivative."""
-        values = np.asarray(self.constraint_values(v), dtype=float)[self.equality_count:]
+        values = np.asarray(self.constraint_values(v, params), dtype=float)[self.equality_count:]
         scale = 1.0 + np.max(np.abs(v), initial=0.0)
         size = DEGENERATE_TOLERANCE * (1.0 + np.max(np.abs(gradient), initial=0.0))
         active = values <= ACTIVE_TOLERANCE * scale

@@ -11,7 +11,7 @@ from ..core.tree import tree_flatten, tree_map, tree_unflatten
 from .convergence import ConvergenceWarning
 from .implicit import checked_value, implicit_solution
 from .linear import LinearSystem, check_method
-from .constraints import KKT, constraint_rows, with_exact_jacobians
+from .constraints import KKT, ParameterLinks, constraint_rows, placeholders, scipy_constraints
 from .spaces import RealSpace, has_tracer, traced_unravel
 
 # What each of SciPy's methods takes besides the gradient (lower-case names, as SciPy compares them).
@@ -102,7 +102,9 @@ def minimize(fun, x0, *params, method="BFGS", tol=None, bounds=None, constraints
     With ``bounds``, the condition is that of projected gradient descent, ``x = clip(x - grad, lower, upper)``:
     coordinates on an active bound stay there, the others satisfy ``grad = 0`` (a coordinate on its bound with a
     zero gradient has no derivative and is refused). With ``constraints`` (SciPy's dicts, ``NonlinearConstraint``,
-    ``LinearConstraint``; functions of the flat x, independent of ``params``) the condition is the KKT system in x
+    ``LinearConstraint``; functions of the flat x; a dict's ``args`` may hold parameters of minimize, the same
+    objects as in ``params``, and the minimizer is then differentiated through the constraint in them too) the
+    condition is the KKT system in x
     and the Lagrange multipliers (see ``constraints.py``): the multipliers are fitted at SciPy's answer and, with
     ``polish``, up to three Newton steps meet the conditions to rounding; constraint Jacobians SciPy would take by
     finite differences are given exactly. An active inequality with a zero multiplier has no derivative and is
@@ -153,26 +155,33 @@ def minimize(fun, x0, *params, method="BFGS", tol=None, bounds=None, constraints
         return tree_map(lambda x_leaf, g_leaf, low, high: x_leaf - cnp.clip(x_leaf - g_leaf, low, high), x,
                         gradient, lower, upper)
 
-    kkt = None
+    kkt = links = None
     if constraints:
+        # a dict constraint's args may hold parameters of minimize (b in sum(x) = b): each solve gives SciPy their
+        # values, each derivative their traced counterparts
+        links = ParameterLinks(tree_flatten(tuple(params))[0])
         example = space.flatten(x0) if not has_tracer(x0) else np.zeros(space.size)
-        kkt = KKT(fun, traced_unravel(space), constraint_rows(constraints, bounds, space.size, example), space.size)
-        if kkt.check_traceable(example):
-            constraints = with_exact_jacobians(constraints, example, name)
+        stand_ins = placeholders(tree_flatten(tuple(params))[0])
+        kkt = KKT(fun, traced_unravel(space), constraint_rows(constraints, bounds, space.size, example, links,
+                                                              stand_ins), space.size)
+        kkt.check_traceable(example, stand_ins)
 
     def solver(x0, *params):
         derivatives = {} if name in DERIVATIVE_FREE_METHODS else {"jac": True}
         objective = _objective(fun, space, params)
         scipy_fun = objective if derivatives else (lambda vector: objective(vector)[0])
         derivatives.update(_scipy_derivatives(fun, space, params, name, hess))
+        leaves = tree_flatten(tuple(params))[0]
+        given = constraints if kkt is None else scipy_constraints(constraints, links, leaves, space.flatten(x0),
+                                                                  name, exact=kkt.untraceable is None)
         result = scipy.optimize.minimize(scipy_fun, space.flatten(x0), method=method, tol=tol, bounds=bounds,
-                                         constraints=constraints, options=options, callback=callback,
-                                         **derivatives)
+                                         constraints=given, options=options, callback=callback, **derivatives)
         if polish and not constrained:
             result.x, result.fun, result.jac = _polish(fun, gradient_fun, space, params, result.x, linear_solve)
         multipliers = None
         if kkt is not None and kkt.untraceable is None:
-            multipliers = kkt.multipliers(result.x, objective(result.x)[1])
+            multipliers = kkt.multipliers(result.x, objective(result.x)[1], leaves)
+            found["params"] = leaves
             if polish:
                 result.x, multipliers = _kkt_polish(kkt, params, result.x, multipliers, linear_solve)
                 result.fun, result.jac = objective(result.x)
@@ -203,7 +212,8 @@ def minimize(fun, x0, *params, method="BFGS", tol=None, bounds=None, constraints
                                 f"functions' derivatives, but they do not run on traced values "
                                 f"({kkt.untraceable}). Write them with chainrule.numpy.")
             if found.get("vector") is not None:  # an eager solve: refuse where the active set is ambiguous
-                _refuse_degenerate_constraints(kkt, found["vector"], found["multipliers"], found["gradient"])
+                _refuse_degenerate_constraints(kkt, found["vector"], found["multipliers"], found["gradient"],
+                                               found["params"])
             residual = kkt.residual(_traced_ravel(x), multipliers, params)
             return kkt.unravel(residual[:space.size]), residual[space.size:]
 
@@ -277,7 +287,8 @@ def _kkt_polish(kkt, params, vector, multipliers, linear_solve):
     value = np.asarray(residual(point), dtype=float)
     # complementarity's min() lets an inactive row's constraint go negative (or an active row's multiplier): a
     # step is kept only if every row keeps its side, else it would be the Newton step of another active set
-    active = kkt.active_rows(point[:size], point[size:])
+    leaves = tree_flatten(tuple(params))[0]
+    active = kkt.active_rows(point[:size], point[size:], leaves)
     for _ in range(POLISH_STEPS):
         norm = np.linalg.norm(value)
         if norm == 0.0 or not np.isfinite(norm):
@@ -292,16 +303,16 @@ def _kkt_polish(kkt, params, vector, multipliers, linear_solve):
         candidate = point + step
         candidate_value = np.asarray(residual(candidate), dtype=float)
         if not (np.linalg.norm(candidate_value) < norm
-                and np.array_equal(kkt.active_rows(candidate[:size], candidate[size:]), active)):
+                and np.array_equal(kkt.active_rows(candidate[:size], candidate[size:], leaves), active)):
             break
         point, value = candidate, candidate_value
     return point[:size], point[size:]
 
 
-def _refuse_degenerate_constraints(kkt, vector, multipliers, gradient):
+def _refuse_degenerate_constraints(kkt, vector, multipliers, gradient, params):
     """Refuse active inequality constraints with a zero multiplier (no strict complementarity): the minimizer
     leaves them for some changes of the parameters and stays on them for others, so it has no derivative."""
-    degenerate = kkt.degenerate_rows(np.asarray(vector, dtype=float), multipliers, gradient)
+    degenerate = kkt.degenerate_rows(np.asarray(vector, dtype=float), multipliers, gradient, params)
     if degenerate.size:
         names = ", ".join(kkt.describe(degenerate)[:5])
         raise NotImplementedError(
