@@ -328,6 +328,27 @@ def test_sparse_hessian_equals_hessian(kind, dtype):
                                       atol=tolerance * numpy.abs(dense).max())
 
 
+@pytest.mark.parametrize("name", sorted(JACOBIAN_CASES) + [f"hessian:{n}" for n in sorted(HESSIAN_CASES)])
+@pytest.mark.parametrize("dtype", [numpy.float64, numpy.float32])
+def test_every_test_function_through_every_way_of_running_the_pass(name, dtype):
+    # the default compiles the pass on the second call of a structure: each case is called three times, each
+    # way, and compared with the dense derivative
+    hessian = name.startswith("hessian:")
+    f = HESSIAN_CASES[name[8:]] if hessian else JACOBIAN_CASES[name]
+    x = _rng().uniform(0.5, 2.0, 8 if name == "brusselator" else 6).astype(dtype)
+    dense = numpy.asarray(cr.hessian(f)(x) if hessian else cr.jacfwd(f)(x)).reshape(-1, x.size)
+    tolerance = 1e-12 if dtype == numpy.float64 else 2e-5
+    for jit in ("auto", False, True):
+        derivative = (sparse.hessian if hessian else sparse.jacobian)(f, jit=jit)
+        for _ in range(3):
+            matrix = derivative(x)
+            # a float32 x with a float64 output (scatter into float64 zeros) is float64 in forward mode, float32
+            # (x's dtype) in reverse mode, as jacfwd and jacrev differ (JAX's too)
+            assert matrix.dtype == dense.dtype or matrix.dtype == x.dtype
+            numpy.testing.assert_allclose(matrix.toarray(), dense, rtol=tolerance,
+                                          atol=tolerance * max(1.0, numpy.abs(dense).max()))
+
+
 def test_the_default_reads_what_the_function_closes_over_at_every_call():
     # jit="auto" stages f at each call: a closed-over array that changes is seen, as in eager mode; jit=True
     # compiles it in once (jax.jit's semantics, documented)
