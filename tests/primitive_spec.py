@@ -80,6 +80,12 @@ def _while_loop_vjp(rng):
     return (uniform(rng, 0.5, 1.5), np.array(0), uniform(rng, -1, 1), uniform(rng, -1, 1)), _control_bodies()[3]
 
 
+def _while_loop_vjp_transpose(rng):
+    inputs, params = _while_loop_vjp(rng)
+    # then the cotangents of while_loop_vjp's outputs: the const's and the float carry's
+    return inputs + (uniform(rng, -1, 1), uniform(rng, -1, 1)), {**params, "batch_size": None, "levels": ()}
+
+
 @functools.lru_cache(maxsize=None)
 def _checkpointed_scan_vjp_step_vjp():
     from chainrule.ops.loops import vjp_graph
@@ -232,6 +238,7 @@ ROWS = {
     "cond": lambda rng: ((np.array(1), uniform(rng, -1, 1), uniform(rng, -1, 1)), {"branches": _control_bodies()[1]}),
     "while_loop": _while_loop,
     "while_loop_vjp": _while_loop_vjp,
+    "while_loop_vjp_transpose": _while_loop_vjp_transpose,
     "checkpointed_scan_vjp": _checkpointed_scan_vjp,
 }
 

@@ -607,7 +607,7 @@ def _while_loop_vjp_vjp(outs, *inputs, **params):
             if all(b is None for b in out_bars):
                 return [None] * len(inputs)
             bars = [instantiate(b, o) for b, o in zip(out_bars, outs)]
-            result = while_loop_vjp_transpose(*inputs, *bars, batch_size=None, **params)
+            result = while_loop_vjp_transpose(*inputs, *bars, batch_size=None, levels=(), **params)
             return _scatter_wanted(wanted_inputs, result)
         return while_loop_vjp_deferred_pullback
     wanted = [inexact(v.aval) for v in unrolled.invars]
@@ -652,36 +652,74 @@ while_loop_vjp = Primitive("while_loop_vjp", _while_loop_vjp_impl, shape_rule=_w
 # The reverse mode of while_loop_vjp (reverse mode applied twice to a while loop) where its trip count is a value
 # of the call (inside jit or vmap): the trip count is read when the primitive runs, and the pullback of the
 # unrolled computation (a scan and a reverse scan, see _while_loop_vjp_unrolled) is applied then.
-# Inputs: while_loop_vjp's, then the cotangents of its outputs. Outputs: cotangents of its inexact inputs.
+# Inputs: while_loop_vjp's, then the cotangents of its outputs, then the tangents of each level of forward mode
+# applied to it. Outputs: cotangents of its inexact inputs, then each level's tangents of everything before.
+# ``levels``: for each forward-mode level, which inputs (of the level below) have tangents: the JVP of this
+# primitive is this primitive one level up, so forward mode over it stages at any order.
 # ``batch_size``: None, or the leading axis of every input holds that many examples (vmap), run one by one.
 
-def _transpose_split(args, params):
-    count = len(params["step_vjp"].outvars)
-    return list(args[:len(args) - count]), list(args[len(args) - count:])
+def _transpose_counts(params):
+    """(inputs of while_loop_vjp, inputs of the level-0 pullback) for these parameters."""
+    body = params["body"]
+    num_carry = len(body.outvars)
+    inputs = params["num_cond_consts"] + params["num_body_consts"] + num_carry + \
+        sum(inexact(v.aval) for v in body.outvars)
+    return inputs, inputs + len(params["step_vjp"].outvars)
 
 
-def _while_loop_vjp_transpose_impl(*args, batch_size, **params):
+def _transpose_graph(args, levels, params):
+    """The pullback of while_loop_vjp and ``levels`` of forward mode over it as one closed graph, with the trip
+    count read from ``args``; None where they are abstract (staged)."""
+    inputs, _ = _transpose_counts(params)
+    unrolled = _while_loop_vjp_unrolled(list(args[:inputs]), **params)
+    if unrolled is None:
+        return None
+    graph = vjp_graph(unrolled, [inexact(v.aval) for v in unrolled.invars], [True] * len(unrolled.outvars))
+    for flags in levels:
+        graph = jvp_graph(graph, list(flags))
+    return graph
+
+
+def _while_loop_vjp_transpose_impl(*args, batch_size, levels, **params):
     if batch_size is not None:
-        examples = [_while_loop_vjp_transpose_impl(*[a[k] for a in args], batch_size=None, **params)
+        examples = [_while_loop_vjp_transpose_impl(*[a[k] for a in args], batch_size=None, levels=levels, **params)
                     for k in range(batch_size)]
         return [np.stack(column) for column in zip(*examples)]
-    inputs, out_bars = _transpose_split(args, params)
-    unrolled = _while_loop_vjp_unrolled(inputs, **params)  # concrete now
-    wanted = [inexact(v.aval) for v in unrolled.invars]
-    bars = run_graph(vjp_graph(unrolled, wanted, [True] * len(out_bars)), inputs + out_bars)
-    return [np.asarray(bar) for bar in bars]
+    return [np.asarray(value) for value in run_graph(_transpose_graph(args, levels, params), list(args))]
 
 
-def _while_loop_vjp_transpose_shape_rule(*avals, batch_size, **params):
-    inputs, _ = _transpose_split(avals, params)
-    return [a for a in inputs if inexact(a)]
+def _while_loop_vjp_transpose_shape_rule(*avals, batch_size, levels, **params):
+    inputs, _ = _transpose_counts(params)
+    outs = [a for a in avals[:inputs] if inexact(a)]
+    for _ in levels:  # every output is inexact: each level adds a tangent per output
+        outs = outs + outs
+    return outs
 
 
-def _refuse_third_order(*_, **__):
-    raise ChainruleError(
-        "while_loop: a third derivative through a while_loop inside jit (or vmap) whose trip count depends on "
-        "values is not supported. Take the derivatives outside jit, or use fori_loop/scan with a fixed number of "
-        "steps.")
+def _while_loop_vjp_transpose_jvp(primals, tangents, *, batch_size, levels, **params):
+    flags = tuple(t is not None for t in tangents)
+    if not any(flags):
+        return while_loop_vjp_transpose(*primals, batch_size=batch_size, levels=levels, **params), None
+    outs = while_loop_vjp_transpose(*primals, *[t for t in tangents if t is not None], batch_size=batch_size,
+                                    levels=levels + (flags,), **params)
+    half = len(outs) // 2
+    return outs[:half], outs[half:]
+
+
+def _while_loop_vjp_transpose_vjp(outs, *primals, batch_size, levels, **params):
+    graph = None if batch_size is not None else _transpose_graph(primals, levels, params)
+    if graph is None:
+        raise ChainruleError(
+            "while_loop: reverse mode three times through a while_loop inside jit (or vmap) whose trip count depends "
+            "on values is not supported. Use forward mode for the outer derivatives (jacfwd, hvp), take them "
+            "outside jit, or use fori_loop/scan with a fixed number of steps.")
+    wanted = [inexact(a) for a in avals_of(primals)]
+
+    def while_loop_vjp_transpose_pullback(out_bars):
+        given = [b is not None for b in out_bars]
+        bars = run_graph(vjp_graph(graph, wanted, given), list(primals) + [b for b in out_bars if b is not None])
+        return _scatter_wanted(wanted, bars)
+    return while_loop_vjp_transpose_pullback
 
 
 def _while_loop_vjp_transpose_batch(primitive, values, batched, params, size):
@@ -697,7 +735,8 @@ def _while_loop_vjp_transpose_batch(primitive, values, batched, params, size):
 
 while_loop_vjp_transpose = Primitive(
     "while_loop_vjp_transpose", _while_loop_vjp_transpose_impl, shape_rule=_while_loop_vjp_transpose_shape_rule,
-    jvp=_refuse_third_order, vjp=_refuse_third_order, batch=_while_loop_vjp_transpose_batch, multiple_results=True)
+    jvp=_while_loop_vjp_transpose_jvp, vjp=_while_loop_vjp_transpose_vjp, batch=_while_loop_vjp_transpose_batch,
+    multiple_results=True)
 
 
 # How code generated by chainrule.export calls each loop: ``writer(bodies, args, params) -> expression``, where

@@ -306,6 +306,8 @@ DENSE = {
     decompositions.expm: _FACTORIZATION,
     control.checkpointed_scan_vjp: _CHECKPOINTED,
     control.while_loop_vjp: _WHILE_VJP,
+    control.while_loop_vjp_transpose: "reverse mode twice through a while loop, unrolled when it runs: treated as "
+                                      "dense",
 }
 
 

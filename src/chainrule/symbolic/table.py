@@ -213,6 +213,7 @@ REFUSED = {
     control.scan: "a loop has no closed form in SymPy; export its derivative as Python (to_python) instead",
     control.while_loop: "a loop has no closed form in SymPy; export its derivative as Python (to_python) instead",
     control.while_loop_vjp: "a loop has no closed form in SymPy; export it as Python (to_python) instead",
+    control.while_loop_vjp_transpose: "a loop has no closed form in SymPy; export it as Python (to_python) instead",
     control.checkpointed_scan_vjp: "a loop has no closed form in SymPy; export it as Python (to_python) instead",
     control.cond: "a branch chosen at run time has no closed form here; export it as Python (to_python) instead",
 }
