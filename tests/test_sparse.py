@@ -256,8 +256,9 @@ def test_default_colors_of_irregular_patterns_never_exceed_networkx_greedy(size,
 
 
 def test_default_colors_of_large_irregular_patterns_never_exceed_networkx_degree_orders():
-    # beyond the budget of every sequential order (here 325,000 column pairs), "auto" still runs largest-first
-    # and smallest-last on irregular patterns; the vectorized pass alone used 32 colors here, networkx 29
+    # beyond the budget of every sequential order (here 325,000 column pairs), "auto" still runs largest-first,
+    # smallest-last and DSATUR on irregular patterns; the vectorized pass alone used 32 colors here, networkx's
+    # largest-first 29, DSATUR 27
     import networkx
     pattern = scipy.sparse.random(3000, 3000, 0.003, random_state=1, format="csr") + scipy.sparse.eye(3000)
     pattern = scipy.sparse.csr_array(pattern != 0)
@@ -268,6 +269,7 @@ def test_default_colors_of_large_irregular_patterns_never_exceed_networkx_degree
     colors = sparse.coloring(pattern, "column")
     assert sparse.is_structurally_orthogonal(pattern, colors)
     assert colors.max() + 1 <= best
+    assert colors.max() + 1 <= sparse.coloring(pattern, "column", "dsatur").max() + 1
 
 
 def test_coloring_errors():
