@@ -610,14 +610,17 @@ def _while_loop_vjp_vjp(outs, *inputs, **params):
             result = while_loop_vjp_transpose(*inputs, *bars, batch_size=None, levels=(), **params)
             return _scatter_wanted(wanted_inputs, result)
         return while_loop_vjp_deferred_pullback
-    wanted = [inexact(v.aval) for v in unrolled.invars]
+    return _graph_pullback(unrolled, inputs, [inexact(v.aval) for v in unrolled.invars])
 
-    def while_loop_vjp_pullback(out_bars):
+
+def _graph_pullback(graph, primals, wanted):
+    """``out_bars -> cotangents of primals`` (None where not ``wanted``) of a closed graph evaluated at ``primals``."""
+
+    def graph_pullback(out_bars):
         given = [b is not None for b in out_bars]
-        bars = run_graph(vjp_graph(unrolled, wanted, given), list(inputs) + [b for b in out_bars if b is not None])
+        bars = run_graph(vjp_graph(graph, wanted, given), list(primals) + [b for b in out_bars if b is not None])
         return _scatter_wanted(wanted, bars)
-
-    return while_loop_vjp_pullback
+    return graph_pullback
 
 
 def _while_loop_vjp_batch(primitive, values, batched, params, size):
@@ -713,13 +716,7 @@ def _while_loop_vjp_transpose_vjp(outs, *primals, batch_size, levels, **params):
             "while_loop: reverse mode three times through a while_loop inside jit (or vmap) whose trip count depends "
             "on values is not supported. Use forward mode for the outer derivatives (jacfwd, hvp), take them "
             "outside jit, or use fori_loop/scan with a fixed number of steps.")
-    wanted = [inexact(a) for a in avals_of(primals)]
-
-    def while_loop_vjp_transpose_pullback(out_bars):
-        given = [b is not None for b in out_bars]
-        bars = run_graph(vjp_graph(graph, wanted, given), list(primals) + [b for b in out_bars if b is not None])
-        return _scatter_wanted(wanted, bars)
-    return while_loop_vjp_transpose_pullback
+    return _graph_pullback(graph, primals, [inexact(a) for a in avals_of(primals)])
 
 
 def _while_loop_vjp_transpose_batch(primitive, values, batched, params, size):
