@@ -207,13 +207,16 @@ REFUSED = {}
 OPAQUE_CALLS = weakref.WeakSet()
 # Reverse mode twice through a while loop inside jit: its graphs are parameters, and it unrolls when it runs.
 OPAQUE_CALLS.add(control.while_loop_vjp_transpose)
+# What generated code calls in place of an opaque primitive, where its layer has a faster route for code that is
+# compiled once (odeint: the solve as machine code); the function answers as the primitive does.
+STAGED_RUNNERS = weakref.WeakKeyDictionary()
 
 
 def _opaque_call(primitive):
     def row(args, params, bind):
         keywords = [f"{key}={value!r}" if value is None or isinstance(value, (bool, int, float, str)) else
                     f"{key}={bind(value)}" for key, value in params.items()]
-        call = f"{bind(primitive)}({', '.join(list(args) + keywords)})"
+        call = f"{bind(STAGED_RUNNERS.get(primitive, primitive))}({', '.join(list(args) + keywords)})"
         return ["{out}, = " + call] if primitive.multiple_results else call
     row.binds_objects = True
     return row

@@ -116,29 +116,48 @@ def with_fallback(scalar, vectorized):
 
 
 def _source(graph, name):
+    parameters = [f"x{position}" for position in range(len(graph.invars))]
+    elements, lines = statements(graph, _read_python_input)
+    returned = [_Name(_output_code(atom, elements)) for atom in graph.outvars]
+    try:
+        structure_code = repr(tree_unflatten(graph.out_tree, returned)) if graph.out_tree is not None else \
+            repr(returned)
+    except (TypeError, AttributeError):
+        raise _Unsupported("output structure") from None
+    body = [f"def {name}({', '.join(parameters)}):"] + [f"    {line}" for line in lines]
+    body.append(f"    return {structure_code}")
+    return "\n".join(body) + "\n"
+
+
+def _read_python_input(parameter, var):
+    """(lines, element names) that read input ``parameter`` (a NumPy array or scalar) into Python numbers."""
+    kind = _KINDS[np.dtype(var.aval.dtype)]
+    if var.aval.shape == ():
+        return [f"{parameter}_0 = {kind}({parameter})"], [f"{parameter}_0"]
+    if _size(var.aval.shape) == 0:
+        return [], []
+    names = [f"{parameter}_{k}" for k in range(_size(var.aval.shape))]
+    reader = f"{parameter}.tolist()" if len(var.aval.shape) == 1 else f"{parameter}.ravel().tolist()"
+    return [f"{', '.join(names)}{',' if len(names) == 1 else ''} = {reader}"], names
+
+
+def statements(graph, read_input, max_elements=MAX_ELEMENTS):
+    """(elements, lines): the graph's straight-line scalar statements, one assignment per computed element, and
+    each value's element expressions (C order). ``read_input(parameter, var)`` gives the lines and element names
+    that read graph input ``var``, passed as ``x<position>``. Raises _Unsupported outside what scalar code
+    covers."""
     elements = {}  # Var -> list of element expressions (names or literals), C order
     lines = []
-    parameters = []
     for position, var in enumerate(graph.invars):
         _check_aval(var.aval, MAX_MOVED_ELEMENTS)
-        parameter = f"x{position}"
-        parameters.append(parameter)
-        kind = _KINDS[np.dtype(var.aval.dtype)]
-        if var.aval.shape == ():
-            lines.append(f"{parameter}_0 = {kind}({parameter})")
-            elements[var] = [f"{parameter}_0"]
-        elif _size(var.aval.shape) == 0:
-            elements[var] = []
-        else:
-            names = [f"{parameter}_{k}" for k in range(_size(var.aval.shape))]
-            reader = f"{parameter}.tolist()" if len(var.aval.shape) == 1 else f"{parameter}.ravel().tolist()"
-            lines.append(f"{', '.join(names)}{',' if len(names) == 1 else ''} = {reader}")
-            elements[var] = names
+        reading, names = read_input(f"x{position}", var)
+        lines += reading
+        elements[var] = names
     for number, equation in enumerate(graph.equations):
         if equation.primitive.multiple_results:
             raise _Unsupported(equation.primitive.name)
         out = equation.outputs[0]
-        _check_aval(out.aval, MAX_MOVED_ELEMENTS if equation.primitive in _MOVING else MAX_ELEMENTS)
+        _check_aval(out.aval, MAX_MOVED_ELEMENTS if equation.primitive in _MOVING else max_elements)
         expressions = _element_expressions(equation, [_elements_of(a, elements) for a in equation.inputs])
         names = []
         for k, expression in enumerate(expressions):
@@ -150,15 +169,7 @@ def _source(graph, name):
         elements[out] = names
         if len(lines) > MAX_STATEMENTS:
             raise _Unsupported("too long")
-    returned = [_Name(_output_code(atom, elements)) for atom in graph.outvars]
-    try:
-        structure_code = repr(tree_unflatten(graph.out_tree, returned)) if graph.out_tree is not None else \
-            repr(returned)
-    except (TypeError, AttributeError):
-        raise _Unsupported("output structure") from None
-    body = [f"def {name}({', '.join(parameters)}):"] + [f"    {line}" for line in lines]
-    body.append(f"    return {structure_code}")
-    return "\n".join(body) + "\n"
+    return elements, lines
 
 
 def _check_aval(aval, limit):

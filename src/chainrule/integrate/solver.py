@@ -278,7 +278,6 @@ def _solve_adaptive(problem, evaluate, stepper, trajectory, y, k, t, watch):
     error_weights = tableau.error.astype(y.dtype)
     beta = 0.04 if problem.controller == "pi" else 0.0
     exponent = 1.0 / tableau.order - 0.75 * beta
-    safety, smallest_factor, largest_factor = 0.9, 0.2, 10.0
     previous_error = 1e-4
     h = _initial_step(problem, evaluate, y, k, t0, t_end - t0) if problem.first_step is None \
         else abs(problem.first_step)
@@ -287,10 +286,7 @@ def _solve_adaptive(problem, evaluate, stepper, trajectory, y, k, t, watch):
     attempts = 0
     rejected_last = False
     while True:
-        remaining = (t_end - t_n) * direction
-        last = h >= remaining * (1 - 1e-10)
-        if last:
-            h = remaining
+        h, last = clipped_step(h, t_n, t_end, direction)
         attempts += 1
         if attempts > problem.max_steps:
             raise IntegrationError(f"odeint: max_steps={problem.max_steps} steps were taken before reaching "
@@ -334,14 +330,31 @@ def _solve_adaptive(problem, evaluate, stepper, trajectory, y, k, t, watch):
             if last:
                 return
             t_n = t_next
-            factor = norm ** exponent / previous_error ** beta / safety
-            factor = min(max(factor, 1.0 / largest_factor), 1.0 / smallest_factor)
-            if rejected_last:
-                factor = max(factor, 1.0)
-            h = h / factor
-            previous_error = max(norm, 1e-4)
-            rejected_last = False
-        else:
-            factor = min(norm ** exponent / safety, 1.0 / smallest_factor)
-            h = h / factor
-            rejected_last = True
+        h, previous_error, rejected_last = next_step(h, norm, previous_error, exponent, beta, rejected_last)
+
+
+def clipped_step(h, t_n, t_end, direction):
+    """(step size, whether the step is the last): a step that would end within a relative 1e-10 of the end, or
+    past it, is made to end there. Plain arithmetic, run by native.py's compiled loop too."""
+    remaining = (t_end - t_n) * direction
+    if h >= remaining * (1 - 1e-10):
+        return remaining, True
+    return h, False
+
+
+# The step-size controller's constants: safety factor, and the bounds of one step's change.
+_SAFETY, _SMALLEST_FACTOR, _LARGEST_FACTOR = 0.9, 0.2, 10.0
+
+
+def next_step(h, norm, previous_error, exponent, beta, rejected_last):
+    """(next step size, error norm to remember, whether this step was rejected) after a step of size h with error
+    norm ``norm``: the PI controller (Hairer, Norsett and Wanner II, IV.2; beta = 0 is the standard controller).
+    Plain arithmetic on numbers, so that native.py's compiled loop runs the same function."""
+    if norm <= 1.0:
+        factor = norm ** exponent / previous_error ** beta / _SAFETY
+        factor = min(max(factor, 1.0 / _LARGEST_FACTOR), 1.0 / _SMALLEST_FACTOR)
+        if rejected_last:
+            factor = max(factor, 1.0)
+        return h / factor, max(norm, 1e-4), False
+    factor = min(norm ** exponent / _SAFETY, 1.0 / _SMALLEST_FACTOR)
+    return h / factor, previous_error, True
