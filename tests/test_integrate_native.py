@@ -203,3 +203,17 @@ def test_native_functions_have_numpys_arithmetic():
             expected = onp.array([x[0] / onp.float64(x[1]), onp.log(onp.float64(x[1])), onp.sqrt(s) * x[0]])
         onp.testing.assert_array_equal(out, expected)
     assert native_code.native_function(cr.make_graph(lambda x: x.astype(onp.float32))(onp.ones(2))) is None
+
+
+def test_loops_numba_cannot_compile_fall_back_to_python_with_a_warning(monkeypatch):
+    from numba.core.errors import TypingError
+
+    def refuses(*args):
+        raise TypingError("Cannot determine Numba type of <class 'object'>")
+    native._compiled()  # the real dispatchers exist (monkeypatch restores them)
+    monkeypatch.setitem(native._LOOPS, "drivers", {name: refuses for name in native._DRIVERS})
+    loss = cr.grad(lambda k: odeint(pendulum, onp.array([1.0, 0.0]), onp.array([0.0, 1.0]), k, **TIGHT)[-1, 0])
+    with pytest.warns(RuntimeWarning, match="numba could not compile odeint's native loops .*TypingError"):
+        compiled = cr.jit(loss)(0.3)
+    assert onp.isclose(compiled, loss(0.3), rtol=1e-12)
+    assert native._compiled() is None  # not tried again in this process

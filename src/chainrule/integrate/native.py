@@ -17,6 +17,7 @@ raises its error), runs the Python route; so does a function numba cannot compil
 """
 import functools
 import threading
+import warnings
 from collections import OrderedDict
 
 import numpy as np
@@ -328,23 +329,54 @@ def _grid(anchor, phi, psi, step, time_bar, size_bar, t_bar):
 
 _LOOPS = {}
 _LOCK = threading.Lock()
+_HELPERS = ("_stage", "_grow", "_dense", "_norm", "_rms", "_initial_step", "_grid", "_next_step", "_clipped_step")
+_DRIVERS = ("_solve_fixed", "_solve_adaptive", "_discrete_vjp")
 
 
 def _compiled():
-    """The loops above compiled: once per process, in about ten seconds the first time, loaded from numba's
-    cache on disk (next to this file, where it can write) in a fraction of a second after that."""
+    """The loops above compiled (numba's dispatchers; they compile at their first call: once per process, about
+    ten seconds, or a fraction of a second from numba's cache on disk, next to this file or in the user's cache
+    directory), or None when numba cannot compile them (a warning says why; jit then runs Python steps)."""
     if not _LOOPS:
         with _LOCK:
             if not _LOOPS:
-                njit = functools.partial(native_code.numba().njit, cache=True)
-                # The drivers call the helpers by their global names, which numba resolves when it compiles them:
-                # the helpers' names here are rebound to their compiled versions first (solver.py keeps its own).
-                for name in ("_stage", "_grow", "_dense", "_norm", "_rms", "_initial_step", "_grid", "_next_step",
-                             "_clipped_step"):
-                    globals()[name] = njit(globals()[name])
-                for name in ("_solve_fixed", "_solve_adaptive", "_discrete_vjp"):
-                    _LOOPS[name] = njit(globals()[name])
-    return _LOOPS
+                _LOOPS.update(_dispatchers())
+    return _LOOPS["drivers"]
+
+
+def _dispatchers():
+    numba = native_code.numba()
+    try:
+        numba.njit(cache=True)(_grid)  # caching needs a writable cache directory; without one, compile per process
+        njit = functools.partial(numba.njit, cache=True)
+    except RuntimeError:
+        njit = numba.njit
+    compiled = {name: njit(globals()[name]) for name in _HELPERS + _DRIVERS}
+    # The drivers call the helpers by their global names, which numba resolves when it compiles them: the helpers'
+    # names here are rebound to their compiled versions (solver.py keeps its own).
+    globals().update({name: compiled[name] for name in _HELPERS})
+    return {"drivers": {name: compiled[name] for name in _DRIVERS}}
+
+
+def _run(driver, *args):
+    """A compiled driver's result, or None (with a warning, once) when numba fails to compile it."""
+    loops = _compiled()
+    if loops is None:
+        return None
+    try:
+        return loops[driver](*args)
+    except Exception as error:  # noqa: BLE001 (numba's typing and lowering errors have no common base)
+        if not _numba_error(error):
+            raise
+        warnings.warn(f"chainrule: numba could not compile odeint's native loops ({type(error).__name__}: "
+                      f"{str(error).splitlines()[0] if str(error) else ''}); jit runs odeint's Python steps",
+                      RuntimeWarning, stacklevel=3)
+        _LOOPS["drivers"] = None
+        return None
+
+
+def _numba_error(error):
+    return type(error).__module__.startswith("numba")
 
 
 # ------------------------------------------------------------------------------------------- glue
@@ -464,7 +496,6 @@ def solve(problem, y0, t, arg_leaves):
     functions = _functions(problem, y0, t[0], arg_leaves)
     if functions is None or len(t) < 2:
         return None
-    loops = _compiled()
     tableau = problem.tableau
     y0 = np.ascontiguousarray(y0, np.float64)
     t = np.ascontiguousarray(t, np.float64)
@@ -472,15 +503,14 @@ def solve(problem, y0, t, arg_leaves):
     a, c, dense = problem.a, np.ascontiguousarray(tableau.c, np.float64), np.ascontiguousarray(tableau.dense)
     if tableau.error is None:
         substeps = problem.substeps_for(t)
-        result = loops["_solve_fixed"](functions.rhs, y0, t, p, a, c, dense, substeps)
+        result = _run("_solve_fixed", functions.rhs, y0, t, p, a, c, dense, substeps)
     else:
         substeps = 1
         beta = 0.04 if problem.controller == "pi" else 0.0
         first_step = 0.0 if problem.first_step is None else abs(float(problem.first_step))
-        result = loops["_solve_adaptive"](functions.rhs, y0, t, p, a, c, dense, tableau.error.astype(np.float64),
-                                          tableau.order, problem.rtol, problem.atol, beta, first_step,
-                                          problem.max_steps)
-    if result[0] != OK:
+        result = _run("_solve_adaptive", functions.rhs, y0, t, p, a, c, dense, tableau.error.astype(np.float64),
+                      tableau.order, problem.rtol, problem.atol, beta, first_step, problem.max_steps)
+    if result is None or result[0] != OK:
         return None
     return NativeSolve(tableau.error is None, y0, t, p, result, substeps)
 
@@ -491,9 +521,12 @@ def discrete_vjp(problem, solved, arg_leaves, ys_bar):
     if functions is None:
         return None
     tableau = problem.tableau
-    y0_bar, t_bar, p_bar = _compiled()["_discrete_vjp"](
-        functions.pullback, solved.y0, solved.t, solved.p, problem.a, np.ascontiguousarray(tableau.c, np.float64),
-        np.ascontiguousarray(tableau.dense), solved.fixed, solved.count, solved.times, solved.sizes, solved.inputs,
-        solved.stages, solved.anchor, solved.phi, solved.psi, solved.kinds, solved.rows_step, solved.thetas,
-        np.ascontiguousarray(ys_bar, np.float64))
+    cotangents = _run("_discrete_vjp", functions.pullback, solved.y0, solved.t, solved.p, problem.a,
+                      np.ascontiguousarray(tableau.c, np.float64), np.ascontiguousarray(tableau.dense), solved.fixed,
+                      solved.count, solved.times, solved.sizes, solved.inputs, solved.stages, solved.anchor,
+                      solved.phi, solved.psi, solved.kinds, solved.rows_step, solved.thetas,
+                      np.ascontiguousarray(ys_bar, np.float64))
+    if cotangents is None:
+        return None
+    y0_bar, t_bar, p_bar = cotangents
     return y0_bar, t_bar, functions.unpack(p_bar)
