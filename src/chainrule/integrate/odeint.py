@@ -43,10 +43,9 @@ def _concrete(values, problem):
                 value = value.concrete_value()
             except (ChainruleError, NotImplementedError):
                 raise ChainruleError(
-                    "odeint's second derivatives (hessian, grad of grad, jvp of grad) cannot be staged (jit, "
-                    "make_graph, to_python): they differentiate the steps the solve took, which depend on the values "
-                    "of y0, t and args. Compute them eagerly; odeint itself and its first derivatives (grad, vjp, "
-                    "jvp, jacfwd, jacrev) can be staged.") from None
+                    "odeint's third derivatives cannot be staged (jit, make_graph, to_python): they differentiate "
+                    "the steps the solve took, which depend on the values of y0, t and args. Compute them "
+                    "eagerly; odeint itself and its first and second derivatives can be staged.") from None
         out.append(np.asarray(value))
     return out
 
@@ -215,19 +214,65 @@ def _check_event_slopes(problem, trajectory, inputs):
     rules.event_slopes(problem, trajectory, _split_inputs(_concrete(inputs, problem))[2])
 
 
+def _known_trajectory(problem, kind, primals, trajectory):
+    """The trajectory the derivative differentiates, or None when the inputs are abstract (staged, batched): the
+    steps are known only when the code runs, so the second derivative is then one opaque operation."""
+    inputs = primals[:_input_count(problem, kind, primals)]
+    if trajectory is None and _concrete_or_none(inputs) is None:
+        return None
+    return _derivative_trajectory(problem, inputs, trajectory)
+
+
 def _derivative_jvp(primals, tangents, *, problem, kind, trajectory):
-    trajectory = _derivative_trajectory(problem, primals[:_input_count(problem, kind, primals)], trajectory)
     tangents = [instantiate(d, p) for d, p in zip(tangents, primals)]
+    trajectory = _known_trajectory(problem, kind, primals, trajectory)
+    if trajectory is None:
+        outs = derivative_p(*primals, problem=problem, kind=kind, trajectory=None)
+        return outs, list(second_p(*primals, *tangents, problem=problem, kind=kind, count=len(primals),
+                                   direction="jvp"))
     return jvp_flat(lambda leaves: _replayed_derivative(problem, kind, trajectory, leaves), list(primals), tangents)
 
 
 def _derivative_vjp(outs, *inputs, problem, kind, trajectory):
-    trajectory = _derivative_trajectory(problem, inputs[:_input_count(problem, kind, inputs)], trajectory)
+    trajectory = _known_trajectory(problem, kind, inputs, trajectory)
+    if trajectory is None:
+        def staged_pullback(out_bars):
+            bars = [instantiate(dense(b), o) for b, o in zip(out_bars, outs)]
+            return list(second_p(*inputs, *bars, problem=problem, kind=kind, count=len(inputs), direction="vjp"))
+        return staged_pullback
     _, pullback = record(lambda leaves: _replayed_derivative(problem, kind, trajectory, leaves), list(inputs))
 
     def odeint_derivative_pullback(out_bars):
         return pullback([dense(b) for b in out_bars])
     return odeint_derivative_pullback
+
+
+# Second derivatives of staged (or batched) solves: inputs are the derivative's inputs (``count`` of them), then
+# their tangents (direction "jvp": the outputs are the derivative's tangents) or the cotangents of its outputs
+# ("vjp": the outputs are its inputs' cotangents). When the code runs, the replay of the steps just taken is
+# differentiated, as eagerly.
+
+def _second_impl(*leaves, problem, kind, count, direction):
+    primals, rest = list(leaves[:count]), [np.asarray(v) for v in leaves[count:]]
+    trajectory = _solve(problem, primals[:_input_count(problem, kind, primals)], reuse=True)
+    if direction == "jvp":
+        return jvp_flat(lambda values: _replayed_derivative(problem, kind, trajectory, values), primals, rest)[1]
+    _, pullback = record(lambda values: _replayed_derivative(problem, kind, trajectory, values), primals)
+    return [instantiate(c, x) for c, x in zip(pullback(rest), primals)]
+
+
+def _second_shape_rule(*avals, problem, kind, count, direction):
+    if direction == "jvp":
+        return _derivative_shape_rule(*avals[:count], problem=problem, kind=kind, trajectory=None)
+    return [ShapedArray(tuple(a.shape), a.dtype) for a in avals[:count]]
+
+
+def _third_refused(*args, **params):
+    raise ChainruleError("odeint's third derivatives cannot be staged (jit, make_graph, to_python) or batched "
+                         "(vmap): they differentiate the steps the solve took, which are known only when it runs. "
+                         "Compute them eagerly; first and second derivatives can be staged.")
+
+
 
 
 def _input_count(problem, kind, leaves):
@@ -279,12 +324,15 @@ def _looped(primitive, values, batched, params, size):
     return [cnp.stack([outs[k] for outs in per_example]) for k in range(len(per_example[0]))]
 
 
+second_p = Primitive("odeint_second_derivative", _second_impl, shape_rule=_second_shape_rule, jvp=_third_refused,
+                     vjp=_third_refused, batch=_looped, multiple_results=True)
 odeint_p = Primitive("odeint", _odeint_impl, shape_rule=_odeint_shape_rule, jvp=_odeint_jvp, vjp=_odeint_vjp,
                      batch=_looped, multiple_results=True)
 
 # Generated code (jit, to_python(compile=True)) calls both primitives as they are, with their problem bound.
 OPAQUE_CALLS.add(odeint_p)
 OPAQUE_CALLS.add(derivative_p)
+OPAQUE_CALLS.add(second_p)
 STAGED_RUNNERS[odeint_p] = _staged_odeint
 STAGED_RUNNERS[derivative_p] = _staged_derivative
 
@@ -415,8 +463,9 @@ def odeint(func, y0, t, *args, rtol=1e-7, atol=1e-9, method="dopri5", events=Non
     ``(len(t),) + y0.shape``: the compiled code runs this solver; ``jit(grad(...))``, ``jit(jacfwd(...))`` and
     ``jit(jacrev(...))`` work. With numba installed (optional), jit runs the solve and its reverse mode as
     machine code for float64 states small enough for scalar code (``chainrule.integrate.native``): the same steps
-    and numbers to rounding, some twenty times faster. With ``events`` (whose number depends on values) and for
-    second derivatives, staging is refused; call those eagerly.
+    and numbers to rounding, some twenty times faster. Second derivatives (``jit(hessian(...))``) are staged as
+    one operation that differentiates the replayed steps when it runs (at eager speed). With ``events`` (whose
+    number depends on values) and for third derivatives, staging is refused; call those eagerly.
 
     >>> import chainrule as cr, chainrule.numpy as np
     >>> from chainrule.integrate import odeint
