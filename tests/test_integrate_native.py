@@ -19,8 +19,8 @@ TIGHT = dict(rtol=1e-10, atol=1e-12)
 @pytest.fixture
 def routes(monkeypatch):
     """Counts of compiled solves and adjoints, and a switch to run a function with native code off."""
-    seen = {"solve": 0, "vjp": 0}
-    solve, adjoint = native.solve, native.discrete_vjp
+    seen = {"solve": 0, "vjp": 0, "jvp": 0}
+    solve, adjoint, tangent = native.solve, native.discrete_vjp, native.discrete_jvp
 
     def counted_solve(*args):
         result = solve(*args)
@@ -31,7 +31,12 @@ def routes(monkeypatch):
         result = adjoint(*args)
         seen["vjp"] += result is not None
         return result
+    def counted_jvp(*args):
+        result = tangent(*args)
+        seen["jvp"] += result is not None
+        return result
     monkeypatch.setattr(native, "solve", counted_solve)
+    monkeypatch.setattr(native, "discrete_jvp", counted_jvp)
     monkeypatch.setattr(native, "discrete_vjp", counted_vjp)
 
     def python_route(function, *args):
@@ -149,20 +154,44 @@ def test_vmap_of_the_gradient_under_jit_solves_each_example_natively(routes):
     onp.testing.assert_allclose(compiled, [cr.grad(loss)(k) for k in ks], rtol=1e-9)
 
 
-def test_forward_mode_and_second_use_take_the_python_derivatives(routes):
-    # The value and its jacfwd under jit: the compiled solve, then Python's forward sensitivities of its steps.
+@pytest.mark.parametrize("method", ["dopri5", "tsit5", "rk4"])
+def test_compiled_forward_mode_equals_the_python_route(method, routes):
+    # jacfwd with respect to y0, every time and a rate: dense outputs with moving query times, substeps.
+    options = dict(TIGHT) if method != "rk4" else dict(step=0.05)
+
+    def outputs(y0, t, a):
+        return odeint(lotka_volterra, y0, t, a, 1.0, 3.0, 1.0, method=method, **options)
+    arguments = (onp.array([1.0, 0.5]), onp.array([0.0, 0.7, 1.3, 3.0]), 1.5)
+    jacobian = cr.jacfwd(outputs, argnums=(0, 1, 2))
+    compiled = cr.jit(jacobian)(*arguments)
+    assert routes["jvp"] > 0 and routes["solve"] == 1
+    python = routes["python"](jacobian, *arguments)
+    for got, expected in zip(compiled, python):
+        onp.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
+    onp.testing.assert_allclose(compiled[2], cr.jit(cr.jacrev(outputs, argnums=2))(*arguments), rtol=1e-10,
+                                atol=1e-12)
+    _, tangent = cr.jit(lambda y0, a, y0_dot: cr.jvp(lambda y, r: outputs(y, arguments[1], r), (y0, a),
+                                                     (y0_dot, 0.0)))(arguments[0], 1.5, onp.array([1.0, -2.0]))
+    onp.testing.assert_allclose(tangent, compiled[0] @ onp.array([1.0, -2.0]), rtol=1e-10, atol=1e-12)
+
+
+def test_a_value_and_its_derivatives_share_one_compiled_solve(routes):
     def final(k):
         return odeint(pendulum, onp.array([1.0, 0.0]), onp.array([0.0, 1.0, 2.0]), k, **TIGHT)[-1]
-
-    def value_and_jacobian(k):
-        return final(k), cr.jacfwd(final)(k)
-    value, jacobian = cr.jit(value_and_jacobian)(0.3)
-    assert routes["solve"] == 1 and routes["vjp"] == 0
+    value, tangent = cr.jit(lambda k: cr.jvp(final, (k,), (1.0,)))(0.3)
+    assert routes["solve"] == 1 and routes["jvp"] == 1
     onp.testing.assert_allclose(value, final(0.3), rtol=1e-12)
-    onp.testing.assert_allclose(jacobian, cr.jacfwd(final)(0.3), rtol=1e-10)
-    onp.testing.assert_allclose(cr.jit(cr.jacrev(final))(0.3), jacobian, rtol=1e-10)
+    onp.testing.assert_allclose(tangent, cr.jacfwd(final)(0.3), rtol=1e-10)
+    onp.testing.assert_allclose(cr.jit(cr.jacrev(final))(0.3), tangent, rtol=1e-10)
     assert routes["vjp"] == 2  # jacrev: one compiled adjoint per row of the Jacobian, of one compiled solve
     assert routes["solve"] == 2
+
+
+def test_compiled_solves_feed_pythons_second_derivatives():
+    def loss(p):
+        return np.sum(odeint(pendulum, np.stack([p[0], 0.0 * p[0]]), onp.array([0.0, 1.0, 2.0]), p[1], **TIGHT) ** 2)
+    p = onp.array([1.0, 0.3])
+    onp.testing.assert_allclose(cr.jit(cr.hessian(loss))(p), cr.hessian(loss)(p), rtol=1e-9)
 
 
 def test_what_native_code_does_not_cover_runs_the_python_route(routes):

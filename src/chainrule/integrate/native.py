@@ -11,7 +11,8 @@ compiled once per process, call them through function pointers. The loops repeat
 derivative is the exact derivative of the computed solution either way.
 
 Covered: float64 states and arguments whose ``func`` stages to scalar code (``export.scalar``: small states),
-every method, reverse mode (``grad``, ``vjp``, ``jacrev``) with the default adjoint, no events. Anything else,
+every method, reverse mode (``grad``, ``vjp``, ``jacrev``) with the default adjoint and forward mode (``jvp``,
+``jacfwd``), no events. Anything else,
 and any solve that fails (too many steps, a step size underflow, non-finite stages: the Python route then
 raises its error), runs the Python route; so does a function numba cannot compile.
 """
@@ -23,7 +24,7 @@ from collections import OrderedDict
 import numpy as np
 
 from .. import numpy as cnp
-from ..autodiff.transforms import vjp
+from ..autodiff.transforms import jvp, vjp
 from ..core.avals import ShapedArray
 from ..core.graph import inline_calls, make_graph
 from ..export import native as native_code
@@ -327,10 +328,65 @@ def _grid(anchor, phi, psi, step, time_bar, size_bar, t_bar):
         t_bar[anchor[step] + 1] += phi[step] * time_bar + psi[step] * size_bar
 
 
+def _discrete_jvp(tangent, y0, t, p, a, c, dense, count_steps, times, sizes, inputs, stages, anchor, phi, psi,
+                  kinds, rows_step, thetas, y0_dot, t_dot, p_dot):
+    """``adjoint.discrete_jvp`` without events: the tangents of ys (forward sensitivities of each step)."""
+    count, n = a.shape[0], y0.shape[0]
+    degree = dense.shape[1]
+    rows = t.shape[0]
+    ys_dot = np.zeros((rows, n))
+    ys_dot[0] = y0_dot
+    y_dot, k_dot = y0_dot.copy(), np.empty(n)
+    stage_dots, input_dot = np.empty((count, n)), np.empty(n)
+    row = 1
+    for step in range(count_steps):
+        h, t_n = sizes[step], times[step]
+        if phi[step] != 0.0 or psi[step] != 0.0:
+            width_dot = t_dot[anchor[step] + 1] - t_dot[anchor[step]]
+            time_dot, size_dot = t_dot[anchor[step]] + phi[step] * width_dot, psi[step] * width_dot
+        else:
+            time_dot, size_dot = t_dot[anchor[step]], 0.0
+        if step == 0:
+            tangent(y0.ctypes, t_n, p.ctypes, y_dot.ctypes, time_dot, p_dot.ctypes, k_dot.ctypes)
+        stage_dots[0] = k_dot
+        input_dot[:] = y_dot
+        for i in range(1, count):
+            for e in range(n):
+                total, moved = 0.0, 0.0
+                for j in range(i):
+                    total += a[i, j] * stage_dots[j, e]
+                    moved += a[i, j] * stages[step, j, e]
+                input_dot[e] = y_dot[e] + h * total + size_dot * moved
+            tangent(inputs[step, i].ctypes, t_n + c[i] * h, p.ctypes, input_dot.ctypes, time_dot + c[i] * size_dot,
+                    p_dot.ctypes, stage_dots[i].ctypes)
+        while row < rows and rows_step[row] == step:
+            if kinds[row] == STATE:
+                ys_dot[row] = input_dot
+            else:  # the dense output's tangent, its query time t[row] moving too
+                theta = thetas[row]
+                theta_dot = (t_dot[row] - time_dot - theta * size_dot) / h
+                for e in range(n):
+                    total = 0.0
+                    for i in range(count):
+                        weight, slope, power = 0.0, 0.0, 1.0
+                        for d in range(degree):
+                            weight += dense[i, d] * power
+                            if d + 1 < degree:
+                                slope += (d + 1) * dense[i, d + 1] * power
+                            power *= theta
+                        total += (h * weight * stage_dots[i, e] + size_dot * weight * stages[step, i, e]
+                                  + h * theta_dot * slope * stages[step, i, e])
+                    ys_dot[row, e] = y_dot[e] + total
+            row += 1
+        y_dot[:] = input_dot
+        k_dot[:] = stage_dots[count - 1]
+    return ys_dot
+
+
 _LOOPS = {}
 _LOCK = threading.Lock()
 _HELPERS = ("_stage", "_grow", "_dense", "_norm", "_rms", "_initial_step", "_grid", "_next_step", "_clipped_step")
-_DRIVERS = ("_solve_fixed", "_solve_adaptive", "_discrete_vjp")
+_DRIVERS = ("_solve_fixed", "_solve_adaptive", "_discrete_vjp", "_discrete_jvp")
 
 
 def _compiled():
@@ -419,9 +475,20 @@ class NativeSolve:
 class _Functions:
     """func and its pullback as C functions of flat float64 values (the arguments' leaves in one vector p)."""
 
-    def __init__(self, rhs, pullback, shapes):
+    def __init__(self, rhs, pullback, flat_rhs, n, shapes):
         self.rhs, self.pullback, self.shapes = rhs, pullback, shapes
         self.sizes = [int(np.prod(shape, dtype=np.int64)) for shape in shapes]
+        self.flat_rhs, self.n = flat_rhs, n
+        self._tangent = []  # [the JVP's C function or None], compiled when forward mode first needs it
+
+    @property
+    def tangent(self):
+        """``tangent(y, t, p, y_dot, t_dot, p_dot, k_dot)``: func's JVP as a C function, or None."""
+        if not self._tangent:
+            with _LOCK:
+                if not self._tangent:
+                    self._tangent.append(_compile_tangent(self.flat_rhs, self.n, max(sum(self.sizes), 1)))
+        return self._tangent[0]
 
     def pack(self, arg_leaves):
         if not arg_leaves:
@@ -488,7 +555,19 @@ def _compile_functions(graph, n, shapes):
         return None
     rhs = native_code.native_function(rhs_graph, "rhs")
     pullback = native_code.native_function(pullback_graph, "rhs_pullback") if rhs is not None else None
-    return None if pullback is None else _Functions(rhs, pullback, shapes)
+    return None if pullback is None else _Functions(rhs, pullback, flat_rhs, n, shapes)
+
+
+def _compile_tangent(flat_rhs, n, m):
+    def flat_tangent(y, t, p, y_dot, t_dot, p_dot):
+        return jvp(flat_rhs, (y, t, p), (y_dot, t_dot, p_dot))[1]
+
+    y, t, p = ShapedArray((n,), np.float64), ShapedArray((), np.float64), ShapedArray((m,), np.float64)
+    try:
+        graph = inline_calls(make_graph(flat_tangent)(y, t, p, y, t, p))
+    except steps._STAGING_ERRORS:
+        return None
+    return native_code.native_function(graph, "rhs_tangent")
 
 
 def solve(problem, y0, t, arg_leaves):
@@ -530,3 +609,17 @@ def discrete_vjp(problem, solved, arg_leaves, ys_bar):
         return None
     y0_bar, t_bar, p_bar = cotangents
     return y0_bar, t_bar, functions.unpack(p_bar)
+
+
+def discrete_jvp(problem, solved, arg_leaves, y0_dot, t_dot, arg_dots):
+    """The tangent of ys of a compiled solve, or None where this module does not apply."""
+    functions = _functions(problem, solved.y0, solved.t[0], arg_leaves)
+    if functions is None or functions.tangent is None:
+        return None
+    tableau = problem.tableau
+    return _run("_discrete_jvp", functions.tangent, solved.y0, solved.t, solved.p, problem.a,
+                np.ascontiguousarray(tableau.c, np.float64), np.ascontiguousarray(tableau.dense), solved.count,
+                solved.times, solved.sizes, solved.inputs, solved.stages, solved.anchor, solved.phi, solved.psi,
+                solved.kinds, solved.rows_step, solved.thetas,
+                np.ascontiguousarray(np.ravel(y0_dot), np.float64), np.ascontiguousarray(t_dot, np.float64),
+                functions.pack(arg_dots))

@@ -73,9 +73,9 @@ def _solve(problem, inputs, reuse=False):
 
 
 # ------------------------------------------------------------------------------------------- compiled code
-# What jit's generated code calls for the two primitives (export.python.STAGED_RUNNERS): the solve and its reverse
-# mode as machine code where native.py applies (numba installed, float64, func small enough for scalar code, no
-# events), else the primitives themselves.
+# What jit's generated code calls for the two primitives (export.python.STAGED_RUNNERS): the solve and its
+# derivatives (reverse and forward mode) as machine code where native.py applies (numba installed, float64, func
+# small enough for scalar code, no events), else the primitives themselves.
 
 def _native_solve(problem, inputs, reuse):
     arrays = [np.asarray(v) for v in inputs]
@@ -99,6 +99,16 @@ def _staged_odeint(*inputs, problem):
 
 
 def _staged_derivative(*leaves, problem, kind, trajectory):
+    if kind == "jvp" and trajectory is None and _plain(leaves):
+        count = _input_count(problem, kind, leaves)
+        solved = _native_solve(problem, leaves[:count], reuse=True)
+        if solved is not None:
+            (y0, t, arg_leaves), (y0_dot, t_dot, arg_dots) = (_split_inputs([np.asarray(v) for v in part])
+                                                              for part in (leaves[:count], leaves[count:]))
+            ys_dot = native.discrete_jvp(problem, solved, arg_leaves, y0_dot, np.broadcast_to(t_dot, t.shape),
+                                         arg_dots)
+            if ys_dot is not None:
+                return [ys_dot]
     if kind == "vjp" and trajectory is None and _plain(leaves):
         inputs, bars = _split_vjp(problem, leaves)
         solved = _native_solve(problem, inputs, reuse=True)
