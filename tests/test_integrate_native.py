@@ -133,6 +133,23 @@ def test_compiled_gradient_matches_finite_differences_of_the_solver():
     onp.testing.assert_allclose(gradient, central, rtol=1e-6)
 
 
+def test_matrix_arguments_against_the_matrix_exponential(routes):
+    # y' = A y: y(1) = expm(A) y0, whose derivative in A is the Frechet derivative of expm (SciPy's).
+    from scipy.linalg import expm_frechet
+    a = onp.array([[-0.5, 1.0, 0.0], [-1.0, -0.2, 0.3], [0.1, 0.0, -1.0]])
+    y0 = onp.array([1.0, -0.5, 2.0])
+    weights = onp.array([0.3, -1.0, 2.0])
+
+    def loss(a):
+        return np.sum(weights * odeint(lambda y, t, a: a @ y, y0, onp.array([0.0, 1.0]), a, rtol=1e-12,
+                                       atol=1e-14)[-1])
+    gradient = cr.jit(cr.grad(loss))(a)
+    assert routes["vjp"] == 1
+    expected = onp.array([[weights @ expm_frechet(a, onp.outer(onp.eye(3)[i], onp.eye(3)[j]), compute_expm=False)
+                           @ y0 for j in range(3)] for i in range(3)])
+    onp.testing.assert_allclose(gradient, expected, rtol=1e-9)
+
+
 def test_pytree_state_and_closed_over_traced_values(routes):
     def final(omega, y0):
         def oscillator(s, t):  # closes over omega, which jit traces

@@ -39,6 +39,8 @@ FUNCTIONS = {
     "gradient": (cr.grad(lambda x, s: cnp.sum(cnp.sin(x) ** 2 * s) + cnp.prod(x)), (VECTOR, SCALAR)),
     "jacobian": (cr.jacfwd(lambda x: cnp.stack([x[0] * x[1], cnp.sin(x[2]) - x[0]])), (VECTOR,)),
     "tuple_out": (lambda x, s: (x * s, cnp.sum(x), x[0] > s), (VECTOR, SCALAR)),
+    "contractions": (lambda m, v: (m @ v, cnp.dot(v, v) * m.T, cnp.einsum("ij,ij->j", m, m), cnp.outer(v, v) @ m.T),
+                     (MATRIX, VECTOR)),
 }
 
 
@@ -83,12 +85,18 @@ def test_where_python_raises_the_numpy_code_answers(function, x):
     (lambda x: cnp.sin(x), (np.ones(MAX_ELEMENTS + 1),)),          # large enough for NumPy to pay
     (lambda x: cnp.sin(x), (np.ones(3, dtype=np.float32),)),        # float32: Python floats are float64
     (lambda x: cnp.sin(x), (np.ones(3, dtype=np.complex128),)),
-    (lambda x: x @ x, (np.ones((2, 2)),)),                          # a contraction: not written
     (lambda x: cnp.cumsum(x), (np.ones(3),)),
 ])
 def test_not_written_where_it_would_not_hold(function, args):
     scalar, vectorized = _both(function, *args)
     assert scalar is None and vectorized is not None
+
+
+def test_a_contraction_of_too_many_terms_is_not_written(monkeypatch):
+    from chainrule.export import scalar
+    monkeypatch.setattr(scalar, "MAX_TERMS", 5)
+    assert _both(lambda m, v: m @ v, MATRIX, VECTOR)[0] is None  # 2 outputs of 3 terms each
+    assert _both(lambda v: v @ v, VECTOR)[0] is not None
 
 
 def test_a_scatter_add_with_repeated_places_is_not_written():

@@ -18,13 +18,14 @@ scalar code does not repeat are NumPy's warnings for results it computes silentl
 (``1e308 * 10.0`` is inf, ``inf - inf`` is nan, with no RuntimeWarning).
 """
 import builtins
+import itertools
 import math
 
 import numpy as np
 
 from ..core.graph import Literal, Var
 from ..core.tree import tree_unflatten
-from ..ops import arithmetic, comparison, control, elementwise, indexing, reduction, structure
+from ..ops import arithmetic, comparison, contraction, control, elementwise, indexing, reduction, structure
 from .python import _Name, to_python
 
 # Above this many elements in one computed value, NumPy's per-call cost is repaid: the scalar code is not
@@ -236,6 +237,8 @@ def _element_expressions(equation, inputs):
         return [wrap.format(e) for e in inputs[0][1]]
     if primitive is reduction.reduce_sum:
         return _summed(inputs[0], equation.params["axes"])
+    if primitive is contraction.contract:
+        return _contracted(equation.params["spec"], inputs, out_shape)
     if primitive in _MOVING:
         return _moved(equation, inputs)
     raise _Unsupported(primitive.name)
@@ -260,6 +263,35 @@ def _summed(operand, axes):
         terms = [expressions[k] for k in group]
         sums.append("0.0" if not terms else terms[0] if len(terms) == 1 else "(" + " + ".join(terms) + ")")
     return sums
+
+
+# A contraction writes one product per term: above this many terms in all, NumPy's call is cheaper.
+MAX_TERMS = 4096
+
+
+def _contracted(spec, inputs, out_shape):
+    """An einsum (matrix products, dots) as one sum of products per output element, summed in index order."""
+    operand_specs, out_spec = spec.replace(" ", "").split("->")
+    operand_specs = operand_specs.split(",")
+    if "." in spec or len(operand_specs) != len(inputs):
+        raise _Unsupported("contract spec")
+    sizes = {}
+    for letters, (shape, _) in zip(operand_specs, inputs):
+        sizes.update(zip(letters, shape))
+    summed = sorted(set("".join(operand_specs)) - set(out_spec))
+    if _size(out_shape) * _size([sizes[letter] for letter in summed]) > MAX_TERMS:
+        raise _Unsupported("contraction too large")
+    strides = [np.arange(_size(shape)).reshape(shape) if shape else np.arange(1).reshape(()) for shape, _ in inputs]
+    expressions = []
+    for out_index in itertools.product(*(range(sizes[letter]) for letter in out_spec)):
+        terms = []
+        for summed_index in itertools.product(*(range(sizes[letter]) for letter in summed)):
+            index = dict(zip(out_spec, out_index)) | dict(zip(summed, summed_index))
+            factors = [elements[int(numbers[tuple(index[letter] for letter in letters)])]
+                       for letters, numbers, (_, elements) in zip(operand_specs, strides, inputs)]
+            terms.append(factors[0] if len(factors) == 1 else "(" + " * ".join(factors) + ")")
+        expressions.append("0.0" if not terms else terms[0] if len(terms) == 1 else "(" + " + ".join(terms) + ")")
+    return expressions
 
 
 def _moved(equation, inputs):

@@ -178,7 +178,7 @@ def _solve_adaptive(rhs, y0, t, p, a, c, dense, error_weights, order, rtol, atol
     direction = 1.0 if t_end > t0 else -1.0
     exponent = 1.0 / order - 0.75 * beta
     previous_error = 1e-4
-    h = _initial_step(rhs, y0, k, t0, t_end - t0, p, order, rtol, atol) if first_step <= 0.0 else first_step
+    h = _initial_step(rhs, y0, k, t0, t_end - t0, p, order, rtol, atol) if first_step < 0.0 else first_step
     y = y0.copy()
     t_n = t0
     row, attempts, step = 1, 0, 0
@@ -503,6 +503,7 @@ class _Functions:
         return parts
 
 
+_CACHE_LOCK = threading.Lock()
 _FUNCTIONS = OrderedDict()  # func's graph key -> _Functions (or None), across odeint calls; the newest kept
 
 
@@ -522,13 +523,15 @@ def _make_functions(problem, y0, t0, arg_leaves):
     if staged is None or staged[1] is None:
         return None
     graph, graph_key = staged
-    if graph_key in _FUNCTIONS:
-        _FUNCTIONS.move_to_end(graph_key)
-        return _FUNCTIONS[graph_key]
-    functions = _FUNCTIONS[graph_key] = _compile_functions(graph, y0.size, [np.shape(leaf) for leaf in arg_leaves])
-    if len(_FUNCTIONS) > steps.CACHE_SIZE:
-        _FUNCTIONS.popitem(last=False)
-    return functions
+    with _CACHE_LOCK:  # jitted functions may be called from several threads
+        if graph_key in _FUNCTIONS:
+            _FUNCTIONS.move_to_end(graph_key)
+            return _FUNCTIONS[graph_key]
+        functions = _FUNCTIONS[graph_key] = _compile_functions(graph, y0.size,
+                                                               [np.shape(leaf) for leaf in arg_leaves])
+        if len(_FUNCTIONS) > steps.CACHE_SIZE:
+            _FUNCTIONS.popitem(last=False)
+        return functions
 
 
 def _compile_functions(graph, n, shapes):
@@ -586,7 +589,7 @@ def solve(problem, y0, t, arg_leaves):
     else:
         substeps = 1
         beta = 0.04 if problem.controller == "pi" else 0.0
-        first_step = 0.0 if problem.first_step is None else abs(float(problem.first_step))
+        first_step = -1.0 if problem.first_step is None else abs(float(problem.first_step))  # -1: choose it
         result = _run("_solve_adaptive", functions.rhs, y0, t, p, a, c, dense, tableau.error.astype(np.float64),
                       tableau.order, problem.rtol, problem.atol, beta, first_step, problem.max_steps)
     if result is None or result[0] != OK:
