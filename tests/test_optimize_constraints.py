@@ -238,12 +238,45 @@ def test_constraints_that_depend_on_parameters_through_their_args():
                                   (on_ball(radius + 1e-6) - on_ball(radius - 1e-6)) / 2e-6, atol=1e-8)
 
 
+@pytest.mark.parametrize("method", ["SLSQP", "trust-constr"])
+def test_nonlinear_constraints_that_close_over_parameters(method):
+    # A NonlinearConstraint takes no args: the parameters its function closes over are found by staging it.
+    # sum(x) = b (x* = K⁻¹ [p; b]) and a ball of radius r whose bound is active (checked by differences).
+    C = numpy.ones((1, 3))
+    kkt = numpy.block([[A, C.T], [C, numpy.zeros((1, 1))]])
+
+    def minimizer_b(p, b):
+        constraint = scipy.optimize.NonlinearConstraint(lambda x: np.sum(x) - b, 0.0, 0.0)
+        return opt.minimize(lambda x, p, b: quadratic(x, p), numpy.zeros(3), p, b, method=method,
+                            constraints=[constraint]).x
+
+    b = numpy.array(0.7)
+    for transform in (cr.jacfwd, cr.jacrev, lambda f, **k: cr.jit(cr.jacfwd(f, **k))):
+        jac_p, jac_b = transform(minimizer_b, argnums=(0, 1))(P, b)
+        numpy.testing.assert_allclose(jac_p, numpy.linalg.inv(kkt)[:3, :3], atol=1e-8)
+        numpy.testing.assert_allclose(jac_b, numpy.linalg.inv(kkt)[:3, 3], atol=1e-8)
+    bs = numpy.array([0.5, -0.3])
+    numpy.testing.assert_allclose(cr.vmap(cr.grad(lambda b: np.sum(minimizer_b(P, b) ** 2)))(bs),
+                                  [2 * numpy.linalg.solve(kkt, numpy.append(P, v))[:3] @ numpy.linalg.inv(kkt)[:3, 3]
+                                   for v in bs], atol=1e-8)
+
+    def on_ball(radius):
+        ball = scipy.optimize.NonlinearConstraint(lambda x: radius - np.sum(x ** 2), 0.0, numpy.inf)
+        return opt.minimize(lambda x, r: quadratic(x, P), numpy.zeros(3), radius, method=method,
+                            constraints=[ball]).x
+
+    radius = numpy.array(0.05)
+    numpy.testing.assert_allclose(cr.jacfwd(on_ball)(radius),
+                                  (on_ball(radius + 1e-6) - on_ball(radius - 1e-6)) / 2e-6, atol=1e-6)
+
+
 def test_a_traced_value_in_a_constraint_must_be_a_parameter():
     def closes_over(b):
         constraint = scipy.optimize.NonlinearConstraint(lambda x: np.sum(x) - b, 0.0, 0.0)
         return opt.minimize(quadratic, numpy.zeros(3), P, method="SLSQP", constraints=[constraint]).x
 
-    with pytest.raises(TypeError, match="closes over a value being differentiated.*args"):
+    with pytest.raises(TypeError, match="constraints\\[0\\] closes over a value being differentiated.*not a "
+                                        "parameter of minimize"):
         cr.jacfwd(closes_over)(numpy.array(1.0))
 
     def not_a_parameter(b):

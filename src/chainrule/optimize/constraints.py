@@ -18,9 +18,10 @@ import scipy.sparse
 import scipy.sparse.linalg
 
 from ..autodiff.transforms import grad, hvp, jacfwd, vjp
-from ..core.avals import aval_of
-from ..core.interpreter import Tracer
+from ..core.avals import ShapedArray, aval_of
+from ..core.interpreter import ChainruleError, Tracer, interpreter_depth
 from ..core.tree import tree_flatten, tree_unflatten
+from ..ops.loops import run_graph, stage
 
 # Inequality rows this close to zero (relative to the point's scale) may be active: their multipliers are fitted.
 # Loose, because solvers stop short (trust-constr leaves ~1e-6 of slack); the fit gives 0 to the inactive ones.
@@ -74,10 +75,38 @@ def as_list(constraints):
 class ParameterLinks:
     """Which leaves of the constraints' ``args`` are minimize's parameters (the same objects): those are replaced
     by the parameters of each solve (arrays, for SciPy) and of each derivative (traced), so that a constraint
-    such as ``{"type": "eq", "fun": lambda x, b: sum(x) - b, "args": (b,)}`` is differentiated in ``b`` too."""
+    such as ``{"type": "eq", "fun": lambda x, b: sum(x) - b, "args": (b,)}`` is differentiated in ``b`` too.
+    A ``NonlinearConstraint`` takes no args: the parameters its function closes over are found by staging it
+    (``closed_over``), and become inputs the same way."""
 
     def __init__(self, param_leaves):
         self.ids = {id(leaf): k for k, leaf in enumerate(param_leaves)}
+        self.closures = {}  # id(NonlinearConstraint) -> its function of (v, params), where it closes over them
+
+    def closed_over(self, constraint, example, where):
+        """``(v, params) -> constraint.fun(v)`` with the parameters of minimize it closes over (traced values)
+        read from ``params``; a plain call when it closes over none. A traced value that is not a parameter is
+        refused with the way to pass it."""
+        plain = (lambda f: lambda v, params: f(v))(constraint.fun)
+        if interpreter_depth() == 0 or not self.ids:
+            return plain
+        try:
+            graph, captured = stage(lambda leaves: [constraint.fun(leaves[0])],
+                                    [ShapedArray(np.shape(example), np.asarray(example).dtype)])
+        except (ChainruleError, NotImplementedError, TypeError, ValueError, IndexError):
+            return plain  # not stageable: a closure over a traced value is refused when its size is read
+        if not captured:
+            return plain
+        positions = [self.ids.get(id(value)) for value in captured]
+        if None in positions:
+            raise TypeError(f"minimize: {where} closes over a value being differentiated (or batched, or staged) "
+                            f"that is not a parameter of minimize: pass it as one too, minimize(fun, x0, *params), "
+                            f"so that the minimizer is differentiated in it")
+
+        def function(v, params):
+            return run_graph(graph, [params[k] for k in positions] + [v])[0]
+        self.closures[id(constraint)] = function
+        return function
 
     def resolve(self, args, params):
         """``args`` with each parameter replaced by its counterpart in ``params`` (leaves in the same order)."""
@@ -112,8 +141,9 @@ def constraint_rows(constraints, bounds, size, example, links, params):
             count = matrix.shape[0]
             lower, upper = constraint.lb, constraint.ub
         elif isinstance(constraint, scipy.optimize.NonlinearConstraint):
-            function = (lambda f: lambda v, params: f(v))(constraint.fun)
-            count = _checked_size(function(example, params), where)
+            function = links.closed_over(constraint, example, where)
+            with np.errstate(all="ignore"):  # placeholders for traced parameters: only the size is read
+                count = _checked_size(function(example, params), where)
             lower, upper = constraint.lb, constraint.ub
         else:
             user_function, args, kind = _dict_rows(constraint, position)
@@ -144,9 +174,20 @@ def _checked_size(value, where):
 def scipy_constraints(constraints, links, params, example, method, exact=True):
     """The constraints as SciPy takes them for one solve: args holding parameters given their values ``params``,
     and (``exact``) exact derivatives where SciPy would take differences (see ``with_exact_jacobians``)."""
-    resolved = [dict(c, args=links.resolve(c.get("args", ()), params)) if isinstance(c, dict) else c
+    resolved = [dict(c, args=links.resolve(c.get("args", ()), params)) if isinstance(c, dict) else
+                _with_values(c, links.closures[id(c)], params) if id(c) in links.closures else c
                 for c in as_list(constraints)]
     return with_exact_jacobians(resolved, example, method) if exact else resolved
+
+
+def _with_values(constraint, function, params):
+    """A NonlinearConstraint that closes over parameters, with their values of this solve."""
+    def fun(v):
+        return np.asarray(function(np.asarray(v, dtype=float), params), dtype=float)
+    return scipy.optimize.NonlinearConstraint(fun, constraint.lb, constraint.ub, jac=constraint.jac,
+                                              hess=constraint.hess, keep_feasible=constraint.keep_feasible,
+                                              finite_diff_rel_step=constraint.finite_diff_rel_step,
+                                              finite_diff_jac_sparsity=constraint.finite_diff_jac_sparsity)
 
 
 def _matmul(matrix, v):

@@ -103,8 +103,8 @@ def minimize(fun, x0, *params, method="BFGS", tol=None, bounds=None, constraints
     coordinates on an active bound stay there, the others satisfy ``grad = 0`` (a coordinate on its bound with a
     zero gradient has no derivative and is refused). With ``constraints`` (SciPy's dicts, ``NonlinearConstraint``,
     ``LinearConstraint``; functions of the flat x; a dict's ``args`` may hold parameters of minimize, the same
-    objects as in ``params``, and the minimizer is then differentiated through the constraint in them too) the
-    condition is the KKT system in x
+    objects as in ``params``, and a ``NonlinearConstraint``'s function may close over them: the minimizer is then
+    differentiated through the constraint in them too) the condition is the KKT system in x
     and the Lagrange multipliers (see ``constraints.py``): the multipliers are fitted at SciPy's answer and, with
     ``polish``, up to three Newton steps meet the conditions to rounding; constraint Jacobians SciPy would take by
     finite differences are given exactly. An active inequality with a zero multiplier has no derivative and is
