@@ -655,10 +655,13 @@ while_loop_vjp = Primitive("while_loop_vjp", _while_loop_vjp_impl, shape_rule=_w
 # The reverse mode of while_loop_vjp (reverse mode applied twice to a while loop) where its trip count is a value
 # of the call (inside jit or vmap): the trip count is read when the primitive runs, and the pullback of the
 # unrolled computation (a scan and a reverse scan, see _while_loop_vjp_unrolled) is applied then.
-# Inputs: while_loop_vjp's, then the cotangents of its outputs, then the tangents of each level of forward mode
-# applied to it. Outputs: cotangents of its inexact inputs, then each level's tangents of everything before.
-# ``levels``: for each forward-mode level, which inputs (of the level below) have tangents: the JVP of this
-# primitive is this primitive one level up, so forward mode over it stages at any order.
+# Inputs: while_loop_vjp's, then the cotangents of its outputs, then what each level of differentiation applied to
+# it adds. Outputs: cotangents of its inexact inputs, then as each level makes them.
+# ``levels``: for each level of differentiation over it, ("jvp", which inputs of the level below have tangents:
+# its tangents come next among the inputs, and the outputs gain a tangent each) or ("vjp", which inputs of the
+# level below are inexact: its outputs' cotangents come next among the inputs, and the outputs become the
+# cotangents of those inputs). The JVP and the VJP of this primitive are this primitive one level up, so it
+# stages at any order, in any mix of modes.
 # ``batch_size``: None, or the leading axis of every input holds that many examples (vmap), run one by one.
 
 def _transpose_counts(params):
@@ -678,8 +681,9 @@ def _transpose_graph(args, levels, params):
     if unrolled is None:
         return None
     graph = vjp_graph(unrolled, [inexact(v.aval) for v in unrolled.invars], [True] * len(unrolled.outvars))
-    for flags in levels:
-        graph = jvp_graph(graph, list(flags))
+    for kind, flags in levels:
+        graph = jvp_graph(graph, list(flags)) if kind == "jvp" else \
+            vjp_graph(graph, list(flags), [True] * len(graph.outvars))
     return graph
 
 
@@ -692,10 +696,16 @@ def _while_loop_vjp_transpose_impl(*args, batch_size, levels, **params):
 
 
 def _while_loop_vjp_transpose_shape_rule(*avals, batch_size, levels, **params):
-    inputs, _ = _transpose_counts(params)
+    inputs, level_inputs = _transpose_counts(params)
     outs = [a for a in avals[:inputs] if inexact(a)]
-    for _ in levels:  # every output is inexact: each level adds a tangent per output
-        outs = outs + outs
+    for kind, flags in levels:
+        if kind == "jvp":  # every output is inexact: a tangent per output
+            level_inputs += sum(flags)
+            outs = outs + outs
+        else:  # the cotangents of the level's inexact inputs
+            below = avals[:level_inputs]
+            level_inputs += len(outs)
+            outs = [a for a, wanted in zip(below, flags) if wanted]
     return outs
 
 
@@ -704,19 +714,23 @@ def _while_loop_vjp_transpose_jvp(primals, tangents, *, batch_size, levels, **pa
     if not any(flags):
         return while_loop_vjp_transpose(*primals, batch_size=batch_size, levels=levels, **params), None
     outs = while_loop_vjp_transpose(*primals, *[t for t in tangents if t is not None], batch_size=batch_size,
-                                    levels=levels + (flags,), **params)
+                                    levels=levels + (("jvp", flags),), **params)
     half = len(outs) // 2
     return outs[:half], outs[half:]
 
 
 def _while_loop_vjp_transpose_vjp(outs, *primals, batch_size, levels, **params):
+    wanted = [inexact(a) for a in avals_of(primals)]
     graph = None if batch_size is not None else _transpose_graph(primals, levels, params)
-    if graph is None:
-        raise ChainruleError(
-            "while_loop: reverse mode three times through a while_loop inside jit (or vmap) whose trip count depends "
-            "on values is not supported. Use forward mode for the outer derivatives (jacfwd, hvp), take them "
-            "outside jit, or use fori_loop/scan with a fixed number of steps.")
-    return _graph_pullback(graph, primals, [inexact(a) for a in avals_of(primals)])
+    if graph is not None:
+        return _graph_pullback(graph, primals, wanted)
+
+    def staged_pullback(out_bars):  # the trip count is read when it runs: this primitive one level up
+        bars = [instantiate(b, o) for b, o in zip(out_bars, outs)]
+        cotangents = while_loop_vjp_transpose(*primals, *bars, batch_size=batch_size,
+                                              levels=levels + (("vjp", tuple(wanted)),), **params)
+        return _scatter_wanted(wanted, cotangents)
+    return staged_pullback
 
 
 def _while_loop_vjp_transpose_batch(primitive, values, batched, params, size):
