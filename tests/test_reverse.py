@@ -207,6 +207,34 @@ def test_an_array_changed_between_vjp_and_its_pullback():
         pullback(1.0)
 
 
+@pytest.mark.parametrize("dtype", [numpy.float64, numpy.float32, numpy.complex128, numpy.int64])
+def test_one_element_of_a_large_array_changed_is_seen(dtype, monkeypatch):
+    # Up to FULL_LIMIT the fingerprint reads every element: one changed element (which a sample of 4,096 of
+    # 240,000 would miss) is an error; a change within rounding of no element passes.
+    data = numpy.ones((600, 400), dtype)
+    _, pullback = cr.vjp(lambda w: np.sum(np.real(data @ w)), numpy.ones(400))
+    data[1, 1] = 2  # not in the sample (every 58th element)
+    with pytest.raises(cr.ChainruleError, match="changed in place"):
+        pullback(1.0)
+    data[1, 1] = 1
+    numpy.testing.assert_array_equal(pullback(1.0)[0], numpy.full(400, 600.0))
+    # with inf or nan inside (the sum cannot tell), and beyond FULL_LIMIT, a spread sample stands in: a change
+    # it reads is seen
+    from chainrule.core import external
+
+    def row_zero_change_is_seen():
+        _, pullback = cr.vjp(lambda w: np.sum(np.real(data @ w)), numpy.ones(400))
+        data[0, :] = 3
+        with pytest.raises(cr.ChainruleError, match="changed in place"):
+            pullback(1.0)
+        data[:] = 1
+    if data.dtype.kind in "fc":
+        data[5, 5] = numpy.inf
+        row_zero_change_is_seen()
+    monkeypatch.setattr(external, "FULL_LIMIT", 1024)
+    row_zero_change_is_seen()
+
+
 def test_a_large_array_changed_inside_the_function_is_an_error_not_a_wrong_number():
     data = numpy.ones((600, 400))
 
