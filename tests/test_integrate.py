@@ -417,7 +417,10 @@ def test_repeated_times_as_scipy_allows_them(method, adjoint):
     weights = onp.random.default_rng(0).normal(size=(len(t), 2))
     loss = lambda t: np.sum(odeint(pendulum_with_time, y0, t, 1.3, **options) * weights)  # noqa: E731
     gradient = cr.grad(loss)(t)
-    onp.testing.assert_allclose(cr.jit(cr.grad(loss))(t), gradient, rtol=1e-12)
+    # (jit's native adaptive steps agree with Python's to rounding amplified by the error estimate at this
+    # tolerance: see test_integrate_native)
+    onp.testing.assert_allclose(cr.jit(cr.grad(loss))(t), gradient,
+                                rtol=1e-12 if method == "rk4" or adjoint else 1e-7, atol=1e-12)
     # forward mode is the exact derivative; backsolve's reverse mode is the continuous adjoint, to tolerance
     onp.testing.assert_allclose(cr.jacfwd(loss)(t), gradient, rtol=1e-7 if adjoint else 1e-9, atol=1e-12)
     step = 1e-6
@@ -581,7 +584,9 @@ def test_jit_of_a_gradient_solves_once_per_call(monkeypatch):
         calls.clear()
         expected = cr.grad(lambda k: odeint(forced, 1.5, onp.array([0.0, 1.0]), k, **TIGHT)[-1])(k)
         calls.clear()
-        assert onp.isclose(gradient(k), expected, rtol=1e-13)
+        # (jit may run the native solve, whose adaptive steps agree with Python's to rounding amplified by the
+        # error estimate: see test_integrate_native)
+        assert onp.isclose(gradient(k), expected, rtol=1e-9)
         assert len(calls) <= 1  # the derivative reuses the solve of the same call (or of the same inputs)
 
 

@@ -472,8 +472,8 @@ def odeint(func, y0, t, *args, rtol=1e-7, atol=1e-9, method="dopri5", events=Non
     Under ``jit`` (and ``make_graph``, ``to_python``) odeint is one opaque operation whose result has the shape
     ``(len(t),) + y0.shape``: the compiled code runs this solver; ``jit(grad(...))``, ``jit(jacfwd(...))`` and
     ``jit(jacrev(...))`` work. With numba installed (optional), jit runs the solve and its reverse mode as
-    machine code for float64 states small enough for scalar code (``chainrule.integrate.native``): the same steps
-    and numbers to rounding, some twenty times faster. Second derivatives (``jit(hessian(...))``) are staged as
+    machine code for float64 states small enough for scalar code (``chainrule.integrate.native``): the same
+    algorithm (the solutions agree well within the tolerance), some twenty times faster. Second derivatives (``jit(hessian(...))``) are staged as
     one operation that differentiates the replayed steps when it runs (at eager speed). With ``events`` (whose
     number depends on values) and for third derivatives, staging is refused; call those eagerly.
 
