@@ -114,8 +114,7 @@ def _solve_fixed(rhs, y0, t, p, a, c, dense, substeps):
                 return NOT_FINITE, step, ys, times, sizes, inputs, stages, anchor, phi, psi, kinds, rows_step, thetas
             times[step], sizes[step] = t_n, h
             anchor[step], phi[step], psi[step] = interval, j / substeps, 1.0 / substeps
-            y = inputs[step, count - 1].copy()
-            k = stages[step, count - 1].copy()
+            y, k = inputs[step, count - 1], stages[step, count - 1]  # views: the stored steps are not changed
             step += 1
         ys[interval + 1] = y
         kinds[interval + 1], rows_step[interval + 1] = STATE, step - 1
@@ -216,8 +215,7 @@ def _solve_adaptive(rhs, y0, t, p, a, c, dense, error_weights, order, rtol, atol
             inputs[step], stages[step] = step_inputs, step_stages
             times[step], sizes[step] = t_n, signed_h
             t_next = t_end if last else t_n + signed_h
-            y = step_inputs[count - 1].copy()
-            k = step_stages[count - 1].copy()
+            y, k = inputs[step, count - 1], stages[step, count - 1]  # views of the stored step
             while row < rows and (t[row] - t_next) * direction <= 0:
                 theta = (t[row] - t_n) / signed_h
                 kinds[row], rows_step[row], thetas[row] = DENSE, step, theta
