@@ -1,10 +1,10 @@
-"""``odeint`` under ``jit`` as machine code: the whole solve and its discrete adjoint compiled with numba, when
-it is installed (``pip install chainrule[native]``).
+"""``odeint`` under ``jit`` as machine code: the whole solve and its derivatives compiled with numba, when it is
+installed (``pip install chainrule[native]``).
 
 Eagerly, and without numba, a step runs as generated Python (``steps.py``): a few microseconds of interpreter
 per step, which no Python code goes below (the pendulum's 1,000 RK4 steps: ~7 ms for a gradient). Under
 ``jit`` the solve is one opaque call whose problem is fixed when it is staged, so it can afford a compilation:
-``func``'s staged graph and its pullback become C functions (``export.native``) and the solver's loops below,
+``func``'s staged graph, its pullback and its JVP become C functions (``export.native``) and the solver's loops below,
 compiled once per process, call them through function pointers. The loops repeat ``solver.py`` and
 ``adjoint.discrete_vjp`` operation for operation (step-size control, dense output, the grid's dependence on
 ``t``), and the derivative is the exact derivative of the computed solution either way. Rounding differs (libm's
@@ -14,9 +14,9 @@ digit: the two routes' solutions then agree well within the tolerance, not to ro
 
 Covered: float64 states and arguments whose ``func`` stages to scalar code (``export.scalar``: small states),
 every method, reverse mode (``grad``, ``vjp``, ``jacrev``) with the default adjoint and forward mode (``jvp``,
-``jacfwd``), no events. Anything else,
-and any solve that fails (too many steps, a step size underflow, non-finite stages: the Python route then
-raises its error), runs the Python route; so does a function numba cannot compile.
+``jacfwd``), no events. Anything else, and any solve that fails (too many steps, a step size underflow,
+non-finite stages: the Python route then raises its error), runs the Python route; so does a function numba
+cannot compile.
 """
 import functools
 import threading
@@ -44,8 +44,9 @@ _EPSILON = float(np.finfo(float).eps)
 
 
 # ------------------------------------------------------------------------------------------- the loops
-# Plain Python, compiled by numba.njit at the first use (``_compiled``). ``rhs(y, t, p, out)`` and
-# ``pullback(y, t, p, w, y_bar, t_bar, p_bar)`` are C functions (pointers to float64, t a number).
+# Plain Python, compiled by numba.njit at the first use (``_compiled``). ``rhs(y, t, p, out)``,
+# ``pullback(y, t, p, w, y_bar, t_bar, p_bar)`` and ``tangent(y, t, p, y_dot, t_dot, p_dot, k_dot)`` are C
+# functions (pointers to float64, t and t_dot numbers); p holds the arguments' leaves in one vector.
 
 def _stage(rhs, a, c, y, t_n, h, p, inputs, stages, k_first):
     """One Runge-Kutta step's stage inputs and stages (row 0: y and k_first), as ``solver._rk_stages``."""
