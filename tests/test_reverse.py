@@ -230,7 +230,8 @@ def test_one_element_of_a_large_array_changed_is_seen(dtype, monkeypatch):
         data[:] = 1
     if data.dtype.kind in "fc":
         data[5, 5] = numpy.inf
-        row_zero_change_is_seen()
+        with numpy.errstate(invalid="ignore"):  # inf * 0 in the complex product
+            row_zero_change_is_seen()
     monkeypatch.setattr(external, "FULL_LIMIT", 1024)
     row_zero_change_is_seen()
 
