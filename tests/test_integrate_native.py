@@ -269,3 +269,26 @@ def test_loops_numba_cannot_compile_fall_back_to_python_with_a_warning(monkeypat
         compiled = cr.jit(loss)(0.3)
     assert onp.isclose(compiled, loss(0.3), rtol=1e-12)
     assert native._compiled() is None  # not tried again in this process
+
+
+def test_one_compiled_gradient_called_from_threads(routes):
+    # The problem keeps its last solve for the derivative: threads overwriting it make a call solve again, never
+    # take another call's steps.
+    import threading
+    loss = cr.grad(lambda k: odeint(pendulum, onp.array([1.0, 0.0]), onp.array([0.0, 3.0]), k, **TIGHT)[-1, 0])
+    compiled = cr.jit(loss)
+    ks = onp.linspace(0.1, 0.8, 8)
+    expected = {k: compiled(k) for k in ks}
+    wrong = []
+
+    def work(offset):
+        for j in range(24):
+            k = ks[(offset + j) % len(ks)]
+            if compiled(k) != expected[k]:
+                wrong.append(k)
+    threads = [threading.Thread(target=work, args=(offset,)) for offset in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not wrong and routes["vjp"] >= 8 + 4 * 24
