@@ -66,6 +66,19 @@ def _stage(rhs, a, c, y, t_n, h, p, inputs, stages, k_first):
         rhs(inputs[i].ctypes, t_n + c[i] * h, p.ctypes, stages[i].ctypes)
 
 
+def _dense_weights(dense, theta, weights, slopes):
+    """``tableau.dense_weights``: w(theta) and dw/dtheta, written into ``weights`` and ``slopes``."""
+    count, degree = dense.shape
+    for i in range(count):
+        weight, slope, power = 0.0, 0.0, 1.0
+        for d in range(degree):
+            weight += dense[i, d] * power
+            if d + 1 < degree:
+                slope += (d + 1) * dense[i, d + 1] * power
+            power *= theta
+        weights[i], slopes[i] = weight, slope
+
+
 def _grow(array, size):
     grown = np.empty((size,) + array.shape[1:], array.dtype)
     grown[:array.shape[0]] = array
@@ -74,16 +87,13 @@ def _grow(array, size):
 
 def _dense(dense, theta, h, y, stages, out):
     """y + h (w(theta) @ stages), w's polynomial coefficients lowest power first."""
-    count, degree = dense.shape
+    count = dense.shape[0]
+    weights, slopes = np.empty(count), np.empty(count)
+    _dense_weights(dense, theta, weights, slopes)
     for e in range(out.shape[0]):
         total = 0.0
         for i in range(count):
-            weight = 0.0
-            power = 1.0
-            for d in range(degree):
-                weight += dense[i, d] * power
-                power *= theta
-            total += weight * stages[i, e]
+            total += weights[i] * stages[i, e]
         out[e] = y[e] + h * total
 
 
@@ -233,7 +243,6 @@ def _discrete_vjp(pullback, y0, t, p, a, c, dense, fixed, count_steps, times, si
                   psi, kinds, rows_step, thetas, ys_bar):
     """``adjoint.discrete_vjp`` without events: (y0_bar, t_bar, p_bar)."""
     count, n, m = a.shape[0], y0.shape[0], p.shape[0]
-    degree = dense.shape[1]
     t_bar = np.zeros(t.shape[0])
     p_bar, p_part = np.zeros(m), np.empty(m)
     y_bar = np.zeros(n)
@@ -256,14 +265,7 @@ def _discrete_vjp(pullback, y0, t, p, a, c, dense, fixed, count_steps, times, si
                 result_bar += ys_bar[row]
             else:  # a dense output: adjoint._dense_cotangent
                 theta = thetas[row]
-                for i in range(count):
-                    weight, slope, power = 0.0, 0.0, 1.0
-                    for d in range(degree):
-                        weight += dense[i, d] * power
-                        if d + 1 < degree:
-                            slope += (d + 1) * dense[i, d + 1] * power
-                        power *= theta
-                    weights[i], slopes[i] = weight, slope
+                _dense_weights(dense, theta, weights, slopes)
                 start += ys_bar[row]
                 size_share, theta_bar = 0.0, 0.0
                 for i in range(count):
@@ -333,8 +335,8 @@ def _discrete_jvp(tangent, y0, t, p, a, c, dense, count_steps, times, sizes, inp
                   kinds, rows_step, thetas, y0_dot, t_dot, p_dot):
     """``adjoint.discrete_jvp`` without events: the tangents of ys (forward sensitivities of each step)."""
     count, n = a.shape[0], y0.shape[0]
-    degree = dense.shape[1]
     rows = t.shape[0]
+    weights, slopes = np.empty(count), np.empty(count)
     ys_dot = np.zeros((rows, n))
     ys_dot[0] = y0_dot
     y_dot, k_dot = y0_dot.copy(), np.empty(n)
@@ -366,17 +368,12 @@ def _discrete_jvp(tangent, y0, t, p, a, c, dense, count_steps, times, sizes, inp
             else:  # the dense output's tangent, its query time t[row] moving too
                 theta = thetas[row]
                 theta_dot = (t_dot[row] - time_dot - theta * size_dot) / h
+                _dense_weights(dense, theta, weights, slopes)
                 for e in range(n):
                     total = 0.0
                     for i in range(count):
-                        weight, slope, power = 0.0, 0.0, 1.0
-                        for d in range(degree):
-                            weight += dense[i, d] * power
-                            if d + 1 < degree:
-                                slope += (d + 1) * dense[i, d + 1] * power
-                            power *= theta
-                        total += (h * weight * stage_dots[i, e] + size_dot * weight * stages[step, i, e]
-                                  + h * theta_dot * slope * stages[step, i, e])
+                        total += (h * weights[i] * stage_dots[i, e] + size_dot * weights[i] * stages[step, i, e]
+                                  + h * theta_dot * slopes[i] * stages[step, i, e])
                     ys_dot[row, e] = y_dot[e] + total
             row += 1
         y_dot[:] = input_dot
@@ -386,7 +383,8 @@ def _discrete_jvp(tangent, y0, t, p, a, c, dense, count_steps, times, sizes, inp
 
 _LOOPS = {}
 _LOCK = threading.Lock()
-_HELPERS = ("_stage", "_grow", "_dense", "_norm", "_rms", "_initial_step", "_grid", "_next_step", "_clipped_step")
+_HELPERS = ("_stage", "_grow", "_dense", "_dense_weights", "_norm", "_rms", "_initial_step", "_grid", "_next_step",
+            "_clipped_step")
 _DRIVERS = ("_solve_fixed", "_solve_adaptive", "_discrete_vjp", "_discrete_jvp")
 
 
