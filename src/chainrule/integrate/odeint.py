@@ -99,26 +99,35 @@ def _staged_odeint(*inputs, problem):
 
 
 def _staged_derivative(*leaves, problem, kind, trajectory):
-    if kind == "jvp" and trajectory is None and _plain(leaves):
-        count = _input_count(problem, kind, leaves)
-        solved = _native_solve(problem, leaves[:count], reuse=True)
-        if solved is not None:
-            (y0, t, arg_leaves), (y0_dot, t_dot, arg_dots) = (_split_inputs([np.asarray(v) for v in part])
-                                                              for part in (leaves[:count], leaves[count:]))
-            ys_dot = native.discrete_jvp(problem, solved, arg_leaves, y0_dot, np.broadcast_to(t_dot, t.shape),
-                                         arg_dots)
-            if ys_dot is not None:
-                return [ys_dot]
-    if kind == "vjp" and trajectory is None and _plain(leaves):
-        inputs, bars = _split_vjp(problem, leaves)
-        solved = _native_solve(problem, inputs, reuse=True)
-        if solved is not None:
-            y0, t, arg_leaves = _split_inputs([np.asarray(v) for v in inputs])
-            cotangents = native.discrete_vjp(problem, solved, arg_leaves, np.asarray(bars[0]))
-            if cotangents is not None:
-                y0_bar, t_bar, arg_bars = cotangents
-                return [_match(y0_bar, y0), _match(t_bar, t)] + [_match(b, x) for b, x in zip(arg_bars, arg_leaves)]
+    if trajectory is None and _plain(leaves):
+        derivative = (_native_tangents if kind == "jvp" else _native_cotangents)(problem, leaves)
+        if derivative is not None:
+            return derivative
     return derivative_p(*leaves, problem=problem, kind=kind, trajectory=trajectory)
+
+
+def _native_tangents(problem, leaves):
+    count = _input_count(problem, "jvp", leaves)
+    solved = _native_solve(problem, leaves[:count], reuse=True)
+    if solved is None:
+        return None
+    (_, t, arg_leaves), (y0_dot, t_dot, arg_dots) = (_split_inputs([np.asarray(v) for v in part])
+                                                     for part in (leaves[:count], leaves[count:]))
+    ys_dot = native.discrete_jvp(problem, solved, arg_leaves, y0_dot, np.broadcast_to(t_dot, t.shape), arg_dots)
+    return None if ys_dot is None else [ys_dot]
+
+
+def _native_cotangents(problem, leaves):
+    inputs, bars = _split_vjp(problem, leaves)
+    solved = _native_solve(problem, inputs, reuse=True)
+    if solved is None:
+        return None
+    y0, t, arg_leaves = _split_inputs([np.asarray(v) for v in inputs])
+    cotangents = native.discrete_vjp(problem, solved, arg_leaves, np.asarray(bars[0]))
+    if cotangents is None:
+        return None
+    y0_bar, t_bar, arg_bars = cotangents
+    return [_match(y0_bar, y0), _match(t_bar, t)] + [_match(b, x) for b, x in zip(arg_bars, arg_leaves)]
 
 
 def _outputs(problem, trajectory):
