@@ -292,3 +292,45 @@ def test_one_compiled_gradient_called_from_threads(routes):
     for thread in threads:
         thread.join()
     assert not wrong and routes["vjp"] >= 8 + 4 * 24
+
+
+def test_native_true_compiles_eager_calls_too(routes):
+    t = onp.array([0.0, 2.5, 5.0])
+
+    def loss(y0, a, native):
+        return np.sum(odeint(lotka_volterra, y0, t, a, 1.0, 3.0, 1.0, native=native, **TIGHT) ** 2)
+    y0 = onp.array([1.0, 0.5])
+    for transform in (lambda f: cr.grad(f, argnums=(0, 1)), lambda f: cr.jacfwd(f, argnums=(0, 1)),
+                      lambda f: cr.hessian(f, argnums=1)):
+        before = dict(routes)
+        compiled = transform(lambda y0, a: loss(y0, a, True))(y0, 1.5)
+        compiled = compiled if isinstance(compiled, tuple) else (compiled,)
+        assert routes["solve"] > before["solve"]
+        python = transform(lambda y0, a: loss(y0, a, None))(y0, 1.5)  # eager: Python steps
+        python = python if isinstance(python, tuple) else (python,)
+        for got, expected in zip(_flat(compiled), _flat(python)):
+            onp.testing.assert_allclose(got, expected, rtol=1e-7)
+    assert routes["vjp"] >= 1 and routes["jvp"] >= 1
+    batched = cr.vmap(cr.grad(lambda a: loss(y0, a, True)))(onp.array([1.4, 1.5]))
+    onp.testing.assert_allclose(batched, [cr.grad(lambda a: loss(y0, a, None))(a) for a in (1.4, 1.5)], rtol=1e-7)
+
+
+def test_native_option_is_checked_and_can_be_refused(routes):
+    t = onp.array([0.0, 1.0])
+    for bad in (dict(native="yes"), dict(native=True, events=lambda y, s: y[0] - 0.5),
+                dict(native=True, adjoint="backsolve")):
+        with pytest.raises(ValueError, match="native"):
+            odeint(pendulum, onp.array([1.0, 0.0]), t, 0.3, **bad)
+    with pytest.raises(ValueError, match="float64"):
+        odeint(pendulum, onp.array([1.0, 0.0], onp.float32), t, onp.float32(0.3), native=True)
+    with pytest.warns(RuntimeWarning, match="cannot be compiled to native code"):
+        big = cr.grad(lambda k: np.sum(odeint(lambda y, s, k: -k * y, onp.ones(100), t, k, native=True)[-1]))(0.5)
+    assert onp.isclose(big, -100 * math.exp(-0.5), rtol=1e-6)
+    never = cr.jit(cr.grad(lambda k: odeint(pendulum, onp.array([1.0, 0.0]), t, k, native=False)[-1, 0]))(0.3)
+    assert routes["solve"] == 0 and onp.isfinite(never)
+
+
+def test_native_true_without_numba_says_how_to_get_it(monkeypatch):
+    monkeypatch.setattr(native_code, "ENABLED", False)
+    with pytest.raises(ValueError, match="pip install chainrule\\[native\\]"):
+        odeint(pendulum, onp.array([1.0, 0.0]), onp.array([0.0, 1.0]), 0.3, native=True)

@@ -440,8 +440,11 @@ class NativeSolve:
     """What one compiled solve computed (arrays, ``count`` steps), and how to read it as a ``solver.Trajectory``
     for the derivatives this module does not compute (forward mode, second order)."""
 
+    events = ()  # no events: native solves have none
+
     def __init__(self, fixed, y0, t, p, result, substeps):
         self.fixed, self.y0, self.t, self.p, self.substeps = fixed, y0, t, p, substeps
+        self._trajectory = None
         if fixed:
             _, self.count, self.ys, self.times, self.sizes, self.inputs, self.stages, self.anchor, self.phi, \
                 self.psi, self.kinds, self.rows_step, self.thetas = result
@@ -452,6 +455,11 @@ class NativeSolve:
             self.phi = self.psi = np.zeros(self.count)
 
     def trajectory(self):
+        if self._trajectory is None:
+            self._trajectory = self._as_trajectory()
+        return self._trajectory
+
+    def _as_trajectory(self):
         count = self.count
         trajectory = Trajectory(y0=self.y0, ys=self.ys)
         trajectory.times, trajectory.steps = self.times[:count].tolist(), self.sizes[:count].tolist()
@@ -513,10 +521,24 @@ def _functions(problem, y0, t0, arg_leaves):
     return problem.compiled_rules[key]
 
 
+def unsupported(events, adjoint, state_dtype, time_dtype, arg_leaves=()):
+    """Why this module cannot solve a problem with these options (a sentence), or None."""
+    if not native_code.available():
+        return "numba is not installed (pip install chainrule[native]) or native code is switched off"
+    if events:
+        return "native code does not locate events"
+    if adjoint not in (None, "discrete"):
+        return f"native code computes the default (discrete) adjoint, not adjoint={adjoint!r}"
+    if np.dtype(state_dtype) != np.float64 or np.dtype(time_dtype) != np.float64:
+        return f"native code takes float64 states and times, not {state_dtype} and {time_dtype}"
+    if any(np.result_type(leaf) != np.float64 for leaf in arg_leaves):
+        return "native code takes float64 arguments only"
+    return None
+
+
 def _make_functions(problem, y0, t0, arg_leaves):
-    if (problem.events or problem.adjoint != "discrete" or problem.state_dtype != np.float64
-            or problem.time_dtype != np.float64 or y0.size == 0 or not native_code.available()
-            or any(np.result_type(leaf) != np.float64 for leaf in arg_leaves)):
+    if problem.native is False or y0.size == 0 or unsupported(
+            problem.events, problem.adjoint, problem.state_dtype, problem.time_dtype, arg_leaves) is not None:
         return None
     staged = steps._func_graph(problem, [y0, t0] + list(arg_leaves))
     if staged is None or staged[1] is None:

@@ -1,6 +1,8 @@
 """``odeint`` and the primitive behind it: the solve runs on plain arrays (``solver.py``, with ``steps.py``'s
 compiled steps); its derivatives are the exact derivatives of that computation (``adjoint.py``, ``replay.py``
 under nested transforms). Staged (jit), both are opaque calls of the primitives, with their problem bound."""
+import warnings
+
 import numpy as np
 
 from ..autodiff.forward import jvp_flat
@@ -78,7 +80,8 @@ def _solve(problem, inputs, reuse=False):
 # small enough for scalar code, no events), else the primitives themselves.
 
 def _native_solve(problem, inputs, reuse):
-    arrays = [np.asarray(v) for v in inputs]
+    """The compiled solve of these inputs (the last one when ``reuse`` and they are the same), or None."""
+    arrays = _concrete(inputs, problem)
     last = problem.last_solve
     if reuse and last is not None and isinstance(last[1], native.NativeSolve) and _same_arrays(last[0], arrays):
         return last[1]
@@ -87,7 +90,19 @@ def _native_solve(problem, inputs, reuse):
     solved = native.solve(problem, y0, t, arg_leaves)
     if solved is not None:
         problem.last_solve = ([np.array(a, copy=True) for a in arrays], solved)
+    elif problem.native and not problem.warned:
+        problem.warned = True
+        warnings.warn("odeint(native=True): this func cannot be compiled to native code (it does not stage to "
+                      "scalar code: a value of more than 64 elements, an operation scalar code does not write, or a "
+                      "branch on values; or the solve failed natively); its steps run as Python code",
+                      RuntimeWarning, stacklevel=4)
     return solved
+
+
+def _known_solve(problem, inputs, reuse=True):
+    """The solve of concrete inputs: compiled where ``native=True`` asks for it and it applies, else Python's."""
+    solved = _native_solve(problem, inputs, reuse) if problem.native else None
+    return solved if solved is not None else _solve(problem, inputs, reuse=reuse)
 
 
 def _staged_odeint(*inputs, problem):
@@ -100,15 +115,20 @@ def _staged_odeint(*inputs, problem):
 
 def _staged_derivative(*leaves, problem, kind, trajectory):
     if trajectory is None and _plain(leaves):
-        derivative = (_native_tangents if kind == "jvp" else _native_cotangents)(problem, leaves)
+        derivative = _native_derivative(problem, kind, leaves)
         if derivative is not None:
             return derivative
     return derivative_p(*leaves, problem=problem, kind=kind, trajectory=trajectory)
 
 
-def _native_tangents(problem, leaves):
+def _native_derivative(problem, kind, leaves, solved=None):
+    """The derivative map run natively (of ``solved``, or of the solve of these inputs), or None."""
+    return (_native_tangents if kind == "jvp" else _native_cotangents)(problem, leaves, solved)
+
+
+def _native_tangents(problem, leaves, solved=None):
     count = _input_count(problem, "jvp", leaves)
-    solved = _native_solve(problem, leaves[:count], reuse=True)
+    solved = solved or _native_solve(problem, leaves[:count], reuse=True)
     if solved is None:
         return None
     (_, t, arg_leaves), (y0_dot, t_dot, arg_dots) = (_split_inputs([np.asarray(v) for v in part])
@@ -117,9 +137,9 @@ def _native_tangents(problem, leaves):
     return None if ys_dot is None else [ys_dot]
 
 
-def _native_cotangents(problem, leaves):
+def _native_cotangents(problem, leaves, solved=None):
     inputs, bars = _split_vjp(problem, leaves)
-    solved = _native_solve(problem, inputs, reuse=True)
+    solved = solved or _native_solve(problem, inputs, reuse=True)
     if solved is None:
         return None
     y0, t, arg_leaves = _split_inputs([np.asarray(v) for v in inputs])
@@ -138,7 +158,7 @@ def _outputs(problem, trajectory):
 
 
 def _odeint_impl(*inputs, problem):
-    trajectory = _solve(problem, inputs)
+    trajectory = _known_solve(problem, inputs, reuse=False)
     out = LoopOutput(_outputs(problem, trajectory))
     # Under a transform, keep the trajectory for the derivative rules, so that the solve runs once.
     out.stored = trajectory if interpreter_depth() else None
@@ -164,7 +184,7 @@ def _concrete_or_none(values):
 
 def _odeint_jvp(primals, tangents, *, problem):
     tangents = [instantiate(d, p) for d, p in zip(tangents, primals)]
-    trajectory = _solve(problem, primals, reuse=True) if _concrete_or_none(primals) is not None else None
+    trajectory = _known_solve(problem, primals) if _concrete_or_none(primals) is not None else None
     outs = _outputs(problem, trajectory) if _plain(primals) else odeint_p(*primals, problem=problem)
     out_dots = derivative_p(*primals, *tangents, problem=problem, kind="jvp", trajectory=trajectory)
     return outs, list(out_dots)
@@ -173,7 +193,7 @@ def _odeint_jvp(primals, tangents, *, problem):
 def _odeint_vjp(outs, *inputs, problem):
     trajectory = getattr(outs, "stored", None)
     if trajectory is None and _concrete_or_none(inputs) is not None:
-        trajectory = _solve(problem, inputs, reuse=True)
+        trajectory = _known_solve(problem, inputs)
     def odeint_pullback(out_bars):
         bars = [instantiate(dense(b), o) for b, o in zip(out_bars, outs)]
         return list(derivative_p(*inputs, *bars, problem=problem, kind="vjp", trajectory=trajectory))
@@ -187,10 +207,17 @@ def _odeint_vjp(outs, *inputs, problem):
 # derivatives (second order) differentiate the replay of the same steps.
 
 def _derivative_trajectory(problem, inputs, trajectory):
+    """The Python Trajectory the derivative rules (and the replay) read."""
+    if isinstance(trajectory, native.NativeSolve):
+        return trajectory.trajectory()
     return trajectory if trajectory is not None else _solve(problem, inputs, reuse=True)
 
 
 def _derivative_impl(*leaves, problem, kind, trajectory):
+    if isinstance(trajectory, native.NativeSolve):  # eagerly with native=True: the derivative runs natively too
+        derivative = _native_derivative(problem, kind, leaves, trajectory)
+        if derivative is not None:
+            return derivative
     if kind == "jvp":
         count = _input_count(problem, kind, leaves)
         inputs, dots = list(leaves[:count]), [np.asarray(d) for d in leaves[count:]]
@@ -442,7 +469,7 @@ def _captured_graph(problem_without_graph, y0, t0, arg_leaves):
 
 
 def odeint(func, y0, t, *args, rtol=1e-7, atol=1e-9, method="dopri5", events=None, adjoint=None, step=None,
-           controller="pi", first_step=None, max_steps=100_000):
+           controller="pi", first_step=None, max_steps=100_000, native=None):
     """Solve dy/dt = func(y, t, *args) from y(t[0]) = y0; return y at each time of ``t`` (first row y0).
 
     The argument order is scipy.integrate.odeint's (and autograd's), so ported code runs. ``y0`` may be a pytree
@@ -485,6 +512,10 @@ def odeint(func, y0, t, *args, rtol=1e-7, atol=1e-9, method="dopri5", events=Non
     algorithm (the solutions agree well within the tolerance), some twenty times faster. Second derivatives (``jit(hessian(...))``) are staged as
     one operation that differentiates the replayed steps when it runs (at eager speed). With ``events`` (whose
     number depends on values) and for third derivatives, staging is refused; call those eagerly.
+
+    ``native``: ``None`` (default) compiles to machine code under ``jit`` only (where the compilation, about half a
+    second for a new func, is paid once); ``True`` eagerly too (numba required; float64, no events, the default
+    adjoint: a ValueError otherwise, and a RuntimeWarning where func cannot be compiled); ``False`` never.
 
     >>> import chainrule as cr, chainrule.numpy as np
     >>> from chainrule.integrate import odeint
@@ -543,6 +574,7 @@ def odeint(func, y0, t, *args, rtol=1e-7, atol=1e-9, method="dopri5", events=Non
         else:
             static.append(leaf)
 
+    _check_native(native, specs, adjoint, state_dtype, time_dtype)
     tableau = METHODS[method]
     # Single precision cannot meet float64's default tolerance: rtol is raised to 100 eps there (as SciPy does).
     eps = float(np.finfo(state_dtype).eps)
@@ -551,7 +583,7 @@ def odeint(func, y0, t, *args, rtol=1e-7, atol=1e-9, method="dopri5", events=Non
                       controller=controller, first_step=first_step, max_steps=int(max_steps),
                       step=step, events=specs,
                       adjoint="discrete" if adjoint is None else adjoint, state_dtype=state_dtype,
-                      time_dtype=time_dtype)
+                      time_dtype=time_dtype, native=native)
     graph, captured = _captured_graph(problem, y_flat, t[0] if t_values is None or len(t_values) else t, dynamic)
     if graph is not None:
         problem.graph, problem.num_captured = graph, len(captured)
@@ -560,6 +592,17 @@ def odeint(func, y0, t, *args, rtol=1e-7, atol=1e-9, method="dopri5", events=Non
     if not specs:
         return ys
     return ys, list(outs[1:])
+
+
+def _check_native(native_option, specs, adjoint, state_dtype, time_dtype):
+    if native_option not in (None, True, False):
+        raise ValueError(f"odeint: native must be None (machine code under jit), True (eagerly too) or False, got "
+                         f"{native_option!r}")
+    if native_option:
+        reason = native.unsupported(specs, adjoint, state_dtype, time_dtype)
+        if reason is not None:
+            raise ValueError(f"odeint: native=True cannot be honoured: {reason}. Leave native=None (machine code "
+                             f"under jit where it applies).")
 
 
 def _is_numeric(leaf):

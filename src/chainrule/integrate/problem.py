@@ -40,8 +40,10 @@ class Problem:
     ``func`` closes over and an enclosing transform traces), then the array leaves of ``args``."""
 
     def __init__(self, func, y_tree, y_shapes, arg_tree, static_args, num_captured, graph, tableau, *, rtol, atol,
-                 controller, first_step, max_steps, step, events, adjoint, state_dtype, time_dtype):
+                 controller, first_step, max_steps, step, events, adjoint, state_dtype, time_dtype, native=None):
         self.func = func
+        self.native = native  # machine code (native.py): None under jit only, True eagerly too, False never
+        self.warned = False   # whether native=True's fallback to Python steps has been reported
         self.y_tree, self.y_shapes = y_tree, y_shapes
         self.y_sizes = [int(np.prod(shape, dtype=np.int64)) for shape in y_shapes]
         self.plain_vector = len(y_shapes) == 1 and len(y_shapes[0]) == 1
