@@ -334,3 +334,18 @@ def test_native_true_without_numba_says_how_to_get_it(monkeypatch):
     monkeypatch.setattr(native_code, "ENABLED", False)
     with pytest.raises(ValueError, match="pip install chainrule\\[native\\]"):
         odeint(pendulum, onp.array([1.0, 0.0]), onp.array([0.0, 1.0]), 0.3, native=True)
+
+
+@pytest.mark.parametrize("options", [dict(first_step=0.01), dict(controller="standard"),
+                                     dict(first_step=-0.2, controller="standard", method="tsit5")])
+def test_step_control_options_and_a_scalar_state(options, routes):
+    def loss(k, y0):
+        return odeint(lambda y, s, k: -k * y + np.sin(3.0 * s), y0, onp.array([0.0, 0.4, 2.0]), k, **TIGHT,
+                      **options)[-1]
+    gradient = cr.grad(loss, argnums=(0, 1))
+    compiled = cr.jit(gradient)(0.8, 1.5)
+    assert routes["vjp"] == 1
+    python = routes["python"](gradient, 0.8, 1.5)
+    onp.testing.assert_allclose(_flat(compiled), _flat(python), rtol=1e-7)
+    # y(t) = (y0 - c) e^{-kt} + c(t): d y(2) / d y0 = e^{-2k}, independently of the forcing
+    onp.testing.assert_allclose(compiled[1], math.exp(-1.6), rtol=1e-8)
