@@ -38,7 +38,7 @@ class ExternalArrays:
 
     def __init__(self):
         self.copies = {}  # id -> (original, read-only copy)
-        self.guards = {}  # id -> (original, sample positions, sample bytes, where)
+        self.guards = {}  # id -> (original, its fingerprint function, the fingerprint when used, where)
 
     def constant(self, array, where):
         """What to keep for ``array`` (a writeable NumPy array) used by the primitive named ``where``."""

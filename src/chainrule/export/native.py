@@ -58,7 +58,7 @@ def _read_pointer_input(parameter, var):
 def native_source(graph, name, max_elements):
     """The pointer-dialect source of a graph whose inputs and outputs are all float64 (see the module's
     docstring): 0-d inputs come as numbers, arrays as pointers, every output as a pointer to its elements."""
-    for var in list(graph.invars) + [v for v in graph.outvars]:
+    for var in list(graph.invars) + list(graph.outvars):
         if np.dtype(var.aval.dtype) != np.float64:
             raise _Unsupported(f"native code takes float64 values only, got {var.aval.dtype}")
     elements, lines = statements(graph, _read_pointer_input, max_elements)
